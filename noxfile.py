@@ -1,0 +1,79 @@
+"""Developer and CI sessions. `nox -s lint typecheck tests` is what CI runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PLUGIN_PROJECT = "packaging/claimx-plugin-task-trigger"
+PYTHON = "3.11"
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    """Install both distributions from this checkout (editable) with the given extras."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec, "-e", PLUGIN_PROJECT)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src/."""
+    install_project(session)
+    session.install("mypy>=1.11", "types-confluent-kafka")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite: unit, integration (real Kafka broker, real HTTP servers) and end to end."""
+    install_project(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Wheels and sdists of both distributions into dist/."""
+    session.install("build>=1.2")
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+    session.run("python", "-m", "build", "--outdir", "dist", PLUGIN_PROJECT)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run every benchmarks/bench_*.py, print one JSON list and write it to .bench/results.json."""
+    install_project(session, "test")
+    results: list[object] = []
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.log(f"running {script.name}")
+        output = session.run("python", str(script), silent=True, stderr=sys.stderr)
+        if not isinstance(output, str):  # nox returns None when not run (e.g. --install-only)
+            continue
+        results.extend(json.loads(output))
+    document = json.dumps(results, indent=2)
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    (ROOT / ".bench" / "results.json").write_text(document + "\n")
+    print(document)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: start a local Kafka broker, then list the installed and configured plugins."""
+    install_project(session, "test")
+    session.run("python", "-m", "claimx_worker.testing.kafka", "--check")
+    session.run("claimx-worker", "plugins", "list")
