@@ -1,7 +1,13 @@
 """Data model: the event, entity rows, download tasks, plugin context and actions."""
 
 from claimx_worker.model.converter import converter, new_converter
-from claimx_worker.model.event import TASK_EVENT_TYPES, ClaimXEvent, EventType
+from claimx_worker.model.event import (
+    TASK_EVENT_TYPES,
+    ClaimXEvent,
+    EventType,
+    event_to_json,
+    parse_event,
+)
 from claimx_worker.model.rows import (
     ContactRow,
     DownloadTask,
@@ -28,5 +34,7 @@ __all__ = [
     "TaskTemplateRow",
     "VideoCollabRow",
     "converter",
+    "event_to_json",
     "new_converter",
+    "parse_event",
 ]

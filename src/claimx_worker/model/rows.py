@@ -58,6 +58,15 @@ class ProjectRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_enriched_at: datetime | None = None
+    partial: bool = field(default=False, metadata={"column": False})
+    """Not a column: a minimal row carrying only the event-driven columns, so a merge must not
+    clear the others (the entity-rows message omits its unset columns)."""
+
+
+EVENT_DRIVEN_PROJECT_COLUMNS = frozenset(
+    {"policyholder_invited_at", "policyholder_joined_at", "xa_autolink_fail", "xa_autolink_fail_at"}
+)
+"""Project columns set from events, never by the API: omitted from a message when unset."""
 
 
 @frozen(kw_only=True)

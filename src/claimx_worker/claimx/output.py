@@ -1,0 +1,84 @@
+"""Kafka messages for enrichment output: entity rows (``claimx.enriched``) and download tasks
+(``claimx.downloads.pending``), JSON with ISO-8601 dates.
+
+A downstream writer merges rows into tables by merge key, and a column absent from a row is left
+unchanged. So a project row omits its event-driven columns when unset (a later project export must
+not clear ``policyholder_joined_at``), and a partial (minimal) project row omits every unset column.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from claimx_worker.model import ClaimXEvent, DownloadTask, EntityRows, ProjectRow, converter
+from claimx_worker.model.rows import EVENT_DRIVEN_PROJECT_COLUMNS
+
+Headers = list[tuple[str, bytes]]
+"""Kafka headers as confluent-kafka takes them."""
+
+EVENT_ID_HEADER = "event_id"
+EVENT_TYPE_HEADER = "event_type"
+
+_ROW_LISTS = (
+    "contacts",
+    "media",
+    "tasks",
+    "task_templates",
+    "external_links",
+    "video_collab",
+)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _headers(event: ClaimXEvent) -> Headers:
+    return [
+        (EVENT_ID_HEADER, event.event_id.encode()),
+        (EVENT_TYPE_HEADER, event.event_type.encode()),
+    ]
+
+
+def project_columns(row: ProjectRow) -> dict[str, Any]:
+    """The columns of a project row as written to the entity-rows message."""
+    columns: dict[str, Any] = converter.unstructure(row, ProjectRow)
+    del columns["partial"]
+    return {
+        name: value
+        for name, value in columns.items()
+        if value is not None
+        or not (row.partial or name in EVENT_DRIVEN_PROJECT_COLUMNS)
+        or name == "project_id"
+    }
+
+
+def entity_rows_message(event: ClaimXEvent, rows: EntityRows) -> tuple[bytes, bytes, Headers]:
+    """``(key, value, headers)`` for the event's entity rows; keyed by project id.
+
+    The value is ``{"event_id", "event_type", "project_id", <the seven row lists>}``.
+    """
+    body: dict[str, Any] = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "project_id": event.project_id,
+        "projects": [project_columns(row) for row in rows.projects],
+    }
+    for name in _ROW_LISTS:
+        body[name] = converter.unstructure(getattr(rows, name), tuple[Any, ...])
+    return event.project_id.encode(), _dumps(body), _headers(event)
+
+
+def download_task_messages(
+    event: ClaimXEvent, tasks: tuple[DownloadTask, ...]
+) -> list[tuple[bytes, bytes, Headers]]:
+    """One ``(key, value, headers)`` per download task; keyed by media id."""
+    return [
+        (
+            task.media_id.encode(),
+            _dumps(converter.unstructure(task, DownloadTask)),
+            _headers(event),
+        )
+        for task in tasks
+    ]
