@@ -1,10 +1,22 @@
 """ClaimX enrichment: API client, one handler per event type, entity rows and download tasks."""
 
+from claimx_worker.claimx.circuit import CircuitOpenError, CircuitState
+from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
+from claimx_worker.claimx.enricher import Enricher, Enrichment, HandlerMetadata
+from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.output import download_task_messages, entity_rows_message
 from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
 
 __all__ = [
+    "ApiCallTally",
     "ApiSettings",
+    "CircuitOpenError",
+    "CircuitState",
+    "ClaimXApiClient",
+    "ClaimXMetrics",
+    "Enricher",
+    "Enrichment",
+    "HandlerMetadata",
     "HttpClientKind",
     "download_task_messages",
     "entity_rows_message",

@@ -44,4 +44,6 @@ class ApiSettings:
     """How long an open circuit fails fast before one trial request is let through."""
     project_cache_ttl_seconds: float = field(default=5.0, validator=validators.ge(0))
     """How long a fetched project export is reused by other events of the same project."""
+    sender_username: str = ""
+    """``senderUsername`` of the ``VIDEO_COLLABORATION`` report request."""
     http_client: HttpClientKind = HttpClientKind.AIOHTTP

@@ -1,0 +1,337 @@
+"""Entity rows and download tasks built from ClaimX API responses (column mapping only, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from attrs import frozen
+
+from claimx_worker.claimx.parsing import (
+    Record,
+    boolean,
+    identifier,
+    integer,
+    mapping,
+    number,
+    record,
+    records,
+    text,
+    timestamp,
+)
+from claimx_worker.model import (
+    ClaimXEvent,
+    ContactRow,
+    DownloadTask,
+    ExternalLinkRow,
+    MediaRow,
+    ProjectRow,
+    TaskRow,
+    TaskTemplateRow,
+    VideoCollabRow,
+)
+
+POLICYHOLDER = "POLICYHOLDER"
+CLAIM_REP = "CLAIM_REP"
+
+
+@frozen(kw_only=True)
+class Stamp:
+    """The columns every row carries: the source event and the audit times."""
+
+    event_id: str
+    now: datetime
+
+    def columns(self) -> dict[str, Any]:
+        """``event_id``, ``created_at``, ``updated_at`` and ``last_enriched_at``."""
+        return {
+            "event_id": self.event_id,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "last_enriched_at": self.now,
+        }
+
+
+@frozen(kw_only=True)
+class ProjectExport:
+    """A ``GET /export/project/{id}`` response, located: the project and what sits beside it."""
+
+    project: Record
+    beside: Record
+
+    @classmethod
+    def parse(cls, payload: Any) -> ProjectExport:
+        """Accept the project under ``data.project``, under ``project``, or at top level."""
+        inner = record(payload, "data")
+        project = mapping(inner.get("project")) if "project" in inner else inner
+        return cls(project=project, beside=inner)
+
+    def team_members(self) -> list[Record]:
+        """The ``teamMembers`` list, wherever it sits."""
+        return records(self.beside.get("teamMembers") or self.project.get("teamMembers"))
+
+    def company_name(self) -> str | None:
+        """``companyName`` beside the project (or inside it)."""
+        return text(self.beside.get("companyName")) or text(self.project.get("companyName"))
+
+
+def _primary_email(customer: Record) -> str | None:
+    emails = records(customer.get("emails"))
+    chosen = next((e for e in emails if boolean(e.get("primary"))), emails[0] if emails else {})
+    return text(chosen.get("emailAddress"))
+
+
+def _first_phone(customer: Record) -> Record:
+    phones = records(customer.get("phones"))
+    return phones[0] if phones else {}
+
+
+def project_row(
+    export: ProjectExport, project_id: str, stamp: Stamp, **event_columns: Any
+) -> ProjectRow:
+    """The ``claimx_projects`` row; ``event_columns`` are the event-driven columns laid over it.
+
+    An export without project data yields a partial row: only the event-driven columns.
+    """
+    project = export.project
+    if not project:
+        return ProjectRow(project_id=project_id, partial=True, **stamp.columns(), **event_columns)
+    customer = mapping(project.get("customerInformation"))
+    address = mapping(project.get("address"))
+    columns: dict[str, Any] = {
+        "project_number": text(project.get("projectNumber")),
+        "master_file_name": text(project.get("mfn")),
+        "secondary_number": text(project.get("secondaryNumber")),
+        "status": text(project.get("status")),
+        "created_date": timestamp(project.get("createdDate")),
+        "date_of_loss": timestamp(project.get("dateOfLoss")),
+        "type_of_loss": text(project.get("typeOfLoss")),
+        "cause_of_loss": text(project.get("causeOfLoss")),
+        "loss_description": text(project.get("lossDescription")),
+        "year_built": integer(project.get("yearBuilt")),
+        "square_footage": number(project.get("squareFootage")),
+        "customer_first_name": text(customer.get("firstName")),
+        "customer_last_name": text(customer.get("lastName")),
+        "custom_business_name": text(customer.get("customBusinessName")),
+        "business_line_type": text(customer.get("businessLineType")),
+        "street1": text(address.get("street1")),
+        "street2": text(address.get("street2")),
+        "city": text(address.get("city")),
+        "state_province": text(address.get("stateProvince")),
+        "zip_postcode": text(address.get("zipPostcode")),
+        "county": text(address.get("county")),
+        "country": text(address.get("country")),
+        "primary_email": _primary_email(customer),
+        "primary_phone": text(_first_phone(customer).get("phoneNumber")),
+        "date_received": timestamp(project.get("dateReceived")),
+        "date_contacted": timestamp(project.get("dateContacted")),
+        "planned_inspection_date": timestamp(project.get("plannedInspectionDate")),
+        "date_inspected": timestamp(project.get("dateInspected")),
+        "appointment_date": timestamp(project.get("appointmentDate")),
+        "custom_attribute_1": text(project.get("customAttribute1")),
+        "custom_attribute_2": text(project.get("customAttribute2")),
+        "custom_attribute_3": text(project.get("customAttribute3")),
+        "custom_external_unique_id": text(project.get("customExternalUniqueId")),
+        "company_name": export.company_name(),
+        **stamp.columns(),
+    }
+    columns.update(event_columns)
+    return ProjectRow(project_id=project_id, **columns)
+
+
+def contact_rows(export: ProjectExport, project_id: str, stamp: Stamp) -> tuple[ContactRow, ...]:
+    """The policyholder (when the customer has an email) and one claim rep per team member."""
+    rows: list[ContactRow] = []
+    customer = mapping(export.project.get("customerInformation"))
+    email = _primary_email(customer)
+    if email:
+        phone = _first_phone(customer)
+        rows.append(
+            ContactRow(
+                project_id=project_id,
+                contact_email=email,
+                contact_type=POLICYHOLDER,
+                first_name=text(customer.get("firstName")),
+                last_name=text(customer.get("lastName")),
+                phone_number=text(phone.get("phoneNumber")),
+                phone_country_code=text(phone.get("phoneCountryCode")),
+                is_primary_contact=True,
+                **stamp.columns(),
+            )
+        )
+    for member in export.team_members():
+        user_name = text(member.get("userName"))
+        if user_name:
+            rows.append(
+                ContactRow(
+                    project_id=project_id,
+                    contact_email=user_name,
+                    contact_type=CLAIM_REP,
+                    is_primary_contact=bool(boolean(member.get("primaryContact"))),
+                    **stamp.columns(),
+                )
+            )
+    return tuple(rows)
+
+
+def media_row(item: Record, project_id: str, stamp: Stamp) -> MediaRow | None:
+    """The ``claimx_attachment_metadata`` row of one media item; ``None`` without a media id."""
+    media_id = identifier(item.get("mediaID") or item.get("mediaId"))
+    if media_id is None:
+        return None
+    return MediaRow(
+        media_id=media_id,
+        project_id=project_id,
+        task_assignment_id=integer(item.get("taskAssignmentId")),
+        file_type=text(item.get("mediaType")),
+        file_name=text(item.get("mediaName")),
+        description=text(item.get("mediaDescription")),
+        comment=text(item.get("mediaComment")),
+        latitude=number(item.get("latitude")),
+        longitude=number(item.get("longitude")),
+        gps_source=text(item.get("gpsSource")),
+        taken_date=timestamp(item.get("takenDate")),
+        full_download_link=text(item.get("fullDownloadLink")),
+        expires_at=timestamp(item.get("expiresAt")),
+        **stamp.columns(),
+    )
+
+
+def _safe_file_name(name: str) -> str:
+    cleaned = name.replace("/", "_").replace("\\", "_").strip()
+    return cleaned.lstrip(".") or "_"
+
+
+def download_task(row: MediaRow) -> DownloadTask | None:
+    """The download task of a media row, or ``None`` when it has no download link.
+
+    ``blob_path`` is ``<project_id>/media/<file name>`` (the media id when the name is missing;
+    path separators in the name are replaced so it cannot escape the project's folder).
+    """
+    if row.full_download_link is None or row.event_id is None:
+        return None
+    return DownloadTask(
+        media_id=row.media_id,
+        project_id=row.project_id,
+        download_url=row.full_download_link,
+        blob_path=f"{row.project_id}/media/{_safe_file_name(row.file_name or row.media_id)}",
+        file_type=row.file_type,
+        file_name=row.file_name,
+        event_id=row.event_id,
+        expires_at=row.expires_at,
+    )
+
+
+def task_row(
+    assignment: Record, assignment_id: int, task_id: int, event: ClaimXEvent, stamp: Stamp
+) -> TaskRow:
+    """The ``claimx_tasks`` row of a custom task assignment (``task_id`` is the template id)."""
+    return TaskRow(
+        assignment_id=assignment_id,
+        task_id=task_id,
+        project_id=event.project_id,
+        task_name=text(assignment.get("taskName")),
+        form_id=text(assignment.get("formId")),
+        assignee_id=integer(assignment.get("assigneeId")),
+        assignor_id=integer(assignment.get("assignorId")),
+        assignor_email=text(assignment.get("assignor")),
+        date_assigned=timestamp(assignment.get("dateAssigned")),
+        date_completed=timestamp(assignment.get("dateCompleted")),
+        cancelled_date=timestamp(assignment.get("cancelledDate")),
+        status=text(assignment.get("status")),
+        pdf_project_media_id=integer(assignment.get("pdfProjectMediaId")),
+        form_response_id=text(assignment.get("formResponseId")),
+        stp_enabled=boolean(assignment.get("stpEnabled")),
+        mfn=text(assignment.get("mfn")),
+        task_url=text(assignment.get("url")),
+        **stamp.columns(),
+    )
+
+
+def task_template_row(template: Record, stamp: Stamp) -> TaskTemplateRow | None:
+    """The ``claimx_task_templates`` row of a nested ``customTask``; ``None`` without a task id."""
+    task_id = integer(template.get("taskId"))
+    if task_id is None:
+        return None
+    return TaskTemplateRow(
+        task_id=task_id,
+        comp_id=integer(template.get("compId")),
+        name=text(template.get("name")),
+        description=text(template.get("description")),
+        form_id=text(template.get("formId")),
+        form_name=text(template.get("formName")),
+        enabled=boolean(template.get("enabled")),
+        is_default=boolean(template.get("default")),
+        modified_by=text(template.get("modifiedBy")),
+        modified_date=timestamp(template.get("modifiedDate")),
+        **stamp.columns(),
+    )
+
+
+def external_link_row(
+    link: Record, assignment_id: int, project_id: str, stamp: Stamp
+) -> ExternalLinkRow | None:
+    """The ``claimx_external_links`` row of ``externalLinkData``; ``None`` without a link id."""
+    link_id = integer(link.get("linkId"))
+    if link_id is None:
+        return None
+    return ExternalLinkRow(
+        link_id=link_id,
+        assignment_id=assignment_id,
+        project_id=project_id,
+        link_code=text(link.get("linkCode")),
+        url=text(link.get("url")),
+        **stamp.columns(),
+    )
+
+
+def link_contact_row(
+    link: Record, assignment_id: int, project_id: str, stamp: Stamp
+) -> ContactRow | None:
+    """The policyholder contact an external link was sent to; ``None`` without an email."""
+    email = text(link.get("email"))
+    if email is None:
+        return None
+    return ContactRow(
+        project_id=project_id,
+        contact_email=email,
+        contact_type=POLICYHOLDER,
+        first_name=text(link.get("firstName")),
+        last_name=text(link.get("lastName")),
+        phone_number=text(link.get("phone")),
+        phone_country_code=text(link.get("phoneCountryCode")),
+        is_primary_contact=False,
+        task_assignment_id=assignment_id,
+        **stamp.columns(),
+    )
+
+
+def _full_name(item: Record) -> str | None:
+    full = text(item.get("claimRepFullName"))
+    if full:
+        return full
+    parts = [text(item.get("claimRepFirstName")), text(item.get("claimRepLastName"))]
+    return " ".join(p for p in parts if p) or None
+
+
+def video_collab_row(item: Record, project_id: str, stamp: Stamp) -> VideoCollabRow | None:
+    """The ``claimx_video_collab`` row of one collaboration; ``None`` without its id."""
+    collaboration_id = identifier(item.get("videoCollaborationId") or item.get("id"))
+    if collaboration_id is None:
+        return None
+    return VideoCollabRow(
+        video_collaboration_id=collaboration_id,
+        project_id=project_id,
+        claim_id=identifier(item.get("claimId")),
+        mfn=text(item.get("mfn")),
+        claim_number=text(item.get("claimNumber")),
+        policy_number=text(item.get("policyNumber")),
+        claim_rep_full_name=_full_name(item),
+        number_of_videos=integer(item.get("numberOfVideos")),
+        number_of_photos=integer(item.get("numberOfPhotos")),
+        session_count=integer(item.get("sessionCount")),
+        total_time_seconds=number(item.get("totalTimeSeconds")),
+        created_date=timestamp(item.get("createdDate")),
+        company_name=text(item.get("companyName")),
+        **stamp.columns(),
+    )

@@ -1,0 +1,253 @@
+"""The ClaimX REST API client: classification, quick retries, circuit breaker, single-flight.
+
+Status classes follow the reference: 2xx success; 401 :class:`AuthError`; 408, 429, 5xx, timeouts
+and connection errors :class:`TransientError` (honouring ``Retry-After``); any other status
+:class:`PermanentError`. The token is sent as ``Authorization: Basic <token>`` and never appears
+in a log line, an exception message or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from attrs import define, frozen
+from loguru import logger
+
+from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from claimx_worker.claimx.metrics import ClaimXMetrics
+from claimx_worker.claimx.settings import ApiSettings
+from claimx_worker.claimx.singleflight import SingleFlightCache
+from claimx_worker.claimx.transport import build_transport
+from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+
+MEDIA_ID_FILTER_LIMIT = 50
+"""Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
+
+
+@define
+class ApiCallTally:
+    """HTTP requests sent on behalf of one event (retries included; shared loads count once)."""
+
+    count: int = 0
+
+
+@frozen
+class _Request:
+    endpoint: str
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    body: Mapping[str, Any] | None = None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _classify(request: _Request, response: httpx.Response) -> Any:
+    """The JSON payload of a 2xx response, else the matching :class:`ProcessingError`."""
+    status = response.status_code
+    where = f"ClaimX API {request.method} {request.path}"
+    if 200 <= status < 300:
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise TransientError(f"{where}: HTTP {status} with a body that is not JSON") from None
+    if status == 401:
+        raise AuthError(f"{where}: HTTP 401, the API token was rejected")
+    if status in (408, 429) or status >= 500:
+        raise TransientError(f"{where}: HTTP {status}", retry_after=_retry_after(response))
+    raise PermanentError(f"{where}: HTTP {status}")
+
+
+class ClaimXApiClient:
+    """Async ClaimX API client over an httpx transport chosen by the settings (or injected).
+
+    Use as an async context manager, or call :meth:`aclose`. Requests are bounded by
+    ``max_concurrency``; transient failures are retried ``retries`` times with exponential
+    backoff (or the server's ``Retry-After`` when it is short), then raised for the runtime's
+    retry topics. Project exports are shared by concurrent callers and cached briefly.
+    """
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        metrics: ClaimXMetrics,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers={"Authorization": f"Basic {settings.token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            transport=transport if transport is not None else build_transport(settings),
+        )
+        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
+        self._breaker = CircuitBreaker(
+            failure_threshold=settings.circuit_failure_threshold,
+            reset_seconds=settings.circuit_reset_seconds,
+            clock=clock,
+            on_change=self._circuit_changed,
+        )
+        self._projects: SingleFlightCache[str, Any] = SingleFlightCache(
+            ttl_seconds=settings.project_cache_ttl_seconds, clock=clock
+        )
+
+    def __repr__(self) -> str:
+        return f"ClaimXApiClient(base_url={self._settings.base_url!r})"
+
+    async def __aenter__(self) -> ClaimXApiClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self._http.aclose()
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        """The circuit breaker's state."""
+        return self._breaker.state
+
+    async def get_project(
+        self, project_id: str, tally: ApiCallTally, *, fresh: bool = False
+    ) -> Any:
+        """``GET /export/project/{id}``: shared with concurrent callers, cached briefly.
+
+        ``fresh`` skips the cache (but still joins a load already in flight).
+        """
+        request = _Request("project", "GET", f"/export/project/{project_id}")
+        return await self._projects.get(project_id, lambda: self._send(request, tally), fresh=fresh)
+
+    async def get_project_media(
+        self, project_id: str, tally: ApiCallTally, *, media_ids: Sequence[str] = ()
+    ) -> Any:
+        """``GET /export/project/{id}/media``, filtered by ``mediaIds`` when there are few."""
+        params = (
+            {"mediaIds": ",".join(media_ids)}
+            if 0 < len(media_ids) <= MEDIA_ID_FILTER_LIMIT
+            else None
+        )
+        request = _Request("project_media", "GET", f"/export/project/{project_id}/media", params)
+        return await self._send(request, tally)
+
+    async def get_task_assignment(self, assignment_id: int, tally: ApiCallTally) -> Any:
+        """``GET /customTasks/assignment/{id}?full=true``."""
+        request = _Request(
+            "task_assignment", "GET", f"/customTasks/assignment/{assignment_id}", {"full": "true"}
+        )
+        return await self._send(request, tally)
+
+    async def get_video_collaborations(self, project_id: str, tally: ApiCallTally) -> Any:
+        """``POST /data`` report ``VIDEO_COLLABORATION`` for the project."""
+        body: dict[str, Any] = {
+            "reportType": "VIDEO_COLLABORATION",
+            "projectId": int(project_id) if project_id.isdigit() else project_id,
+            "senderUsername": self._settings.sender_username,
+        }
+        return await self._send(_Request("video_collaboration", "POST", "/data", body=body), tally)
+
+    async def _send(self, request: _Request, tally: ApiCallTally) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(request, tally)
+            except CircuitOpenError:
+                raise
+            except TransientError as exc:
+                delay = self._backoff(attempt, exc.retry_after)
+                if delay is None:
+                    raise
+                attempt += 1
+                logger.bind(
+                    endpoint=request.endpoint, attempt=attempt, delay_seconds=round(delay, 3)
+                ).debug("Retrying ClaimX API request")
+                await self._sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next quick retry, or ``None`` to give up here."""
+        if attempt >= self._settings.retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self._settings.max_retry_after_seconds else None
+        base: float = self._settings.retry_backoff_seconds * 2**attempt
+        return base * random.uniform(0.8, 1.2)
+
+    async def _attempt(self, request: _Request, tally: ApiCallTally) -> Any:
+        try:
+            self._breaker.before_request()
+        except CircuitOpenError:
+            self._metrics.api_requests.labels(request.endpoint, "circuit_open").inc()
+            raise
+        outcome = "cancelled"
+        try:
+            async with self._semaphore:
+                tally.count += 1
+                started = time.perf_counter()
+                try:
+                    response = await self._http.request(
+                        request.method, request.path, params=request.params, json=request.body
+                    )
+                finally:
+                    elapsed = time.perf_counter() - started
+                    self._metrics.api_duration.labels(request.endpoint).observe(elapsed)
+            payload = _classify(request, response)
+            outcome = "ok"
+            return payload
+        except (httpx.TimeoutException, TimeoutError):
+            outcome = "transient"
+            raise TransientError(
+                f"ClaimX API {request.method} {request.path}: no answer within "
+                f"{self._settings.timeout_seconds:g} s"
+            ) from None
+        except (httpx.TransportError, OSError) as exc:
+            outcome = "transient"
+            raise TransientError(
+                f"ClaimX API {request.method} {request.path}: {type(exc).__name__}"
+            ) from None
+        except ProcessingError as exc:
+            outcome = exc.category.value
+            raise
+        finally:
+            self._breaker.after_request(
+                healthy=None if outcome == "cancelled" else outcome != "transient"
+            )
+            self._metrics.api_requests.labels(request.endpoint, outcome).inc()
+
+    def _circuit_changed(self, state: CircuitState) -> None:
+        self._metrics.circuit_open.set(0 if state is CircuitState.CLOSED else 1)
+        log = logger.bind(state=str(state), base_url=self._settings.base_url)
+        if state is CircuitState.OPEN:
+            log.warning("ClaimX API circuit opened: failing fast")
+        else:
+            log.info("ClaimX API circuit state changed")

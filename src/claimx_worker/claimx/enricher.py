@@ -1,0 +1,135 @@
+"""The enrichment entry point the pipeline calls once per event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+from attrs import frozen
+from loguru import logger
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.claimx.builders import Stamp
+from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
+from claimx_worker.claimx.handlers import HANDLERS, HandlerContext
+from claimx_worker.claimx.metrics import ClaimXMetrics
+from claimx_worker.claimx.settings import ApiSettings
+from claimx_worker.model import ClaimXEvent, EntityRows
+
+
+@frozen(kw_only=True)
+class HandlerMetadata:
+    """How an event was enriched: handler name (``None`` for unknown types), HTTP requests
+    sent for it, and the time it took."""
+
+    handler: str | None
+    api_calls: int
+    duration_ms: float
+
+
+@frozen(kw_only=True)
+class Enrichment:
+    """The result of enriching one event."""
+
+    rows: EntityRows
+    metadata: HandlerMetadata
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Enricher:
+    """Turns a :class:`ClaimXEvent` into entity rows and download tasks through the ClaimX API.
+
+    Unknown event types are not errors: they yield no rows, are counted per type and logged
+    once per type. API failures raise :class:`~claimx_worker.errors.TransientError`,
+    :class:`~claimx_worker.errors.PermanentError` or :class:`~claimx_worker.errors.AuthError`.
+    """
+
+    def __init__(
+        self,
+        client: ClaimXApiClient,
+        *,
+        metrics: ClaimXMetrics,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._now = now
+        self._unknown_seen: set[str] = set()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ApiSettings,
+        *,
+        registry: CollectorRegistry,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Enricher:
+        """An enricher with its own API client; metrics go to ``registry``.
+
+        ``transport`` overrides the one ``settings.http_client`` selects (tests inject one).
+        """
+        metrics = ClaimXMetrics(registry)
+        return cls(ClaimXApiClient(settings, metrics=metrics, transport=transport), metrics=metrics)
+
+    @property
+    def client(self) -> ClaimXApiClient:
+        """The API client."""
+        return self._client
+
+    async def __aenter__(self) -> Enricher:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the API client."""
+        await self._client.aclose()
+
+    async def enrich(self, event: ClaimXEvent) -> Enrichment:
+        """Enrich one event; unknown types return empty rows."""
+        started = time.perf_counter()
+        known = event.known_type
+        if known is None:
+            self._unknown(event)
+            return Enrichment(rows=EntityRows(), metadata=_metadata(None, 0, started))
+        handler = HANDLERS[known]
+        tally = ApiCallTally()
+        context = HandlerContext(
+            event=event,
+            client=self._client,
+            tally=tally,
+            stamp=Stamp(event_id=event.event_id, now=self._now()),
+        )
+        try:
+            rows = await handler.run(context)
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.enrichment_duration.labels(known.value).observe(elapsed)
+        metadata = _metadata(handler.name, tally.count, started)
+        logger.bind(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            handler=handler.name,
+            api_calls=tally.count,
+            duration_ms=round(metadata.duration_ms, 2),
+        ).debug("Event enriched")
+        return Enrichment(rows=rows, metadata=metadata)
+
+    def _unknown(self, event: ClaimXEvent) -> None:
+        self._metrics.unknown_event_types.labels(event.event_type).inc()
+        if event.event_type not in self._unknown_seen:
+            self._unknown_seen.add(event.event_type)
+            logger.bind(event_type=event.event_type, event_id=event.event_id).warning(
+                "Unknown ClaimX event type: passing it through without enrichment"
+            )
+
+
+def _metadata(handler: str | None, api_calls: int, started: float) -> HandlerMetadata:
+    duration_ms = (time.perf_counter() - started) * 1000
+    return HandlerMetadata(handler=handler, api_calls=api_calls, duration_ms=duration_ms)

@@ -1,0 +1,59 @@
+"""The httpx transport for each :class:`~claimx_worker.claimx.settings.HttpClientKind`."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
+
+
+class ThreadPoolTransport(httpx.AsyncBaseTransport):
+    """Runs httpx's sync transport on a thread pool, behind the ``httpx.AsyncClient`` API."""
+
+    def __init__(self, transport: httpx.HTTPTransport, *, max_workers: int) -> None:
+        self._transport = transport
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="claimx-http")
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        response = self._transport.handle_request(request)
+        try:
+            content = response.read()
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=content,
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on a pool thread; the body is read there too."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._send, request)
+
+    async def aclose(self) -> None:
+        """Close the connections and stop the threads."""
+        self._transport.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def build_transport(settings: ApiSettings) -> httpx.AsyncBaseTransport:
+    """A transport for ``settings.http_client`` with a pool of ``max_concurrency`` connections."""
+    limits = httpx.Limits(
+        max_connections=settings.max_concurrency,
+        max_keepalive_connections=settings.max_concurrency,
+    )
+    match settings.http_client:
+        case HttpClientKind.AIOHTTP:
+            return AiohttpTransport(limits=limits)
+        case HttpClientKind.NATIVE:
+            return httpx.AsyncHTTPTransport(limits=limits)
+        case HttpClientKind.THREADS:
+            return ThreadPoolTransport(
+                httpx.HTTPTransport(limits=limits), max_workers=settings.max_concurrency
+            )
