@@ -1,0 +1,314 @@
+"""The generic YAML config loader: lines, variables, structuring rules and problem reports."""
+
+from __future__ import annotations
+
+import enum
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import attrs
+import pytest
+
+from claimx_worker.settings import (
+    CONFIG_KEY,
+    ConfigError,
+    ConfigProblem,
+    ConfigValueError,
+    load_config_file,
+    load_yaml,
+    structure_node,
+)
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+    GREEN = "green"
+
+
+@attrs.frozen(kw_only=True)
+class Publish:
+    SHORTHAND: ClassVar[str] = "topic"
+    topic: str
+    key: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Hook:
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    signing_secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Trigger:
+    name: str
+    on_completed: Publish | None = None
+    on_assigned: Publish | None = None
+    webhook: Hook | None = None
+    level: Literal["info", "warning"] = "info"
+
+    def __attrs_post_init__(self) -> None:
+        if self.name.startswith("_"):
+            raise ConfigValueError(f"trigger names may not start with '_': {self.name!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    triggers: dict[int, Trigger] = attrs.field(factory=dict)
+    tags: tuple[str, ...] = ()
+    retries: int = 3
+    ratio: float = 1.0
+    enabled: bool = True
+    color: Color = Color.RED
+    klass: str = attrs.field(default="x", metadata={CONFIG_KEY: "class"})
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def problems(path: Path, cls: type = Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config_file(path, cls, env=env or {}, key_prefix="config")
+    return [str(problem) for problem in info.value.problems]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_valid_file_structures_every_rule(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        triggers:
+          "456":
+            name: ${NAME:-inspection}
+            on_completed: claimx.done
+            on_assigned: {topic: claimx.assigned, key: "${KEY}"}
+          789:
+            name: other
+            webhook:
+              url: https://example.test/hook
+              headers: {Authorization: "Bearer ${HOOK_TOKEN}"}
+              signing_secret: $${not_a_var}
+        tags: [a, b]
+        retries: "${RETRIES}"
+        ratio: 2
+        enabled: "false"
+        color: green
+        class: my.Class
+        """,
+    )
+    env = {"KEY": "project", "HOOK_TOKEN": "s3cr3t", "RETRIES": "5"}
+    loaded = load_config_file(path, Settings, env=env)
+    value = loaded.value
+    assert set(value.triggers) == {456, 789}
+    assert value.triggers[456] == Trigger(
+        name="inspection",
+        on_completed=Publish(topic="claimx.done"),
+        on_assigned=Publish(topic="claimx.assigned", key="project"),
+    )
+    hook = value.triggers[789].webhook
+    assert hook == Hook(
+        url="https://example.test/hook",
+        headers={"Authorization": "Bearer s3cr3t"},
+        signing_secret="${not_a_var}",
+    )
+    assert (value.tags, value.retries, value.ratio, value.enabled) == (("a", "b"), 5, 2.0, False)
+    assert (value.color, value.klass) == (Color.GREEN, "my.Class")
+    assert loaded.secrets == frozenset({"s3cr3t", "Bearer s3cr3t", "${not_a_var}"})
+
+
+def test_unknown_key_suggests_the_nearest_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        triggers:
+          456:
+            name: inspection
+            on_complete: claimx.done
+        """,
+    )
+    assert problems(path) == [
+        "config.yaml:4: config.triggers.456.on_complete: unknown key 'on_complete', "
+        "did you mean 'on_completed'?"
+    ]
+
+
+def test_unknown_key_without_a_near_match_lists_the_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "zzz: 1\n")
+    assert problems(path) == [
+        "config.yaml:1: config.zzz: unknown key 'zzz' (valid keys: triggers, tags, retries, "
+        "ratio, enabled, color, class)"
+    ]
+
+
+def test_every_problem_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        retries: many
+        tags: abc
+        triggers:
+          x12:
+            name: ok
+          12:
+            level: loud
+        color: blue
+        ratio: [1]
+        enabled: maybe
+        """,
+    )
+    assert problems(path) == [
+        "config.yaml:1: config.retries: expected an integer, got the string 'many'",
+        "config.yaml:2: config.tags: expected a list, got the string 'abc'",
+        "config.yaml:4: config.triggers.x12: expected an integer, got the string 'x12'",
+        "config.yaml:6: config.triggers.12.name: required key is missing",
+        "config.yaml:7: config.triggers.12.level: expected one of 'info', 'warning', "
+        "got the string 'loud'",
+        "config.yaml:8: config.color: expected one of 'red', 'green', got the string 'blue'",
+        "config.yaml:9: config.ratio: expected a number, got a list",
+        "config.yaml:10: config.enabled: expected true or false, got the string 'maybe'",
+    ]
+
+
+def test_strings_are_strict_and_scalars_are_not_mappings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        tags: [a, 5]
+        triggers:
+          1:
+            name: true
+            webhook: https://no-shorthand.test
+        """,
+    )
+    assert problems(path) == [
+        "config.yaml:1: config.tags[1]: expected a string, got an integer (5)",
+        "config.yaml:4: config.triggers.1.name: expected a string, got a boolean (true)",
+        "config.yaml:5: config.triggers.1.webhook: expected a mapping, "
+        "got the string 'https://no-shorthand.test'",
+    ]
+
+
+def test_validator_errors_are_reported_at_their_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        triggers:
+          1:
+            name: _hidden
+        """,
+    )
+    assert problems(path) == [
+        "config.yaml:2: config.triggers.1: trigger names may not start with '_': '_hidden'"
+    ]
+
+
+def test_unset_variable_is_one_problem_naming_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        retries: ${RETRIES}
+        triggers:
+          1:
+            name: "x-${SUFFIX}-${DEFINED}"
+        """,
+    )
+    assert problems(path, env={"DEFINED": "d"}) == [
+        "config.yaml:1: config.retries: environment variable 'RETRIES' is not set "
+        "and has no default",
+        "config.yaml:4: config.triggers.1.name: environment variable 'SUFFIX' is not set "
+        "and has no default",
+    ]
+
+
+def test_bad_variable_syntax(tmp_path: Path) -> None:
+    path = write(tmp_path, 'tags: ["${1BAD}", "${OPEN"]\n')
+    assert problems(path) == [
+        "config.yaml:1: config.tags[0]: invalid variable reference '${1BAD}'",
+        "config.yaml:1: config.tags[1]: unterminated '${' (write '$${' for a literal '${')",
+    ]
+
+
+def test_empty_variable_takes_the_default_and_set_empty_stays_empty() -> None:
+    node = load_yaml_text("tags: ['${A:-fallback}', '${B}']")
+    loaded = structure_node(node, Settings, file="f.yaml", key_prefix="", env={"A": "", "B": ""})
+    assert loaded.value.tags == ("fallback", "")
+
+
+def test_secret_named_variable_is_recorded_wherever_it_is_used() -> None:
+    node = load_yaml_text("tags: ['${API_TOKEN}', '${PLAIN}']")
+    loaded = structure_node(
+        node, Settings, file="f.yaml", key_prefix="", env={"API_TOKEN": "t0k", "PLAIN": "p"}
+    )
+    assert loaded.secrets == frozenset({"t0k"})
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries: 1\ntags: [a, b\nratio: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.key) == ("config.yaml", 3, "")
+    assert problem.message.startswith("invalid YAML: while parsing a flow sequence")
+
+
+def test_duplicate_yaml_key_is_invalid_yaml(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries: 1\nretries: 2\n")
+    (message,) = problems(path)
+    assert message.startswith("config.yaml:2: invalid YAML: ")
+    assert 'found duplicate key "retries"' in message
+
+
+def test_missing_file_is_a_problem(tmp_path: Path) -> None:
+    assert problems(tmp_path / "absent.yaml") == [
+        "absent.yaml: cannot read the file: No such file or directory"
+    ]
+
+
+def test_empty_document_uses_defaults(tmp_path: Path) -> None:
+    assert load_config_file(write(tmp_path, ""), Settings, env={}).value == Settings()
+
+
+def test_root_must_be_a_mapping(tmp_path: Path) -> None:
+    assert problems(write(tmp_path, "- a\n- b\n")) == [
+        "config.yaml:1: config: expected a mapping, got a list"
+    ]
+
+
+def test_exclude_leaves_keys_out() -> None:
+    node = load_yaml_text("retries: 2\nconfig: {anything: [goes]}\n")
+    loaded = structure_node(node, Settings, file="f", key_prefix="", env={}, exclude={"config"})
+    assert loaded.value.retries == 2
+
+
+def test_sequences_and_sets() -> None:
+    @attrs.frozen
+    class Lists:
+        seq: Sequence[int] = ()
+        items: list[str] = attrs.field(factory=list)
+        unique: frozenset[str] = frozenset()
+
+    node = load_yaml_text("seq: [1, '2']\nitems: [x]\nunique: [a, a, b]\n")
+    loaded = structure_node(node, Lists, file="f", key_prefix="", env={})
+    assert loaded.value == Lists(seq=(1, 2), items=["x"], unique=frozenset({"a", "b"}))
+
+
+def test_problem_and_error_rendering() -> None:
+    with_line = ConfigProblem("a.yaml", 3, "config.x", "bad")
+    without = ConfigProblem("b.yaml", None, "", "unreadable")
+    error = ConfigError([without, with_line])
+    assert str(error) == "a.yaml:3: config.x: bad\nb.yaml: unreadable"
+
+
+def load_yaml_text(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt").load(text)
