@@ -1,0 +1,546 @@
+"""A ClaimX API simulator: a real HTTP server on loopback serving generated, deterministic data.
+
+It serves the endpoints of the ClaimX reference (project export, project media, custom task
+assignment, the ``VIDEO_COLLABORATION`` report, project id by claim number), checks the
+``Authorization: Basic`` header, counts calls per path and endpoint, and has run-time knobs for
+latency, error rates (429 with ``Retry-After``, 5xx, timeouts, 401, 404), scripted failures and
+response-shape variants.
+
+Data is a pure function of ``(seed, id)``: any numeric project id exists; a project has a few
+media (every third without a download link) and one or two video collaborations; any numeric
+assignment id exists, belongs to project ``assignment_id // 1000`` (at least 1) and uses the task
+template ``task_template_ids[assignment_id % len(task_template_ids)]`` (by default 456, 789, 123).
+
+Use it from Python (``with ClaimXApiSimulator() as api: api.base_url``), through the pytest
+fixture ``claimx_api`` (:mod:`claimx_worker.testing.claimx_api_fixtures`), or as a process::
+
+    python -m claimx_worker.testing.claimx_api --port 8765 --latency-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import enum
+import json
+import random
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from attrs import define, field
+
+SIMULATOR_TOKEN = "c2ltdWxhdG9yOm5vdC1hLXNlY3JldA=="
+"""The Basic token the simulator accepts by default (base64 of ``simulator:not-a-secret``)."""
+
+DEFAULT_TASK_TEMPLATE_IDS = (456, 789, 123)
+
+Fault = int | Literal["timeout"]
+"""An injected failure: an HTTP status to answer with, or ``"timeout"`` (never answer)."""
+
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class Endpoint(enum.StrEnum):
+    """The simulated endpoints; call counters are kept per endpoint and per path."""
+
+    PROJECT = "project"
+    PROJECT_MEDIA = "project_media"
+    PROJECT_ID = "project_id"
+    TASK_ASSIGNMENT = "task_assignment"
+    DATA_REPORT = "data_report"
+
+
+@define
+class Knobs:
+    """Run-time behaviour; change attributes at any time (``api.knobs.latency_seconds = 0.02``).
+
+    Shapes: ``project_shape`` ``data.project`` | ``project`` | ``top_level``; ``media_shape``
+    ``list`` | ``data`` | ``media`` | ``single`` (one object, the first media); ``task_shape``
+    ``object`` | ``data``; ``video_shape`` ``data`` | ``list`` | ``object`` | ``collaborations``
+    | ``videoCollaboration``.
+    """
+
+    latency_seconds: float = 0.0
+    error_rates: dict[Fault, float] = field(factory=dict)
+    """Probability per request of each fault, e.g. ``{429: 0.1, 503: 0.05, "timeout": 0.01}``."""
+    retry_after_seconds: float = 1.0
+    """``Retry-After`` sent with 429 and 503 answers."""
+    hang_seconds: float = 300.0
+    """How long a ``"timeout"`` fault keeps the request unanswered (the client gives up first)."""
+    token: str = field(default=SIMULATOR_TOKEN, repr=False)
+    missing_project_ids: set[str] = field(factory=set)
+    """Projects that answer 404 (on every endpoint naming them)."""
+    task_template_ids: tuple[int, ...] = DEFAULT_TASK_TEMPLATE_IDS
+    project_shape: str = "data.project"
+    media_shape: str = "list"
+    task_shape: str = "object"
+    video_shape: str = "data"
+
+
+@define
+class _Script:
+    faults: collections.deque[Fault]
+    endpoint: Endpoint | None
+
+
+class _Data:
+    """Deterministic generated ClaimX data."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+
+    def _rng(self, kind: str, key: object) -> random.Random:
+        return random.Random(f"{self._seed}:{kind}:{key}")
+
+    @staticmethod
+    def _date(rng: random.Random, days: int = 400) -> str:
+        moment = _EPOCH + timedelta(days=rng.randrange(days), seconds=rng.randrange(86_400))
+        return moment.isoformat().replace("+00:00", "Z")
+
+    def project(self, project_id: int) -> dict[str, Any]:
+        """The export of a project: ``{"project": ..., "teamMembers": ..., "companyName": ...}``."""
+        rng = self._rng("project", project_id)
+        first, last = rng.choice(["Ada", "Ben", "Cleo", "Dev"]), rng.choice(["Ng", "Ortiz", "Park"])
+        return {
+            "project": {
+                "projectId": project_id,
+                "projectNumber": f"CLM-{project_id}",
+                "mfn": f"MFN-{project_id}",
+                "secondaryNumber": f"SEC-{rng.randrange(10_000)}",
+                "createdDate": self._date(rng),
+                "status": rng.choice(["OPEN", "IN_PROGRESS", "CLOSED"]),
+                "dateOfLoss": self._date(rng),
+                "typeOfLoss": rng.choice(["WATER", "FIRE", "WIND", "HAIL"]),
+                "causeOfLoss": rng.choice(["PIPE_BURST", "STORM", "ELECTRICAL"]),
+                "lossDescription": f"Loss at project {project_id}",
+                "yearBuilt": rng.randrange(1950, 2020),
+                "squareFootage": float(rng.randrange(800, 4000)),
+                "dateReceived": self._date(rng),
+                "dateContacted": self._date(rng),
+                "plannedInspectionDate": self._date(rng),
+                "dateInspected": self._date(rng),
+                "appointmentDate": self._date(rng),
+                "customAttribute1": f"attr1-{project_id}",
+                "customAttribute2": f"attr2-{project_id}",
+                "customAttribute3": None,
+                "customExternalUniqueId": f"ext-{project_id}",
+                "customerInformation": {
+                    "firstName": first,
+                    "lastName": last,
+                    "customBusinessName": None,
+                    "businessLineType": rng.choice(["PERSONAL", "COMMERCIAL"]),
+                    "emails": [
+                        {"emailAddress": f"other.{project_id}@example.com", "primary": False},
+                        {
+                            "emailAddress": f"{first}.{last}.{project_id}@example.com".lower(),
+                            "primary": True,
+                        },
+                    ],
+                    "phones": [
+                        {"phoneNumber": f"555{rng.randrange(10**7):07d}", "phoneCountryCode": "1"}
+                    ],
+                },
+                "address": {
+                    "street1": f"{rng.randrange(1, 999)} Main St",
+                    "street2": None,
+                    "city": rng.choice(["Springfield", "Riverton", "Lakeside"]),
+                    "stateProvince": rng.choice(["NJ", "TX", "CA"]),
+                    "zipPostcode": f"{rng.randrange(10_000, 99_999)}",
+                    "county": "Central",
+                    "country": "US",
+                },
+            },
+            "teamMembers": [
+                {
+                    "userName": f"rep{n}.{project_id}@insurer.example",
+                    "primaryContact": n == 1,
+                    "mfn": f"MFN-{project_id}",
+                }
+                for n in range(1, rng.randrange(2, 4))
+            ],
+            "companyName": "Example Insurance Co",
+        }
+
+    def media(self, project_id: int, base_url: str) -> list[dict[str, Any]]:
+        """The media of a project; every third has no download link."""
+        rng = self._rng("media", project_id)
+        items = []
+        for index in range(rng.randrange(3, 7)):
+            media_id = project_id * 1000 + index
+            item: dict[str, Any] = {
+                "mediaID": media_id,
+                "taskAssignmentId": project_id * 1000 + rng.randrange(1000),
+                "mediaType": rng.choice(["jpg", "png", "mp4", "pdf"]),
+                "mediaName": f"photo_{media_id}.jpg",
+                "mediaDescription": f"Media {media_id}",
+                "mediaComment": rng.choice([None, "front door", "kitchen"]),
+                "latitude": round(rng.uniform(25, 48), 6),
+                "longitude": round(rng.uniform(-124, -67), 6),
+                "gpsSource": rng.choice(["DEVICE", "EXIF"]),
+                "takenDate": self._date(rng),
+            }
+            if index % 3 != 2:
+                item["fullDownloadLink"] = f"{base_url}/download/{media_id}?signature=sim"
+                item["expiresAt"] = self._date(rng, 30)
+            items.append(item)
+        return items
+
+    def assignment(self, assignment_id: int, template_ids: tuple[int, ...]) -> dict[str, Any]:
+        """A custom task assignment with its template and external link (``full=true``)."""
+        rng = self._rng("assignment", assignment_id)
+        task_id = template_ids[assignment_id % len(template_ids)]
+        project_id = max(assignment_id // 1000, 1)
+        completed = rng.random() < 0.5
+        return {
+            "assignmentId": assignment_id,
+            "taskId": task_id,
+            "taskName": f"Task template {task_id}",
+            "formId": f"form-{task_id}",
+            "projectId": project_id,
+            "assigneeId": rng.randrange(1, 10_000),
+            "assignorId": rng.randrange(1, 10_000),
+            "assignor": f"assignor{rng.randrange(100)}@insurer.example",
+            "dateAssigned": self._date(rng),
+            "dateCompleted": self._date(rng) if completed else None,
+            "cancelledDate": None,
+            "status": "COMPLETED" if completed else "ASSIGNED",
+            "pdfProjectMediaId": project_id * 1000 if completed else None,
+            "formResponseId": f"resp-{assignment_id}" if completed else None,
+            "stpEnabled": rng.random() < 0.5,
+            "mfn": f"MFN-{project_id}",
+            "url": f"https://claimx.example/task/{assignment_id}",
+            "customTask": {
+                "taskId": task_id,
+                "compId": 42,
+                "name": f"Task template {task_id}",
+                "description": f"Template {task_id}",
+                "formId": f"form-{task_id}",
+                "formName": f"Form {task_id}",
+                "enabled": True,
+                "default": task_id == template_ids[0],
+                "modifiedBy": "admin@insurer.example",
+                "modifiedDate": self._date(rng),
+            },
+            "externalLinkData": {
+                "linkId": assignment_id * 10 + 1,
+                "linkCode": f"LC{assignment_id}",
+                "url": f"https://claimx.example/l/LC{assignment_id}",
+                "email": f"holder.{assignment_id}@example.com",
+                "firstName": "Holder",
+                "lastName": f"No{assignment_id}",
+                "phone": "5550001111",
+            },
+        }
+
+    def video_collaborations(self, project_id: int) -> list[dict[str, Any]]:
+        """The ``VIDEO_COLLABORATION`` report rows of a project."""
+        rng = self._rng("video", project_id)
+        return [
+            {
+                "videoCollaborationId": project_id * 100 + n,
+                "claimId": project_id,
+                "mfn": f"MFN-{project_id}",
+                "claimNumber": f"CLM-{project_id}",
+                "policyNumber": f"POL-{project_id}",
+                "claimRepFullName": "Rita Rep",
+                "numberOfVideos": rng.randrange(5),
+                "numberOfPhotos": rng.randrange(20),
+                "sessionCount": rng.randrange(1, 4),
+                "totalTimeSeconds": round(rng.uniform(30, 3600), 1),
+                "createdDate": self._date(rng),
+                "companyName": "Example Insurance Co",
+            }
+            for n in range(1, rng.randrange(2, 4))
+        ]
+
+
+def _shape(payload: Any, shape: str) -> Any:
+    """Wrap a list/object per a shape knob: ``list``/``object`` as is, ``single`` the first
+    item, anything else a one-key wrapper of that name."""
+    if shape in ("list", "object", "top_level"):
+        return payload
+    if shape == "single":
+        return payload[0] if isinstance(payload, list) and payload else payload
+    return {shape: payload}
+
+
+class ClaimXApiSimulator:
+    """The simulator server. Runs on its own thread and event loop (``start``/``stop``) or in
+    the caller's loop (``serve``)."""
+
+    def __init__(self, *, seed: int = 1, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.knobs = Knobs()
+        self.calls: collections.Counter[str] = collections.Counter()
+        """Requests per path, e.g. ``calls["/export/project/12"]``."""
+        self.endpoint_calls: collections.Counter[Endpoint] = collections.Counter()
+        """Requests per :class:`Endpoint`."""
+        self._data = _Data(seed)
+        self._random = random.Random(seed)
+        self._scripts: list[_Script] = []
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"ClaimXApiSimulator(base_url={self.base_url!r})"
+
+    @property
+    def port(self) -> int:
+        """The bound port (once started)."""
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``; point ``ApiSettings.base_url`` here."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def total_calls(self) -> int:
+        """All requests received."""
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        """Default knobs, no scripted faults, zero counters."""
+        self.knobs = Knobs()
+        self._scripts.clear()
+        self.calls.clear()
+        self.endpoint_calls.clear()
+
+    def fail_next(self, *faults: Fault, endpoint: Endpoint | None = None) -> None:
+        """Answer the next requests (to ``endpoint``, or any) with ``faults``, in order."""
+        self._scripts.append(_Script(collections.deque(faults), endpoint))
+
+    # ------------------------------------------------------------------ running
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/export/project/projectId", self._project_id)
+        app.router.add_get("/export/project/{project_id}", self._project)
+        app.router.add_get("/export/project/{project_id}/media", self._media)
+        app.router.add_get("/customTasks/assignment/{assignment_id}", self._assignment)
+        app.router.add_post("/data", self._report)
+        return app
+
+    async def start_async(self) -> None:
+        """Bind and serve on the running loop."""
+        self._runner = web.AppRunner(self._app(), access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, shutdown_timeout=0.5)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop_async(self) -> None:
+        """Stop serving (in-flight requests are cancelled)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start(self) -> ClaimXApiSimulator:
+        """Serve on a background thread with its own event loop; returns when bound."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._stopped = asyncio.Event()
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_until_complete(self._stopped.wait())
+            loop.run_until_complete(self.stop_async())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="claimx-api-simulator", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the background server and join its thread."""
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._thread = self._loop = self._stopped = None
+
+    def __enter__(self) -> ClaimXApiSimulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ request handling
+
+    def _scripted_fault(self, endpoint: Endpoint) -> Fault | None:
+        for script in self._scripts:
+            if script.faults and script.endpoint in (None, endpoint):
+                fault = script.faults.popleft()
+                if not script.faults:
+                    self._scripts.remove(script)
+                return fault
+        return None
+
+    def _random_fault(self) -> Fault | None:
+        for fault, rate in self.knobs.error_rates.items():
+            if rate > 0 and self._random.random() < rate:
+                return fault
+        return None
+
+    async def _admit(self, request: web.Request, endpoint: Endpoint) -> web.Response | None:
+        """Count, delay, authenticate and inject faults; ``None`` means answer normally."""
+        self.calls[request.path] += 1
+        self.endpoint_calls[endpoint] += 1
+        knobs = self.knobs
+        if knobs.latency_seconds > 0:
+            await asyncio.sleep(knobs.latency_seconds)
+        if request.headers.get("Authorization") != f"Basic {knobs.token}":
+            return web.json_response({"error": "unauthorized"}, status=401)
+        fault = self._scripted_fault(endpoint) or self._random_fault()
+        if fault is None:
+            return None
+        if fault == "timeout":
+            await asyncio.sleep(knobs.hang_seconds)
+            fault = 504
+        headers = {}
+        if fault in (429, 503):
+            headers["Retry-After"] = f"{knobs.retry_after_seconds:g}"
+        return web.json_response({"error": f"simulated {fault}"}, status=fault, headers=headers)
+
+    def _project_number(self, raw: str) -> int | None:
+        if not raw.isdigit() or raw in self.knobs.missing_project_ids:
+            return None
+        return int(raw)
+
+    @staticmethod
+    def _not_found(what: str) -> web.Response:
+        return web.json_response({"error": f"{what} not found"}, status=404)
+
+    @staticmethod
+    def _json(payload: Any) -> web.Response:
+        return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+
+    async def _project(self, request: web.Request) -> web.Response:
+        if (refused := await self._admit(request, Endpoint.PROJECT)) is not None:
+            return refused
+        project_id = self._project_number(request.match_info["project_id"])
+        if project_id is None:
+            return self._not_found("project")
+        export = self._data.project(project_id)
+        match self.knobs.project_shape:
+            case "data.project":
+                return self._json({"data": export})
+            case "project":
+                return self._json(export)
+            case _:
+                return self._json(
+                    {
+                        **export["project"],
+                        "teamMembers": export["teamMembers"],
+                        "companyName": export["companyName"],
+                    }
+                )
+
+    async def _media(self, request: web.Request) -> web.Response:
+        if (refused := await self._admit(request, Endpoint.PROJECT_MEDIA)) is not None:
+            return refused
+        project_id = self._project_number(request.match_info["project_id"])
+        if project_id is None:
+            return self._not_found("project")
+        items = self._data.media(project_id, self.base_url)
+        wanted = request.query.get("mediaIds")
+        if wanted:
+            ids = {part.strip() for part in wanted.split(",")}
+            items = [item for item in items if str(item["mediaID"]) in ids]
+        return self._json(_shape(items, self.knobs.media_shape))
+
+    async def _assignment(self, request: web.Request) -> web.Response:
+        if (refused := await self._admit(request, Endpoint.TASK_ASSIGNMENT)) is not None:
+            return refused
+        raw = request.match_info["assignment_id"]
+        if not raw.isdigit():
+            return self._not_found("assignment")
+        assignment = self._data.assignment(int(raw), self.knobs.task_template_ids)
+        if str(assignment["projectId"]) in self.knobs.missing_project_ids:
+            return self._not_found("assignment")
+        return self._json(_shape(assignment, self.knobs.task_shape))
+
+    async def _report(self, request: web.Request) -> web.Response:
+        if (refused := await self._admit(request, Endpoint.DATA_REPORT)) is not None:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(body, Mapping) or body.get("reportType") != "VIDEO_COLLABORATION":
+            return web.json_response({"error": "unsupported reportType"}, status=400)
+        project_id = self._project_number(str(body.get("projectId", "")))
+        if project_id is None:
+            return self._not_found("project")
+        rows = self._data.video_collaborations(project_id)
+        return self._json(_shape(rows, self.knobs.video_shape))
+
+    async def _project_id(self, request: web.Request) -> web.Response:
+        if (refused := await self._admit(request, Endpoint.PROJECT_ID)) is not None:
+            return refused
+        number = request.query.get("projectNumber", "")
+        project_id = self._project_number(number.removeprefix("CLM-"))
+        if project_id is None:
+            return self._not_found("project number")
+        return self._json(project_id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the simulator until interrupted; prints its base URL on the first line."""
+    parser = argparse.ArgumentParser(prog="python -m claimx_worker.testing.claimx_api")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--token", default=SIMULATOR_TOKEN, help="the Basic token to accept")
+    parser.add_argument(
+        "--error-rate",
+        action="append",
+        default=[],
+        metavar="FAULT=RATE",
+        help="e.g. 429=0.1, 503=0.05, timeout=0.01 (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    simulator = ClaimXApiSimulator(seed=args.seed, host=args.host, port=args.port)
+    simulator.knobs.latency_seconds = args.latency_ms / 1000
+    simulator.knobs.token = args.token
+    for item in args.error_rate:
+        fault, _, rate = item.partition("=")
+        key: Fault = "timeout" if fault == "timeout" else int(fault)
+        simulator.knobs.error_rates[key] = float(rate)
+
+    async def serve() -> None:
+        await simulator.start_async()
+        print(simulator.base_url, flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await simulator.stop_async()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
