@@ -1,0 +1,150 @@
+"""One small HTTP server for ``/metrics``, ``/healthz`` and ``/readyz``, on a daemon thread."""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from loguru import logger
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from claimx_worker.observability.health import HealthState
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+# wsgiref adds Content-Length to the header list it is given: hand it a fresh list every time.
+_JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+
+
+class ObservabilityServer:
+    """Handle of a running server: its ``port`` and ``url``; :meth:`close` stops it."""
+
+    __slots__ = ("_httpd", "_thread")
+
+    def __init__(self, httpd: WSGIServer, thread: threading.Thread) -> None:
+        self._httpd = httpd
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        """The bound port (the chosen one when started with port 0)."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:9100``."""
+        host = self._httpd.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
+
+    def close(self) -> None:
+        """Stop serving, release the port and join the thread (idempotent)."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ObservabilityServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def start_observability_server(
+    port: int, registry: CollectorRegistry, health: HealthState, *, host: str = "0.0.0.0"
+) -> ObservabilityServer:
+    """Serve ``registry`` on ``/metrics`` and ``health`` on ``/healthz`` and ``/readyz``.
+
+    ``port`` 0 picks a free port (see :attr:`ObservabilityServer.port`). Requests are handled
+    on daemon threads, so a slow scrape never touches the worker's event loop.
+    """
+    app = make_app(registry, health)
+    httpd = make_server(host, port, app, _ThreadingWSGIServer, _QuietHandler)
+    thread = threading.Thread(
+        target=httpd.serve_forever, args=(0.1,), name="claimx-observability", daemon=True
+    )
+    thread.start()
+    return ObservabilityServer(httpd, thread)
+
+
+def make_app(registry: CollectorRegistry, health: HealthState) -> WSGIApplication:
+    """The WSGI application behind :func:`start_observability_server`."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return route(environ, start_response)
+        except Exception:
+            logger.opt(exception=True).bind(path=environ.get("PATH_INFO", "")).error(
+                "Observability request failed"
+            )
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"internal error\n"]
+
+    def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            body: Iterable[bytes] = metrics_app(environ, start_response)
+            return body
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
+        if path == "/healthz":
+            liveness = health.liveness()
+            return _json_response(
+                start_response,
+                ok=liveness.alive,
+                body={
+                    "status": "ok" if liveness.alive else "stale",
+                    "heartbeat_age_seconds": round(liveness.age, 3),
+                    "stale_after_seconds": health.stale_after,
+                },
+            )
+        if path == "/readyz":
+            readiness = health.readiness()
+            return _json_response(
+                start_response,
+                ok=readiness.ready,
+                body={
+                    "status": "ready" if readiness.ready else "not ready",
+                    "failing": readiness.failing,
+                    "checks": readiness.checks,
+                },
+            )
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: try /metrics, /healthz or /readyz\n"]
+
+    return app
+
+
+def _json_response(
+    start_response: StartResponse, *, ok: bool, body: dict[str, object]
+) -> list[bytes]:
+    start_response("200 OK" if ok else "503 Service Unavailable", list(_JSON_HEADERS))
+    return [json.dumps(body).encode() + b"\n"]
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64  # the default of 5 drops connections when many probes arrive at once
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Connection-level errors (a probe hanging up early) go to the debug log, not stderr."""
+        logger.opt(exception=True).debug("Observability connection failed")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Probes and scrapes are not worth a log line each."""

@@ -1,0 +1,154 @@
+"""Redactor: registered secrets, credential shapes, secret-looking keys, thread safety."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from claimx_worker.observability import MASK, Redactor, is_secret_key
+
+
+def test_masks_every_occurrence_of_a_registered_secret() -> None:
+    redactor = Redactor(["tok-12345"])
+    assert redactor.redact("a tok-12345 b tok-12345") == f"a {MASK} b {MASK}"
+
+
+def test_text_without_secrets_is_unchanged() -> None:
+    text = "INFO: Task trigger matched | trigger_name=Photo Documentation Task task_id=456"
+    assert Redactor().redact(text) == text
+    assert Redactor(["tok-12345"]).redact(text) == text
+
+
+def test_longest_secret_wins_when_one_contains_another() -> None:
+    redactor = Redactor(["abcd", "abcdefgh"])
+    assert redactor.redact("x abcdefgh y abcd") == f"x {MASK} y {MASK}"
+
+
+def test_escaped_forms_of_a_secret_are_masked() -> None:
+    secret = 'pa"ss/wo\\rd'
+    redactor = Redactor([secret])
+    assert redactor.redact('{"v": "pa\\"ss/wo\\\\rd"}') == f'{{"v": "{MASK}"}}'
+    assert redactor.redact("?p=pa%22ss%2Fwo%5Crd&x=1") == f"?p={MASK}&x=1"
+
+
+@pytest.mark.parametrize("value", ["", "a", "abc"])
+def test_empty_and_very_short_values_are_not_registered(value: str) -> None:
+    redactor = Redactor([value])
+    assert redactor.redact("a basic abc text") == "a basic abc text"
+
+
+def test_secrets_added_later_are_masked() -> None:
+    redactor = Redactor()
+    redactor.add("late-secret")
+    assert redactor.redact("x late-secret") == f"x {MASK}"
+
+
+def test_repr_does_not_show_secrets() -> None:
+    assert "tok-12345" not in repr(Redactor(["tok-12345"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {MASK}"),
+        ("authorization=Bearer eyJhbGciOi.x.y", f"authorization=Bearer {MASK}"),
+        ("{'Authorization': 'Bearer abc.def'}", f"{{'Authorization': 'Bearer {MASK}'}}"),
+        ('{"authorization": "Basic abc"}', f'{{"authorization": "Basic {MASK}"}}'),
+        ("AUTHORIZATION: raw-credential", f"AUTHORIZATION: {MASK}"),
+        ("POST https://user:hunter2@example.com/x", f"POST https://user:{MASK}@example.com/x"),
+        ("GET /x?api_key=k123&page=2", f"GET /x?api_key={MASK}&page=2"),
+        ("sasl.password=pw1 ok", f"sasl.password={MASK} ok"),
+    ],
+)
+def test_credential_shapes_are_masked_without_registration(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Basic setup finished",
+        "https://example.com:8443/service/cxedirest",
+        "task_id=456 event_type=CUSTOM_TASK_COMPLETED",
+        "Bearer of bad news",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert Redactor().redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Authorization",
+        "api_token",
+        "WEBHOOK_SECRET",
+        "sasl.password",
+        "X-Api-Key",
+        "apikey",
+        "signature",
+        "Set-Cookie",
+        "passwd",
+    ],
+)
+def test_secret_looking_keys(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["task_id", "trigger_name", "event_type", "url", "status"])
+def test_ordinary_keys(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+def test_scrub_masks_by_key_and_recurses() -> None:
+    redactor = Redactor(["tok-12345"])
+    value = {
+        "headers": {"Authorization": "Basic x", "X-Trace": "t tok-12345"},
+        "items": [("a", "tok-12345"), 3, None, True, 1.5],
+    }
+    assert redactor.scrub("request", value) == {
+        "headers": {"Authorization": MASK, "X-Trace": f"t {MASK}"},
+        "items": [["a", MASK], 3, None, True, 1.5],
+    }
+    assert redactor.scrub("api_token", 12345) == MASK
+
+
+def test_scrub_turns_other_objects_into_redacted_text() -> None:
+    class Client:
+        def __str__(self) -> str:
+            return "Client(token=tok-12345)"
+
+    assert Redactor(["tok-12345"]).scrub("client", Client()) == f"Client(token={MASK})"
+
+
+def test_adding_secrets_from_many_threads_while_redacting() -> None:
+    redactor = Redactor()
+    secrets = [[f"secret-{t}-{i:04d}" for i in range(25)] for t in range(6)]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def add(batch: list[str]) -> None:
+        for secret in batch:
+            redactor.add(secret)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                redactor.redact("secret-0-0001 and secret-5-0024")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=add, args=(batch,)) for batch in secrets]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stop.set()
+    reader.join()
+
+    assert errors == []
+    text = " ".join(s for batch in secrets for s in batch)
+    assert redactor.redact(text) == " ".join([MASK] * 150)
