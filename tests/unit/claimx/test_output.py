@@ -1,0 +1,112 @@
+"""Entity-rows and download-task messages: keys, event id header, JSON with ISO dates, and
+merge-safe project rows (unset event-driven columns and a partial row's unset columns omitted)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from claimx_worker.claimx import download_task_messages, entity_rows_message
+from claimx_worker.model import (
+    ClaimXEvent,
+    DownloadTask,
+    EntityRows,
+    MediaRow,
+    ProjectRow,
+    TaskRow,
+)
+
+NOW = datetime(2024, 7, 1, 12, 0, 0, 250000, tzinfo=UTC)
+EVENT = ClaimXEvent(event_id="evt-9", event_type="PROJECT_FILE_ADDED", project_id="321")
+ROW_LISTS = [
+    "projects",
+    "contacts",
+    "media",
+    "tasks",
+    "task_templates",
+    "external_links",
+    "video_collab",
+]
+
+
+def test_entity_rows_message() -> None:
+    rows = EntityRows(
+        projects=(ProjectRow(project_id="321", status="OPEN", created_date=NOW, event_id="evt-9"),),
+        tasks=(TaskRow(assignment_id=5, task_id=456, project_id="321", date_assigned=NOW),),
+        media=(MediaRow(media_id="m1", project_id="321", full_download_link="https://x/m1"),),
+    )
+    key, value, headers = entity_rows_message(EVENT, rows)
+    assert key == b"321"
+    assert ("event_id", b"evt-9") in headers
+    body = json.loads(value)
+    assert [k for k in body if k in ROW_LISTS] == ROW_LISTS
+    assert body["event_id"] == "evt-9"
+    assert body["event_type"] == "PROJECT_FILE_ADDED"
+    project = body["projects"][0]
+    assert project["created_date"] == "2024-07-01T12:00:00.250Z"
+    assert project["status"] == "OPEN"
+    assert project["project_number"] is None  # API columns are written even when null
+    assert "policyholder_joined_at" not in project  # event-driven columns only when set
+    assert "xa_autolink_fail" not in project
+    assert "partial" not in project
+    assert body["tasks"][0]["task_id"] == 456
+    assert body["tasks"][0]["date_assigned"] == "2024-07-01T12:00:00.250Z"
+    assert body["media"][0]["full_download_link"] == "https://x/m1"
+    assert body["contacts"] == []
+
+
+def test_set_event_driven_columns_are_written() -> None:
+    rows = EntityRows(projects=(ProjectRow(project_id="321", policyholder_joined_at=NOW),))
+    project = json.loads(entity_rows_message(EVENT, rows)[1])["projects"][0]
+    assert project["policyholder_joined_at"] == "2024-07-01T12:00:00.250Z"
+
+
+def test_partial_project_row_carries_only_what_is_set() -> None:
+    rows = EntityRows(
+        projects=(
+            ProjectRow(
+                project_id="321",
+                xa_autolink_fail=True,
+                xa_autolink_fail_at=NOW,
+                event_id="evt-9",
+                partial=True,
+            ),
+        )
+    )
+    project = json.loads(entity_rows_message(EVENT, rows)[1])["projects"][0]
+    assert project == {
+        "project_id": "321",
+        "xa_autolink_fail": True,
+        "xa_autolink_fail_at": "2024-07-01T12:00:00.250Z",
+        "event_id": "evt-9",
+    }
+
+
+def test_download_task_messages_are_keyed_by_media_id() -> None:
+    tasks = tuple(
+        DownloadTask(
+            media_id=f"m{n}",
+            project_id="321",
+            download_url=f"https://x/m{n}",
+            blob_path=f"321/media/m{n}.jpg",
+            file_type="jpg",
+            file_name=f"m{n}.jpg",
+            event_id="evt-9",
+            expires_at=NOW,
+        )
+        for n in (1, 2)
+    )
+    messages = download_task_messages(EVENT, tasks)
+    assert [key for key, _, _ in messages] == [b"m1", b"m2"]
+    assert all(("event_id", b"evt-9") in headers for _, _, headers in messages)
+    assert json.loads(messages[0][1]) == {
+        "media_id": "m1",
+        "project_id": "321",
+        "download_url": "https://x/m1",
+        "blob_path": "321/media/m1.jpg",
+        "file_type": "jpg",
+        "file_name": "m1.jpg",
+        "event_id": "evt-9",
+        "expires_at": "2024-07-01T12:00:00.250Z",
+    }
+    assert download_task_messages(EVENT, ()) == []
