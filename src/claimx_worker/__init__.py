@@ -1,3 +1,54 @@
-"""claimx-worker: enrich ClaimX events from Kafka and hand them to plugins."""
+"""claimx-worker: enrich ClaimX events from Kafka and hand them to plugins.
+
+What this module exports is the public API for plugin authors; they import nothing else.
+"""
 
 __version__ = "0.1.0"
+
+from claimx_worker.errors import ErrorCategory
+from claimx_worker.hookspecs import hookimpl
+from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
+from claimx_worker.model.converter import converter
+from claimx_worker.model.event import ClaimXEvent, EventType
+from claimx_worker.model.rows import (
+    ContactRow,
+    EntityRows,
+    ExternalLinkRow,
+    MediaRow,
+    ProjectRow,
+    TaskRow,
+    TaskTemplateRow,
+    VideoCollabRow,
+)
+from claimx_worker.plugins.base import Plugin
+from claimx_worker.settings.loader import ConfigValueError
+
+__all__ = [
+    "Action",
+    "ClaimXEvent",
+    "ConfigValueError",
+    "ContactRow",
+    "EntityRows",
+    "ErrorCategory",
+    "EventFailure",
+    "EventType",
+    "ExternalLinkRow",
+    "Filter",
+    "HandlerMetadata",
+    "Log",
+    "MediaRow",
+    "Metric",
+    "Plugin",
+    "PluginContext",
+    "ProjectRow",
+    "PublishToTopic",
+    "Stage",
+    "TaskRow",
+    "TaskTemplateRow",
+    "VideoCollabRow",
+    "Webhook",
+    "__version__",
+    "converter",
+    "hookimpl",
+]

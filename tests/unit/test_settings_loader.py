@@ -312,3 +312,24 @@ def load_yaml_text(text: str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="rt").load(text)
+
+
+def test_secrets_never_appear_in_problem_messages(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        triggers:
+          1:
+            name: ok
+            webhook:
+              url: https://example.test
+              headers: {Authorization: "${TOKEN}"}
+        tags: ["${TOKEN}", 5]
+        retries: "${TOKEN}"
+        """,
+    )
+    reported = problems(path, env={"TOKEN": "hunter22"})
+    assert reported == [
+        "config.yaml:7: config.tags[1]: expected a string, got an integer (5)",
+        "config.yaml:8: config.retries: expected an integer, got the string '***'",
+    ]

@@ -1,5 +1,20 @@
 """Data model: the event, entity rows, download tasks, plugin context and actions."""
 
+from claimx_worker.model.actions import (
+    ACTION_TYPES,
+    Action,
+    Filter,
+    Log,
+    Metric,
+    PublishToTopic,
+    Webhook,
+)
+from claimx_worker.model.context import (
+    EventFailure,
+    HandlerMetadata,
+    PluginContext,
+    Stage,
+)
 from claimx_worker.model.converter import converter, new_converter
 from claimx_worker.model.event import (
     TASK_EVENT_TYPES,
@@ -21,18 +36,29 @@ from claimx_worker.model.rows import (
 )
 
 __all__ = [
+    "ACTION_TYPES",
     "TASK_EVENT_TYPES",
+    "Action",
     "ClaimXEvent",
     "ContactRow",
     "DownloadTask",
     "EntityRows",
+    "EventFailure",
     "EventType",
     "ExternalLinkRow",
+    "Filter",
+    "HandlerMetadata",
+    "Log",
     "MediaRow",
+    "Metric",
+    "PluginContext",
     "ProjectRow",
+    "PublishToTopic",
+    "Stage",
     "TaskRow",
     "TaskTemplateRow",
     "VideoCollabRow",
+    "Webhook",
     "converter",
     "event_to_json",
     "new_converter",

@@ -60,6 +60,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from claimx_worker.observability.redaction import Redactor
+
 T = TypeVar("T")
 
 CONFIG_KEY = "config_key"
@@ -212,7 +214,11 @@ class _Structurer:
         except Exception as exc:  # a root-level error: report it, never a traceback
             self._add((), _describe_error(exc))
         if self._problems:
-            raise ConfigError(self._problems)
+            redactor = Redactor(self._secrets)  # a message may quote a value: mask secrets
+            raise ConfigError(
+                attrs.evolve(problem, message=redactor.redact(problem.message))
+                for problem in self._problems
+            )
         return LoadedConfig(value, frozenset(self._secrets))
 
     # --- variable expansion -------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""Actions: what plugins ask the worker to do. Plugins return them; the action executor runs them.
+
+Plugins never set idempotency keys: the executor derives one per action from the event id, the
+instance name and the action's index in the instance's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+LOG_LEVELS = frozenset({"trace", "debug", "info", "success", "warning", "error", "critical"})
+
+
+def _check_level(_: object, __: object, value: str) -> None:
+    if value not in LOG_LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(sorted(LOG_LEVELS))}, got {value!r}")
+
+
+@frozen(kw_only=True)
+class PublishToTopic:
+    """Publish ``value`` (JSON-able) to a Kafka topic, optionally keyed and with headers."""
+
+    topic: str
+    value: Any
+    key: str | None = None
+    headers: Mapping[str, str] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class Webhook:
+    """Call an HTTP endpoint. ``headers`` and ``signing_secret`` are secrets: never in a repr."""
+
+    url: str
+    method: str = "POST"
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+    body: Any = None
+    timeout: float = 10.0
+    signing_secret: str | None = field(default=None, repr=False)
+
+
+@frozen(kw_only=True)
+class Log:
+    """Write a log line; ``fields`` become ``key=value`` pairs. ``level`` is a loguru level name."""
+
+    message: str
+    level: str = field(default="info", validator=_check_level)
+    fields: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class Metric:
+    """Increment the plugin counter ``name`` by ``value`` with ``labels``."""
+
+    name: str
+    value: float = 1.0
+    labels: Mapping[str, str] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class Filter:
+    """Stop here: skip lower-priority instances (and, after enrichment, the entity write)."""
+
+    reason: str
+
+
+Action = PublishToTopic | Webhook | Log | Metric | Filter
+"""Any action a plugin may return."""
+
+ACTION_TYPES: tuple[type, ...] = (PublishToTopic, Webhook, Log, Metric, Filter)
+"""The action classes, for ``isinstance`` checks."""

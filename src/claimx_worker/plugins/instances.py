@@ -1,0 +1,191 @@
+"""Plugin instances as configured in ``plugins/config/<dir>/config.yaml`` (the instance keys).
+
+Each file makes one instance with the keys ``name`` (default: the directory name), ``plugin``
+(an entry-point name; default: ``name``) or ``module`` + ``class`` (an importable class, no
+packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
+name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's) and
+``config`` (the plugin's own settings, structured later into the plugin's config class).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+from ruamel.yaml.comments import CommentedMap
+
+from claimx_worker.settings import (
+    CONFIG_KEY,
+    ConfigError,
+    ConfigProblem,
+    display_path,
+    load_yaml,
+    structure_node,
+)
+
+CONFIG_FILE = "config.yaml"
+CONFIG_SECTION = "config"
+_VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@attrs.frozen(kw_only=True)
+class _InstanceKeys:
+    """The instance keys of a ``config.yaml`` (everything but ``config``)."""
+
+    name: str | None = None
+    plugin: str | None = None
+    module: str | None = None
+    class_: str | None = attrs.field(default=None, metadata={CONFIG_KEY: "class"})
+    enabled: bool = True
+    priority: int = 100
+    timeout_ms: float | None = None
+
+
+@frozen(kw_only=True)
+class InstanceSpec:
+    """One configured plugin instance, before its plugin is imported."""
+
+    name: str
+    plugin: str | None
+    module: str | None
+    class_name: str | None
+    enabled: bool
+    priority: int
+    timeout_ms: float | None
+    directory: Path
+    file: str
+    name_line: int | None
+    source_line: int | None
+    config: Any = field(eq=False, repr=False)
+    """The ruamel node of the ``config`` section (``None`` when absent)."""
+
+    @property
+    def source_key(self) -> str:
+        """The key that says where the plugin class comes from: ``plugin`` or ``module``."""
+        return "plugin" if self.plugin is not None else "module"
+
+    def problem(self, message: str, *, key: str = "", line: int | None = None) -> ConfigProblem:
+        """A problem about this instance, at ``line`` or the line of its source key."""
+        return ConfigProblem(self.file, line or self.source_line, key, message)
+
+
+@frozen(kw_only=True)
+class InstanceScan:
+    """What a plugins directory holds: instance specs (unique names), directories without a
+    ``config.yaml``, and every problem found in the instance keys."""
+
+    specs: tuple[InstanceSpec, ...]
+    """Consistent specs only: a file with a problem in its instance keys is left out."""
+    without_config: tuple[Path, ...]
+    problems: tuple[ConfigProblem, ...]
+
+
+def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan:
+    """Read every ``<dir>/config.yaml`` below ``plugins_dir`` (hidden and ``_`` dirs skipped)."""
+    specs: list[InstanceSpec] = []
+    without_config: list[Path] = []
+    problems: list[ConfigProblem] = []
+    for directory in sorted(plugins_dir.iterdir()):
+        if not directory.is_dir() or directory.name.startswith((".", "_")):
+            continue
+        path = directory / CONFIG_FILE
+        if not path.is_file():
+            without_config.append(directory)
+            continue
+        try:
+            spec, spec_problems = _read_spec(path, env=env)
+        except ConfigError as error:
+            problems.extend(error.problems)
+            continue
+        if spec_problems:
+            problems.extend(spec_problems)
+        else:
+            specs.append(spec)
+    unique = _unique_names(specs, problems)
+    return InstanceScan(
+        specs=tuple(unique), without_config=tuple(without_config), problems=tuple(problems)
+    )
+
+
+def _read_spec(path: Path, *, env: Mapping[str, str]) -> tuple[InstanceSpec, list[ConfigProblem]]:
+    file = display_path(path)
+    node = load_yaml(path)
+    keys = structure_node(
+        node, _InstanceKeys, file=file, key_prefix="", env=env, exclude={CONFIG_SECTION}
+    ).value
+    name = keys.name if keys.name is not None else path.parent.name
+    spec = InstanceSpec(
+        name=name,
+        plugin=keys.plugin if keys.module is None else None,
+        module=keys.module,
+        class_name=keys.class_,
+        enabled=keys.enabled,
+        priority=keys.priority,
+        timeout_ms=keys.timeout_ms,
+        directory=path.parent,
+        file=file,
+        name_line=_line(node, "name"),
+        source_line=_line(node, "module") or _line(node, "plugin") or _line(node, "name"),
+        config=node.get(CONFIG_SECTION) if isinstance(node, Mapping) else None,
+    )
+    if spec.plugin is None and spec.module is None:
+        spec = attrs.evolve(spec, plugin=name)
+    return spec, _check(spec, keys, node)
+
+
+def _check(spec: InstanceSpec, keys: _InstanceKeys, node: Any) -> list[ConfigProblem]:
+    found: list[ConfigProblem] = []
+    if not _VALID_NAME.fullmatch(spec.name):
+        found.append(
+            spec.problem(
+                f"invalid instance name {spec.name!r}: use letters, digits, '_', '.' and '-'",
+                key="name",
+                line=spec.name_line,
+            )
+        )
+    if keys.module is not None and keys.plugin is not None:
+        found.append(
+            spec.problem("set either 'plugin' or 'module' and 'class', not both", key="module")
+        )
+    if keys.module is not None and keys.class_ is None:
+        found.append(spec.problem("'module' needs 'class' (the class name)", key="module"))
+    if keys.class_ is not None and keys.module is None:
+        found.append(spec.problem("'class' needs 'module'", key="class", line=_line(node, "class")))
+    if keys.timeout_ms is not None and keys.timeout_ms <= 0:
+        found.append(
+            spec.problem(
+                f"must be a positive number of milliseconds, got {keys.timeout_ms:g}",
+                key="timeout_ms",
+                line=_line(node, "timeout_ms"),
+            )
+        )
+    return found
+
+
+def _unique_names(specs: list[InstanceSpec], problems: list[ConfigProblem]) -> list[InstanceSpec]:
+    first: dict[str, InstanceSpec] = {}
+    for spec in specs:
+        if spec.name in first:
+            other = first[spec.name]
+            where = other.file if other.name_line is None else f"{other.file}:{other.name_line}"
+            problems.append(
+                spec.problem(
+                    f"duplicate instance name '{spec.name}' (also used by {where})",
+                    key="name",
+                    line=spec.name_line,
+                )
+            )
+        else:
+            first[spec.name] = spec
+    return list(first.values())
+
+
+def _line(node: Any, key: Hashable) -> int | None:
+    """The 1-based line of ``key`` in a ruamel mapping, if present."""
+    if not isinstance(node, CommentedMap) or key not in node:
+        return None
+    return int(node.lc.key(key)[0]) + 1

@@ -1,0 +1,245 @@
+"""Loading configured instances: import the plugin class, validate its config, register hooks.
+
+Everything is checked before any ``on_load``, and every problem is collected: unknown entry
+points (with the installed ones listed), import errors, config problems (file, line, key path),
+constructors that raise, hook implementations that do not match the contract, and hook names
+that are not in the contract (pluggy's pending-hook check, per instance).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pluggy
+from attrs import field, frozen
+from loguru import logger
+
+from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
+from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
+from claimx_worker.plugins.instances import CONFIG_SECTION, InstanceSpec, scan_instances
+from claimx_worker.settings import ConfigError, ConfigProblem, display_path, structure_node
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name in vars(ClaimXHookSpecs) if not name.startswith("_")
+)
+
+
+@frozen(kw_only=True)
+class PluginInstance:
+    """A loaded instance: its spec, plugin object, validated config and implemented hooks."""
+
+    spec: InstanceSpec
+    plugin: object = field(eq=False)
+    config: Any = field(repr=False)
+    origin: str
+    hooks: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The instance name."""
+        return self.spec.name
+
+
+@frozen(kw_only=True)
+class PluginSet:
+    """Every configured instance, loaded and registered, in run order."""
+
+    manager: pluggy.PluginManager = field(eq=False, repr=False)
+    instances: tuple[PluginInstance, ...] = ()
+    """Enabled instances in run order: priority, then name."""
+    disabled: tuple[InstanceSpec, ...] = ()
+    without_config: tuple[Path, ...] = ()
+    secrets: frozenset[str] = frozenset()
+
+
+def new_manager() -> pluggy.PluginManager:
+    """A pluggy manager for project ``claimx`` with the hook specs added."""
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(ClaimXHookSpecs)
+    return manager
+
+
+def load_plugins(
+    plugins_dir: Path | None,
+    *,
+    env: Mapping[str, str],
+    installed: Mapping[str, InstalledPlugin] | None = None,
+) -> PluginSet:
+    """Load every instance configured below ``plugins_dir`` (``None``: plugins disabled).
+
+    A missing directory is a warning and loads nothing. Raises :class:`ConfigError` with every
+    problem found. Calls no hook: ``on_load`` is the host's job at start.
+    """
+    manager = new_manager()
+    if plugins_dir is None:
+        return PluginSet(manager=manager)
+    if not plugins_dir.exists():
+        logger.bind(plugins_dir=display_path(plugins_dir)).warning(
+            "Plugins directory does not exist; no plugin loaded"
+        )
+        return PluginSet(manager=manager)
+    if not plugins_dir.is_dir():
+        raise ConfigError(
+            [ConfigProblem(display_path(plugins_dir), None, "", "plugins_dir is not a directory")]
+        )
+    scan = scan_instances(plugins_dir, env=env)
+    for directory in scan.without_config:
+        logger.bind(directory=display_path(directory)).warning(
+            "Plugin directory has no config.yaml; skipped"
+        )
+    problems = list(scan.problems)
+    enabled = sorted(
+        (spec for spec in scan.specs if spec.enabled), key=lambda s: (s.priority, s.name)
+    )
+    if installed is None and any(spec.plugin is not None for spec in enabled):
+        installed = installed_plugins()
+    loader = _InstanceLoader(manager, installed or {}, env, problems)
+    instances = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
+    problems.extend(_unknown_hooks(manager, instances))
+    if problems:
+        raise ConfigError(problems)
+    return PluginSet(
+        manager=manager,
+        instances=tuple(instances),
+        disabled=tuple(spec for spec in scan.specs if not spec.enabled),
+        without_config=scan.without_config,
+        secrets=loader.secrets,
+    )
+
+
+class _InstanceLoader:
+    """Loads one instance at a time, adding problems to a shared list."""
+
+    def __init__(
+        self,
+        manager: pluggy.PluginManager,
+        installed: Mapping[str, InstalledPlugin],
+        env: Mapping[str, str],
+        problems: list[ConfigProblem],
+    ) -> None:
+        self._manager = manager
+        self._installed = installed
+        self._env = env
+        self._problems = problems
+        self.secrets: frozenset[str] = frozenset()
+
+    def load(self, spec: InstanceSpec) -> PluginInstance | None:
+        try:
+            cls, origin = self._resolve(spec)
+        except _Problem as problem:
+            self._problems.append(spec.problem(str(problem), key=spec.source_key))
+            return None
+        config = self._configure(spec, cls)
+        try:
+            plugin = cls()
+            self._manager.register(plugin, name=spec.name)
+        except pluggy.PluginValidationError as exc:
+            lines = "; ".join(str(exc).splitlines()[1:])
+            message = f"{_qualname(cls)} does not match the hook contract: {lines}"
+            self._problems.append(spec.problem(message, key=spec.source_key))
+            return None
+        except Exception as exc:
+            message = f"creating {_qualname(cls)}() raised {type(exc).__name__}: {exc}"
+            self._problems.append(spec.problem(message, key=spec.source_key))
+            return None
+        hooks = tuple(sorted(caller.name for caller in self._manager.get_hookcallers(plugin) or ()))
+        return PluginInstance(spec=spec, plugin=plugin, config=config, origin=origin, hooks=hooks)
+
+    def _resolve(self, spec: InstanceSpec) -> tuple[type, str]:
+        """The plugin class of ``spec`` and a description of where it came from."""
+        if spec.plugin is not None:
+            entry = self._installed.get(spec.plugin)
+            if entry is None:
+                raise _Problem(_unknown_plugin(spec.plugin, list(self._installed)))
+            try:
+                target = entry.load()
+            except Exception as exc:
+                raise _Problem(
+                    f"cannot load plugin '{entry.name}' ({entry.value}): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+            origin = entry.label
+        else:
+            module_name, class_name = str(spec.module), str(spec.class_name)
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:
+                raise _Problem(
+                    f"cannot import module '{module_name}': {type(exc).__name__}: {exc}"
+                ) from None
+            target = getattr(module, class_name, None)
+            if target is None:
+                raise _Problem(f"module '{module_name}' has no attribute '{class_name}'")
+            origin = f"{module_name}:{class_name}"
+        if not isinstance(target, type):
+            raise _Problem(f"{origin} is not a class (got {type(target).__name__})")
+        config_class = getattr(target, "config_class", None)
+        if config_class is not None and not attrs.has(config_class):
+            raise _Problem(f"{_qualname(target)}.config_class is not an attrs class")
+        return target, origin
+
+    def _configure(self, spec: InstanceSpec, cls: type) -> Any:
+        config_class = getattr(cls, "config_class", None)
+        if config_class is None:
+            if spec.config:
+                self._problems.append(
+                    spec.problem(
+                        f"{_qualname(cls)} takes no config; remove the 'config' section",
+                        key=CONFIG_SECTION,
+                    )
+                )
+            return None
+        try:
+            loaded = structure_node(
+                spec.config, config_class, file=spec.file, key_prefix=CONFIG_SECTION, env=self._env
+            )
+        except ConfigError as error:
+            self._problems.extend(error.problems)
+            return None
+        self.secrets |= loaded.secrets
+        return loaded.value
+
+
+class _Problem(Exception):
+    """An instance cannot be loaded; the message says why."""
+
+
+def _unknown_plugin(name: str, installed: list[str]) -> str:
+    close = difflib.get_close_matches(name, installed, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    listed = ", ".join(installed) if installed else "none"
+    return f"unknown plugin '{name}': {hint}installed plugins: {listed}"
+
+
+def _unknown_hooks(
+    manager: pluggy.PluginManager, instances: list[PluginInstance]
+) -> list[ConfigProblem]:
+    """pluggy's pending-hook check, reported for every instance (``check_pending`` stops at one)."""
+    by_name = {instance.name: instance for instance in instances}
+    problems: list[ConfigProblem] = []
+    for hook_name, caller in sorted(vars(manager.hook).items()):
+        if hook_name.startswith("_") or caller.spec is not None:
+            continue
+        close = difflib.get_close_matches(hook_name, HOOK_NAMES, n=1)
+        hint = f", did you mean '{close[0]}'?" if close else f" (hooks: {', '.join(HOOK_NAMES)})"
+        for impl in caller.get_hookimpls():
+            instance = by_name[impl.plugin_name]
+            problems.append(
+                instance.spec.problem(
+                    f"{_qualname(type(instance.plugin))} implements unknown hook "
+                    f"'{hook_name}'{hint}",
+                    key=instance.spec.source_key,
+                )
+            )
+    if not problems:
+        manager.check_pending()
+    return problems
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,263 @@
+"""The stage runner: calls one hook of every enabled instance, in order, in isolation.
+
+For each stage the runner precomputes the ordered calls (instance, bound function, argument
+names, sync or async, time budget, pre-bound stats), so an event costs one context object and
+one function call per instance. Isolation rules:
+
+- An exception is logged with the instance name, counted (``kind=exception``) and ignored.
+- An ``async def`` hook runs under ``asyncio.timeout(budget)``; past it the call is cancelled,
+  logged and counted (``kind=timeout``) and its result is lost.
+- A sync hook cannot be pre-empted: it runs to completion, and a call past its budget is logged
+  and counted (``kind=timeout``) but its result is kept. A sync hook that hangs hangs the worker:
+  that is a bug in the plugin (do I/O in an ``async def`` hook, or better, return actions).
+- A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
+  and ignored as a whole.
+- A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
+from typing import Any
+
+from attrs import frozen
+from loguru import logger
+
+from claimx_worker.model.actions import ACTION_TYPES, Action, Filter
+from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
+from claimx_worker.model.event import ClaimXEvent
+from claimx_worker.model.rows import EntityRows
+from claimx_worker.plugins.loading import PluginSet
+from claimx_worker.plugins.metrics import ErrorKind, HookStats, PluginMetrics
+
+DEFAULT_BUDGET_MS = 50.0
+"""Default time budget of one hook call, in milliseconds (per instance: ``timeout_ms``)."""
+
+
+@frozen
+class PluginAction:
+    """An action returned by an instance; ``index`` is its position in that instance's result.
+
+    The action executor derives the idempotency key from (event id, ``instance``, ``index``).
+    """
+
+    instance: str
+    index: int
+    action: Action
+
+
+@frozen
+class StageResult:
+    """What a stage produced: the actions in run order, and the filter that stopped it, if any."""
+
+    actions: tuple[PluginAction, ...] = ()
+    filtered_by: str | None = None
+    """The instance whose :class:`Filter` stopped the stage."""
+    filter: Filter | None = None
+
+    @property
+    def filtered(self) -> bool:
+        """True when an instance filtered the event."""
+        return self.filter is not None
+
+
+EMPTY_RESULT = StageResult()
+
+
+def hook_name(stage: Stage) -> str:
+    """The hook called at ``stage`` (``on_enrichment_complete`` for ``enrichment_complete``)."""
+    return f"on_{stage.value}"
+
+
+class _Call:
+    """One instance's implementation of one hook, with everything the hot path needs."""
+
+    __slots__ = (
+        "argnames",
+        "budget",
+        "config",
+        "function",
+        "hook",
+        "instance",
+        "is_async",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        *,
+        instance: str,
+        hook: str,
+        config: Any,
+        function: Callable[..., Any],
+        argnames: tuple[str, ...],
+        budget: float,
+        stats: HookStats,
+    ) -> None:
+        self.is_async = inspect.iscoroutinefunction(function)
+        self.instance = instance
+        self.hook = hook
+        self.config = config
+        self.function = function
+        self.argnames = argnames
+        self.budget = budget
+        self.stats = stats
+
+
+class StageRunner:
+    """Runs the stage hooks of a :class:`PluginSet`; never raises because of a plugin."""
+
+    def __init__(self, plugins: PluginSet, metrics: PluginMetrics, *, budget_ms: float) -> None:
+        self._calls = {stage: _bind(plugins, metrics, stage, budget_ms) for stage in Stage}
+
+    def instances(self, stage: Stage) -> tuple[str, ...]:
+        """The instances called at ``stage``, in run order."""
+        return tuple(call.instance for call in self._calls[stage])
+
+    async def run(
+        self,
+        stage: Stage,
+        event: ClaimXEvent,
+        rows: EntityRows,
+        metadata: HandlerMetadata,
+        error: EventFailure | None = None,
+    ) -> StageResult:
+        """Call every instance's hook for ``stage`` in order; see the module docstring."""
+        calls = self._calls[stage]
+        if not calls:
+            return EMPTY_RESULT
+        actions: list[PluginAction] = []
+        for call in calls:
+            context = PluginContext(
+                event=event,
+                stage=stage,
+                rows=rows,
+                metadata=metadata,
+                config=call.config,
+                instance_name=call.instance,
+            )
+            values = {"context": context, "error": error}
+            if call.is_async:
+                result = await self._call_async(call, values, event)
+            else:
+                result = self._call_sync(call, values, event)
+            if result is None:
+                continue
+            items = _valid_actions(stage, result)
+            if items is None:
+                self._fail(call, ErrorKind.INVALID_RETURN, event, returned=type(result).__name__)
+                continue
+            for index, action in enumerate(items):
+                if isinstance(action, Filter):
+                    return StageResult(tuple(actions), call.instance, action)
+                actions.append(PluginAction(call.instance, index, action))
+        return StageResult(tuple(actions)) if actions else EMPTY_RESULT
+
+    def _call_sync(self, call: _Call, values: Mapping[str, Any], event: ClaimXEvent) -> Any:
+        stats = call.stats
+        stats.calls += 1
+        start = perf_counter()
+        try:
+            result = call.function(*[values[name] for name in call.argnames])
+        except Exception as exc:
+            stats.observe(perf_counter() - start)
+            self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
+            return None
+        elapsed = perf_counter() - start
+        stats.observe(elapsed)
+        if elapsed > call.budget:
+            self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
+        return result
+
+    async def _call_async(self, call: _Call, values: Mapping[str, Any], event: ClaimXEvent) -> Any:
+        stats = call.stats
+        stats.calls += 1
+        start = perf_counter()
+        scope = asyncio.timeout(call.budget)
+        try:
+            async with scope:
+                result = await call.function(*[values[name] for name in call.argnames])
+        except Exception as exc:
+            elapsed = perf_counter() - start
+            stats.observe(elapsed)
+            if isinstance(exc, TimeoutError) and scope.expired():
+                self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
+            else:
+                self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
+            return None
+        stats.observe(perf_counter() - start)
+        return result
+
+    @staticmethod
+    def _fail(
+        call: _Call,
+        kind: ErrorKind,
+        event: ClaimXEvent,
+        *,
+        exc: BaseException | None = None,
+        **fields: Any,
+    ) -> None:
+        call.stats.errors[kind] += 1
+        log = logger.bind(
+            instance=call.instance,
+            hook=call.hook,
+            kind=kind.value,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            **fields,
+        )
+        if kind is ErrorKind.EXCEPTION:
+            assert exc is not None
+            log.bind(error=f"{type(exc).__name__}: {exc}").opt(exception=exc).error(
+                "Plugin hook raised; ignored"
+            )
+        elif kind is ErrorKind.TIMEOUT:
+            log.bind(budget_ms=call.budget * 1000).warning("Plugin hook exceeded its time budget")
+        else:
+            log.error("Plugin hook returned an invalid value; ignored")
+
+
+def _bind(
+    plugins: PluginSet, metrics: PluginMetrics, stage: Stage, budget_ms: float
+) -> tuple[_Call, ...]:
+    """The calls of ``stage``'s hook in run order."""
+    hook = hook_name(stage)
+    impls = {impl.plugin_name: impl for impl in getattr(plugins.manager.hook, hook).get_hookimpls()}
+    calls: list[_Call] = []
+    for instance in plugins.instances:
+        impl = impls.get(instance.name)
+        if impl is None:
+            continue
+        call = _Call(
+            instance=instance.name,
+            hook=hook,
+            config=instance.config,
+            function=impl.function,
+            argnames=tuple(impl.argnames),
+            budget=(instance.spec.timeout_ms or budget_ms) / 1000,
+            stats=metrics.stats(instance.name, hook),
+        )
+        calls.append(call)
+    return tuple(calls)
+
+
+def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
+    """``result`` as a sequence of actions allowed at ``stage``, or ``None`` when invalid."""
+    if stage is Stage.EVENT_RECEIVED:
+        return (result,) if isinstance(result, Filter) else None
+    items: Sequence[object]
+    if isinstance(result, ACTION_TYPES):
+        items = (result,)
+    elif isinstance(result, list | tuple):
+        items = result
+    else:
+        return None
+    for item in items:
+        if not isinstance(item, ACTION_TYPES):
+            return None
+        if stage is Stage.EVENT_FAILED and isinstance(item, Filter):
+            return None
+    return items
