@@ -2,7 +2,7 @@
 
 from claimx_worker.claimx.circuit import CircuitOpenError, CircuitState
 from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
-from claimx_worker.claimx.enricher import Enricher, Enrichment, HandlerMetadata
+from claimx_worker.claimx.enricher import Enricher, Enrichment
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.output import download_task_messages, entity_rows_message
 from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
@@ -16,7 +16,6 @@ __all__ = [
     "ClaimXMetrics",
     "Enricher",
     "Enrichment",
-    "HandlerMetadata",
     "HttpClientKind",
     "download_task_messages",
     "entity_rows_message",

@@ -16,22 +16,13 @@ from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.handlers import HANDLERS, HandlerContext
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
-from claimx_worker.model import ClaimXEvent, EntityRows
-
-
-@frozen(kw_only=True)
-class HandlerMetadata:
-    """How an event was enriched: handler name (``None`` for unknown types), HTTP requests
-    sent for it, and the time it took."""
-
-    handler: str | None
-    api_calls: int
-    duration_ms: float
+from claimx_worker.model import ClaimXEvent, EntityRows, HandlerMetadata
 
 
 @frozen(kw_only=True)
 class Enrichment:
-    """The result of enriching one event."""
+    """The result of enriching one event: its rows and how enrichment went (handler name,
+    ``None`` for unknown types; HTTP requests sent for it; duration)."""
 
     rows: EntityRows
     metadata: HandlerMetadata

@@ -89,8 +89,8 @@ class _Script:
     endpoint: Endpoint | None
 
 
-class _Data:
-    """Deterministic generated ClaimX data."""
+class SimulatedData:
+    """Deterministic generated ClaimX data, as the simulator serves it (before shaping)."""
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
@@ -261,11 +261,11 @@ class _Data:
 
 
 def _shape(payload: Any, shape: str) -> Any:
-    """Wrap a list/object per a shape knob: ``list``/``object`` as is, ``single`` the first
-    item, anything else a one-key wrapper of that name."""
-    if shape in ("list", "object", "top_level"):
+    """Shape a list/object per a knob: ``list``/``top_level`` as is, ``object``/``single`` one
+    object (a list's first item), anything else a one-key wrapper of that name."""
+    if shape in ("list", "top_level"):
         return payload
-    if shape == "single":
+    if shape in ("object", "single"):
         return payload[0] if isinstance(payload, list) and payload else payload
     return {shape: payload}
 
@@ -280,7 +280,8 @@ class ClaimXApiSimulator:
         """Requests per path, e.g. ``calls["/export/project/12"]``."""
         self.endpoint_calls: collections.Counter[Endpoint] = collections.Counter()
         """Requests per :class:`Endpoint`."""
-        self._data = _Data(seed)
+        self.data = SimulatedData(seed)
+        """The generator of the served data (tests compare rows against it)."""
         self._random = random.Random(seed)
         self._scripts: list[_Script] = []
         self._host = host
@@ -332,9 +333,11 @@ class ClaimXApiSimulator:
 
     async def start_async(self) -> None:
         """Bind and serve on the running loop."""
-        self._runner = web.AppRunner(self._app(), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            self._app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
@@ -441,7 +444,7 @@ class ClaimXApiSimulator:
         project_id = self._project_number(request.match_info["project_id"])
         if project_id is None:
             return self._not_found("project")
-        export = self._data.project(project_id)
+        export = self.data.project(project_id)
         match self.knobs.project_shape:
             case "data.project":
                 return self._json({"data": export})
@@ -462,7 +465,7 @@ class ClaimXApiSimulator:
         project_id = self._project_number(request.match_info["project_id"])
         if project_id is None:
             return self._not_found("project")
-        items = self._data.media(project_id, self.base_url)
+        items = self.data.media(project_id, self.base_url)
         wanted = request.query.get("mediaIds")
         if wanted:
             ids = {part.strip() for part in wanted.split(",")}
@@ -475,7 +478,7 @@ class ClaimXApiSimulator:
         raw = request.match_info["assignment_id"]
         if not raw.isdigit():
             return self._not_found("assignment")
-        assignment = self._data.assignment(int(raw), self.knobs.task_template_ids)
+        assignment = self.data.assignment(int(raw), self.knobs.task_template_ids)
         if str(assignment["projectId"]) in self.knobs.missing_project_ids:
             return self._not_found("assignment")
         return self._json(_shape(assignment, self.knobs.task_shape))
@@ -492,7 +495,7 @@ class ClaimXApiSimulator:
         project_id = self._project_number(str(body.get("projectId", "")))
         if project_id is None:
             return self._not_found("project")
-        rows = self._data.video_collaborations(project_id)
+        rows = self.data.video_collaborations(project_id)
         return self._json(_shape(rows, self.knobs.video_shape))
 
     async def _project_id(self, request: web.Request) -> web.Response:
