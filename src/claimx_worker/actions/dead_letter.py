@@ -1,0 +1,159 @@
+"""Action DLQ records: an action whose delivery gave up, with its context, free of secrets,
+and the way back from a record to an action that replay can run again."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
+from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.retry import DeliveryReport
+from claimx_worker.actions.secrets import SecretScrubber, restore
+from claimx_worker.model import PublishToTopic, Webhook, converter
+
+WEBHOOK = "webhook"
+PUBLISH_TO_TOPIC = "publish_to_topic"
+_PAYLOAD_FIELDS = {WEBHOOK: "body", PUBLISH_TO_TOPIC: "value"}
+
+
+class UnreplayableError(ValueError):
+    """A record that cannot become an action again (its payload was never JSON, unknown type)."""
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """One record on the action DLQ topic (JSON through the model converter).
+
+    ``action`` holds ``type`` and the action's fields, secrets replaced: ``${VAR}`` references
+    for registered secrets (their names in ``secret_vars``), ``***`` for other secret-looking
+    headers (named in ``masked_headers``); a webhook's signing secret is never stored, only the
+    variable it came from when known. ``payload_encoding`` says how the payload field is held:
+    ``json`` (as is), ``base64`` (bytes) or ``repr`` (not JSON-able; cannot be replayed).
+    """
+
+    idempotency_key: str
+    event_id: str
+    project_id: str
+    instance: str
+    action_index: int
+    action: Mapping[str, Any]
+    payload_encoding: str = "json"
+    error: str
+    give_up: str
+    attempts: int
+    http_status: int | None = None
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    dead_lettered_at: datetime
+    secret_vars: tuple[str, ...] = ()
+    masked_headers: tuple[str, ...] = ()
+    signed: bool = False
+    signing_secret_var: str | None = None
+
+    @property
+    def ref(self) -> ActionRef:
+        """Where the action came from (the idempotency key derives from it again)."""
+        return ActionRef(
+            event_id=self.event_id,
+            project_id=self.project_id,
+            instance=self.instance,
+            index=self.action_index,
+        )
+
+    def to_json(self) -> bytes:
+        """The record's Kafka value."""
+        return converter.dumps(self).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> DeadLetter:
+        """Parse a record's Kafka value (raises ``ValueError``/cattrs errors when malformed)."""
+        return converter.loads(data, cls)
+
+
+def _payload(value: Any) -> tuple[Any, str]:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode(), "base64"
+    try:
+        payload_bytes(value)
+    except InvalidActionError:
+        return repr(value), "repr"
+    return converter.unstructure(value), "json"
+
+
+def dead_letter(
+    ref: ActionRef,
+    action: Webhook | PublishToTopic,
+    report: DeliveryReport,
+    scrubber: SecretScrubber,
+) -> DeadLetter:
+    """The DLQ record of an action whose ``report`` says it was not delivered."""
+    used: set[str] = set()
+    masked: list[str] = []
+    kind = WEBHOOK if isinstance(action, Webhook) else PUBLISH_TO_TOPIC
+    payload, encoding = _payload(action.body if isinstance(action, Webhook) else action.value)
+    fields: dict[str, Any] = {"type": kind}
+    if isinstance(action, Webhook):
+        fields |= {
+            "url": scrubber.text(action.url, used),
+            "method": action.method,
+            "headers": scrubber.headers(action.headers, used, masked),
+            "timeout": action.timeout,
+        }
+    else:
+        fields |= {
+            "topic": action.topic,
+            "key": None if action.key is None else scrubber.text(action.key, used),
+            "headers": scrubber.headers(action.headers, used, masked),
+        }
+    fields[_PAYLOAD_FIELDS[kind]] = payload if encoding == "repr" else scrubber.data(payload, used)
+    signing_secret = action.signing_secret if isinstance(action, Webhook) else None
+    return DeadLetter(
+        idempotency_key=ref.key,
+        event_id=ref.event_id,
+        project_id=ref.project_id,
+        instance=ref.instance,
+        action_index=ref.index,
+        action=fields,
+        payload_encoding=encoding,
+        error=scrubber.text(report.error or "", used),
+        give_up=str(report.give_up or ""),
+        attempts=report.attempts,
+        http_status=report.status,
+        first_attempt_at=report.first_attempt_at,
+        last_attempt_at=report.last_attempt_at,
+        dead_lettered_at=datetime.now(UTC),
+        secret_vars=tuple(sorted(used)),
+        masked_headers=tuple(masked),
+        signed=signing_secret is not None,
+        signing_secret_var=scrubber.name_of(signing_secret),
+    )
+
+
+def to_action(record: DeadLetter, environ: Mapping[str, str]) -> Webhook | PublishToTopic:
+    """The action again, ``${VAR}`` references and the signing secret taken from ``environ``
+    (raises :class:`~claimx_worker.actions.secrets.MissingSecretError`); masked headers are
+    left out. Raises :class:`UnreplayableError` for a record that cannot be run again."""
+    if record.payload_encoding == "repr":
+        raise UnreplayableError("the action's payload was not JSON-serialisable")
+    fields = dict(record.action)
+    kind = fields.pop("type", None)
+    if kind not in _PAYLOAD_FIELDS:
+        raise UnreplayableError(f"unknown action type {kind!r}")
+    fields = restore(fields, record.secret_vars, environ)
+    masked = set(record.masked_headers)
+    fields["headers"] = {k: v for k, v in fields.get("headers", {}).items() if k not in masked}
+    payload_field = _PAYLOAD_FIELDS[kind]
+    if record.payload_encoding == "base64":
+        fields[payload_field] = base64.b64decode(fields[payload_field])
+    if kind == PUBLISH_TO_TOPIC:
+        return converter.structure(fields, PublishToTopic)
+    if record.signing_secret_var is not None:
+        fields["signing_secret"] = restore(
+            "${" + record.signing_secret_var + "}", [record.signing_secret_var], environ
+        )
+    return converter.structure(fields, Webhook)

@@ -1,0 +1,301 @@
+"""The action executor: runs plugin actions off the consumer path and reports each outcome.
+
+``submit`` returns at once with a future. Webhooks and Kafka publishes are delivered in the
+background with retries; when delivery gives up the action is written to the action DLQ, and
+either way the future resolves to an :class:`ActionOutcome`. It raises only when even the DLQ
+write fails (:class:`DeadLetterWriteError`): then the event must not be committed. ``Log`` and
+``Metric`` run inside ``submit``; ``Filter`` is the pipeline's business and is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections.abc import Mapping
+
+import attrs
+import httpx
+from loguru import logger
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.actions.breaker import BreakerState
+from claimx_worker.actions.dead_letter import PUBLISH_TO_TOPIC, WEBHOOK, dead_letter
+from claimx_worker.actions.encoding import InvalidActionError
+from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.metrics import ExecutorMetrics
+from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics
+from claimx_worker.actions.publish import (
+    IDEMPOTENCY_HEADER,
+    Produce,
+    TopicPublisher,
+    build_message,
+)
+from claimx_worker.actions.retry import (
+    Attempt,
+    DeliveryReport,
+    Failure,
+    GiveUp,
+    deliver,
+)
+from claimx_worker.actions.secrets import SecretScrubber
+from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.actions.webhook import WebhookSender, build_request
+from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
+
+_IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
+
+
+class OutcomeStatus(enum.StrEnum):
+    """How an action ended."""
+
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    FAILED = "failed"
+    """A ``Log`` or ``Metric`` that could not be carried out (logged and counted, not retried)."""
+    SKIPPED = "skipped"
+    """A ``Filter``: nothing to execute."""
+
+
+@attrs.frozen(kw_only=True)
+class ActionOutcome:
+    """The end of one action."""
+
+    status: OutcomeStatus
+    action_type: str
+    idempotency_key: str
+    attempts: int = 0
+    error: str | None = None
+
+
+class DeadLetterWriteError(RuntimeError):
+    """An action could neither be delivered nor written to the action DLQ."""
+
+
+class ActionExecutor:
+    """Delivers actions; see the module docstring. Use one per worker, on the worker's loop.
+
+    ``produce`` is the runtime's acknowledged produce function, ``secret_refs`` maps secret
+    values to the environment variables they came from (for DLQ records), ``rng`` drives the
+    backoff jitter.
+    """
+
+    def __init__(
+        self,
+        settings: ActionSettings,
+        *,
+        client: httpx.AsyncClient,
+        produce: Produce,
+        registry: CollectorRegistry,
+        secret_refs: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._policy = settings.retry_policy
+        self._produce = produce
+        self._scrubber = SecretScrubber(secret_refs or {})
+        self._rng = rng or random.Random()
+        self._metrics = ExecutorMetrics(registry)
+        self._plugin_metrics = PluginMetrics(registry)
+        self._webhooks = WebhookSender(
+            client,
+            settings,
+            on_state=self._circuit_changed,
+            on_attempt=self._metrics.attempts.labels(WEBHOOK).inc,
+        )
+        self._publisher = TopicPublisher(
+            produce,
+            max_in_flight=settings.topic_max_in_flight,
+            on_attempt=self._metrics.attempts.labels(PUBLISH_TO_TOPIC).inc,
+        )
+        self._tasks: set[asyncio.Task[ActionOutcome]] = set()
+
+    def __repr__(self) -> str:
+        return f"ActionExecutor(in_flight={len(self._tasks)}, dlq_topic={self.dlq_topic!r})"
+
+    @property
+    def dlq_topic(self) -> str:
+        """Where exhausted actions go."""
+        return self._settings.dlq_topic
+
+    @property
+    def in_flight(self) -> int:
+        """Actions submitted and not finished."""
+        return len(self._tasks)
+
+    def submit(
+        self, event_id: str, project_id: str, instance: str, index: int, action: Action
+    ) -> asyncio.Future[ActionOutcome]:
+        """Start ``action`` (the ``index``-th of ``instance`` for the event) and return at once.
+
+        The future resolves to the outcome once the action is delivered or dead-lettered; it
+        raises :class:`DeadLetterWriteError` only when the DLQ write failed too.
+        """
+        ref = ActionRef(event_id=event_id, project_id=project_id, instance=instance, index=index)
+        if isinstance(action, Webhook | PublishToTopic):
+            task = asyncio.get_running_loop().create_task(
+                self._deliver(ref, action, time.monotonic()), name=f"action-{ref.key}"
+            )
+            self._tasks.add(task)
+            self._metrics.in_flight.inc()
+            task.add_done_callback(self._finished)
+            return task
+        future: asyncio.Future[ActionOutcome] = asyncio.get_running_loop().create_future()
+        future.set_result(self._run_now(ref, action))
+        return future
+
+    async def drain(self, grace: float) -> int:
+        """Wait up to ``grace`` seconds for the actions in flight; return how many remain."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        return len(self._tasks)
+
+    async def aclose(self) -> None:
+        """Cancel the actions still in flight (their events stay uncommitted) and wait."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- background delivery ------------------------------------------------------------------
+
+    async def _deliver(
+        self, ref: ActionRef, action: Webhook | PublishToTopic, submitted: float
+    ) -> ActionOutcome:
+        kind = WEBHOOK if isinstance(action, Webhook) else PUBLISH_TO_TOPIC
+        try:
+            report = await self._attempt_all(ref, action, kind, submitted)
+            if report.delivered:
+                return self._outcome(kind, ref, OutcomeStatus.DELIVERED, report.attempts)
+            await self._dead_letter(ref, action, kind, report)
+            return self._outcome(
+                kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, report.error
+            )
+        finally:
+            self._metrics.duration.labels(kind).observe(time.monotonic() - submitted)
+
+    async def _attempt_all(
+        self, ref: ActionRef, action: Webhook | PublishToTopic, kind: str, submitted: float
+    ) -> DeliveryReport:
+        attempt: Attempt
+        try:
+            if isinstance(action, Webhook):
+                request = build_request(action, ref.key, self._settings)
+
+                async def attempt(deadline: float) -> Failure | None:
+                    return await self._webhooks.attempt(request, deadline)
+            else:
+                message = build_message(action, ref)
+
+                async def attempt(deadline: float) -> Failure | None:
+                    return await self._publisher.attempt(message, deadline)
+
+            return await deliver(
+                attempt,
+                self._policy,
+                submitted=submitted,
+                rng=self._rng,
+                on_retry=lambda failure, attempts, delay: self._retrying(
+                    ref, kind, failure, attempts, delay
+                ),
+            )
+        except InvalidActionError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug must not lose the action: dead-letter it
+            logger.opt(exception=exc).bind(
+                instance=ref.instance, event_id=ref.event_id, action_type=kind
+            ).error("Action delivery crashed")
+            error = f"internal error: {type(exc).__name__}"
+        return DeliveryReport(delivered=False, attempts=0, give_up=GiveUp.PERMANENT, error=error)
+
+    def _retrying(
+        self, ref: ActionRef, kind: str, failure: Failure, attempts: int, delay: float
+    ) -> None:
+        self._metrics.actions.labels(kind, "retried").inc()
+        logger.bind(
+            instance=ref.instance,
+            event_id=ref.event_id,
+            action_type=kind,
+            idempotency_key=ref.key,
+            attempts=attempts,
+            status=failure.status,
+            error=self._scrubber.text(failure.error, set()),
+            delay=round(delay, 3),
+        ).debug("Action delivery failed; retrying")
+
+    async def _dead_letter(
+        self,
+        ref: ActionRef,
+        action: Webhook | PublishToTopic,
+        kind: str,
+        report: DeliveryReport,
+    ) -> None:
+        record = dead_letter(ref, action, report, self._scrubber)
+        headers = [(IDEMPOTENCY_HEADER, ref.key.encode())]
+        try:
+            await self._produce(self.dlq_topic, record.to_json(), ref.project_id.encode(), headers)
+        except Exception as exc:
+            raise DeadLetterWriteError(
+                f"action {ref.key} of event {ref.event_id} could not be delivered nor written "
+                f"to {self.dlq_topic}: {type(exc).__name__}"
+            ) from exc
+        logger.bind(
+            instance=ref.instance,
+            event_id=ref.event_id,
+            action_type=kind,
+            idempotency_key=ref.key,
+            attempts=report.attempts,
+            status=report.status,
+            give_up=str(report.give_up),
+            error=record.error,
+            dlq_topic=self.dlq_topic,
+        ).warning("Action dead-lettered")
+
+    def _finished(self, task: asyncio.Task[ActionOutcome]) -> None:
+        self._tasks.discard(task)
+        self._metrics.in_flight.dec()
+
+    def _circuit_changed(self, endpoint: str, state: BreakerState) -> None:
+        self._metrics.circuit_changed(endpoint, state)
+        logger.bind(endpoint=endpoint, state=str(state)).warning("Webhook circuit changed")
+
+    # --- immediate actions --------------------------------------------------------------------
+
+    def _run_now(self, ref: ActionRef, action: Action) -> ActionOutcome:
+        if isinstance(action, Filter):
+            return ActionOutcome(
+                status=OutcomeStatus.SKIPPED, action_type="filter", idempotency_key=ref.key
+            )
+        kind = _IMMEDIATE_KINDS.get(type(action), "unknown")
+        try:
+            if isinstance(action, Log):
+                fields = {**action.fields, "instance": ref.instance, "event_id": ref.event_id}
+                logger.bind(**fields).log(action.level.upper(), action.message)
+            elif isinstance(action, Metric):
+                self._plugin_metrics.count(action, ref.instance)
+            else:
+                raise TypeError(f"not an action: {type(action).__name__}")
+        except (PluginMetricError, TypeError, ValueError) as exc:
+            logger.bind(instance=ref.instance, event_id=ref.event_id, error=str(exc)).warning(
+                "Action failed"
+            )
+            return self._outcome(kind, ref, OutcomeStatus.FAILED, 0, str(exc))
+        return self._outcome(kind, ref, OutcomeStatus.DELIVERED, 0)
+
+    def _outcome(
+        self,
+        kind: str,
+        ref: ActionRef,
+        status: OutcomeStatus,
+        attempts: int,
+        error: str | None = None,
+    ) -> ActionOutcome:
+        self._metrics.actions.labels(kind, str(status)).inc()
+        return ActionOutcome(
+            status=status,
+            action_type=kind,
+            idempotency_key=ref.key,
+            attempts=attempts,
+            error=error,
+        )

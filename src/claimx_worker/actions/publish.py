@@ -1,0 +1,76 @@
+"""Kafka publish delivery: one produce per attempt, at most N unacknowledged per topic.
+
+The message keeps the action's headers and adds ``idempotency_key``; its key defaults to the
+event's project id; the value is JSON (bytes pass through). Done when the broker acknowledges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from claimx_worker.actions.encoding import payload_bytes
+from claimx_worker.actions.endpoint import acquire_before
+from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.retry import Failure
+from claimx_worker.model import PublishToTopic
+
+IDEMPOTENCY_HEADER = "idempotency_key"
+
+Produce = Callable[[str, bytes, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
+"""``produce(topic, value, key, headers)``: resolves when the broker acknowledges, raises when
+the message is not delivered (the Kafka runtime provides it)."""
+
+
+@attrs.frozen(kw_only=True)
+class KafkaMessage:
+    """A message ready to produce."""
+
+    topic: str
+    value: bytes = attrs.field(repr=False)
+    key: bytes | None
+    headers: list[tuple[str, bytes]] = attrs.field(repr=False)
+
+
+def build_message(action: PublishToTopic, ref: ActionRef) -> KafkaMessage:
+    """Encode ``action``; raises :class:`~claimx_worker.actions.encoding.InvalidActionError`."""
+    headers = [(k, v.encode()) for k, v in action.headers.items() if k != IDEMPOTENCY_HEADER]
+    headers.append((IDEMPOTENCY_HEADER, ref.key.encode()))
+    key = ref.project_id if action.key is None else action.key
+    return KafkaMessage(
+        topic=action.topic, value=payload_bytes(action.value), key=key.encode(), headers=headers
+    )
+
+
+class TopicPublisher:
+    """Produces publish attempts, bounding unacknowledged messages per topic."""
+
+    def __init__(
+        self, produce: Produce, *, max_in_flight: int, on_attempt: Callable[[], None]
+    ) -> None:
+        self._produce = produce
+        self._max_in_flight = max_in_flight
+        self._on_attempt = on_attempt
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    async def attempt(self, message: KafkaMessage, deadline: float) -> Failure | None:
+        """Produce once (after a free slot on the topic, no later than ``deadline``)."""
+        slots = self._slots.get(message.topic)
+        if slots is None:
+            slots = self._slots[message.topic] = asyncio.Semaphore(self._max_in_flight)
+        if not await acquire_before(slots, deadline):
+            return Failure(
+                error=f"no free slot on topic {message.topic} until the action's maximum age",
+                retryable=False,
+                attempted=False,
+            )
+        self._on_attempt()
+        try:
+            await self._produce(message.topic, message.value, message.key, message.headers)
+        except Exception as exc:  # any produce failure is worth another attempt
+            return Failure(error=f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True)
+        finally:
+            slots.release()
+        return None

@@ -1,0 +1,143 @@
+"""Retry policy and loop: exponential backoff with full jitter, ``Retry-After``, attempt and age
+limits. Pure decisions (:class:`RetryPolicy`, :func:`parse_retry_after`) plus one small loop."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import attrs
+
+
+class GiveUp(enum.StrEnum):
+    """Why delivery stopped without success."""
+
+    PERMANENT = "permanent"
+    MAX_ATTEMPTS = "max_attempts"
+    MAX_AGE = "max_age"
+
+
+@attrs.frozen(kw_only=True)
+class Failure:
+    """One failed attempt, or a refusal to attempt (``attempted=False``, e.g. an open circuit
+    until the deadline). Its ``error`` must be free of secrets."""
+
+    error: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+    attempted: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryReport:
+    """The end of a delivery: delivered, or why not, after how many attempts."""
+
+    delivered: bool
+    attempts: int
+    give_up: GiveUp | None = None
+    error: str | None = None
+    status: int | None = None
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """Attempt and age limits and the backoff between attempts (seconds)."""
+
+    max_attempts: int = 8
+    max_age: float = 600.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+    def backoff(self, failures: int, rng: random.Random) -> float:
+        """Full jitter: uniform in ``[0, min(cap, base * 2**(failures - 1))]``."""
+        bound = min(self.backoff_cap, self.backoff_base * 2.0 ** min(failures - 1, 62))
+        return rng.uniform(0.0, bound)
+
+    def next_delay(
+        self, failure: Failure, attempts: int, age: float, rng: random.Random
+    ) -> float | GiveUp:
+        """Seconds to wait before the next attempt, or why to give up now.
+
+        ``attempts`` counts attempts made so far, ``age`` the seconds since submission. A
+        ``Retry-After`` replaces the backoff; a wait that would end past ``max_age`` gives up.
+        """
+        if not failure.retryable:
+            return GiveUp.PERMANENT if failure.attempted else GiveUp.MAX_AGE
+        if attempts >= self.max_attempts:
+            return GiveUp.MAX_ATTEMPTS
+        delay = failure.retry_after
+        if delay is None:
+            delay = self.backoff(attempts, rng)
+        if age + delay >= self.max_age:
+            return GiveUp.MAX_AGE
+        return delay
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta-seconds or HTTP-date), or ``None``
+    when absent or unparsable. Dates in the past give ``0``."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+Attempt = Callable[[float], Awaitable[Failure | None]]
+"""One attempt, given the monotonic deadline it must not wait past; ``None`` means success."""
+RetryHook = Callable[[Failure, int, float], None]
+"""Told about every retry: the failure, the attempts so far and the delay before the next."""
+
+
+async def deliver(
+    attempt: Attempt,
+    policy: RetryPolicy,
+    *,
+    submitted: float,
+    rng: random.Random,
+    on_retry: RetryHook,
+) -> DeliveryReport:
+    """Run ``attempt`` until it succeeds or ``policy`` gives up; ``submitted`` is the monotonic
+    time the action was submitted (its age counts from there)."""
+    deadline = submitted + policy.max_age
+    attempts = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    while True:
+        started = datetime.now(UTC)
+        failure = await attempt(deadline)
+        if failure is None or failure.attempted:
+            attempts += 1
+            first, last = first or started, started
+        if failure is None:
+            return DeliveryReport(
+                delivered=True, attempts=attempts, first_attempt_at=first, last_attempt_at=last
+            )
+        decision = policy.next_delay(failure, attempts, time.monotonic() - submitted, rng)
+        if isinstance(decision, GiveUp):
+            return DeliveryReport(
+                delivered=False,
+                attempts=attempts,
+                give_up=decision,
+                error=failure.error,
+                status=failure.status,
+                first_attempt_at=first,
+                last_attempt_at=last,
+            )
+        on_retry(failure, attempts, decision)
+        await asyncio.sleep(decision)

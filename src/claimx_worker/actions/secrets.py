@@ -1,0 +1,123 @@
+"""Keeping secrets out of action DLQ records, and putting them back on replay.
+
+A registered secret value (``secret_refs``: value -> environment variable name) is replaced by
+its ``${VAR}`` reference wherever it occurs; replay restores the references from the current
+environment. A secret-looking header (``Authorization``, ``X-Api-Key``, ``Cookie``,
+``*token*``, ``*secret*``, ``*signature*``, ...) whose value holds no registered secret is
+replaced by ``***`` and cannot be restored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from claimx_worker.observability import MASK, is_secret_key
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class MissingSecretError(LookupError):
+    """A record refers to an environment variable that is not set now."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"environment variable {name} is not set")
+        self.name = name
+
+
+def secret_refs_from_environ(secrets: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Map secret values (e.g. the config loader's) to the environment variables holding them:
+    a variable counts when its value is one of ``secrets`` or, for a secret-looking variable
+    name, occurs inside one (``Bearer ${WEBHOOK_TOKEN}``)."""
+    known = frozenset(s for s in secrets if s)
+    refs: dict[str, str] = {}
+    for name, value in sorted(environ.items()):
+        if not value or value in refs:
+            continue
+        if value in known or (is_secret_key(name) and any(value in s for s in known)):
+            refs[value] = name
+    return refs
+
+
+class SecretScrubber:
+    """Replaces registered secret values by ``${VAR}`` references (and back)."""
+
+    __slots__ = ("_names", "_pattern")
+
+    def __init__(self, secret_refs: Mapping[str, str]) -> None:
+        self._names = {value: name for value, name in secret_refs.items() if value}
+        ordered = sorted(self._names, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __repr__(self) -> str:
+        return f"SecretScrubber(<{len(self._names)} secrets>)"
+
+    def name_of(self, value: str | None) -> str | None:
+        """The variable holding exactly this secret, if registered."""
+        return self._names.get(value) if value else None
+
+    def text(self, text: str, used: set[str]) -> str:
+        """``text`` with every registered secret replaced by its reference; adds the variable
+        names it used to ``used``."""
+        if self._pattern is None:
+            return text
+
+        def reference(match: re.Match[str]) -> str:
+            name = self._names[match.group()]
+            used.add(name)
+            return "${" + name + "}"
+
+        return self._pattern.sub(reference, text)
+
+    def data(self, value: Any, used: set[str]) -> Any:
+        """JSON-able ``value`` with secrets replaced in every string (keys included)."""
+        if isinstance(value, str):
+            return self.text(value, used)
+        if isinstance(value, Mapping):
+            return {self.text(str(k), used): self.data(v, used) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v, used) for v in value]
+        return value
+
+    def headers(
+        self, headers: Mapping[str, str], used: set[str], masked: list[str]
+    ) -> dict[str, str]:
+        """Headers with registered secrets referenced; other secret-looking values become
+        ``***`` and their names are appended to ``masked``."""
+        clean: dict[str, str] = {}
+        for name, value in headers.items():
+            found: set[str] = set()
+            text = self.text(value, found)
+            if is_secret_key(name) and not found:
+                masked.append(name)
+                text = MASK
+            used |= found
+            clean[name] = text
+        return clean
+
+
+def restore(value: Any, names: Iterable[str], environ: Mapping[str, str]) -> Any:
+    """Undo :meth:`SecretScrubber.data` for the variables ``names``, from ``environ``; raises
+    :class:`MissingSecretError` for one that is not set. Other ``${...}`` text is left alone."""
+    wanted = frozenset(names)
+    if not wanted:
+        return value
+    for name in sorted(wanted):
+        if name not in environ:
+            raise MissingSecretError(name)
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return environ[name] if name in wanted else match.group()
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _REFERENCE.sub(substitute, item)
+        if isinstance(item, Mapping):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)

@@ -1,0 +1,158 @@
+"""Webhook delivery: one attempt at a time through the endpoint's gate, classified for retry.
+
+Requests carry ``Idempotency-Key`` and the Standard Webhooks ``webhook-id`` (both the action's
+idempotency key) and ``webhook-timestamp``; with a signing secret also ``webhook-signature``,
+recomputed per attempt. Connect errors, timeouts, 429 and 5xx are retryable (``Retry-After``
+honoured); any other non-2xx answer is permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import attrs
+import httpx
+
+from claimx_worker.actions.breaker import BreakerState, CircuitBreaker
+from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
+from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
+from claimx_worker.actions.retry import Failure, parse_retry_after
+from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
+from claimx_worker.model import Webhook
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@attrs.frozen(kw_only=True)
+class WebhookRequest:
+    """A webhook ready to send (built once, sent once per attempt)."""
+
+    endpoint: str
+    method: str
+    url: httpx.URL = attrs.field(repr=False)
+    headers: httpx.Headers = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    timeout: float
+    key: str
+    signing_key: bytes | None = attrs.field(repr=False)
+
+    def headers_at(self, timestamp: int) -> httpx.Headers:
+        """The request headers for an attempt at ``timestamp`` (Unix seconds)."""
+        headers = self.headers.copy()
+        if self.signing_key is None:
+            headers["webhook-id"] = self.key
+            headers["webhook-timestamp"] = str(timestamp)
+        else:
+            headers.update(signature_headers(self.signing_key, self.key, timestamp, self.body))
+        return headers
+
+
+def build_request(action: Webhook, key: str, settings: ActionSettings) -> WebhookRequest:
+    """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried)."""
+    try:
+        url = httpx.URL(action.url)
+    except httpx.InvalidURL:
+        raise InvalidActionError("webhook URL is not valid") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
+    body = b"" if action.body is None else payload_bytes(action.body)
+    headers = httpx.Headers(action.headers)
+    if body and "content-type" not in headers:
+        headers["Content-Type"] = "application/json"
+    headers[IDEMPOTENCY_HEADER] = key
+    secret = action.signing_secret or settings.signing_secret
+    try:
+        key_bytes = None if secret is None else signing_key(secret)
+    except SigningKeyError as exc:
+        raise InvalidActionError(str(exc)) from None
+    return WebhookRequest(
+        endpoint=endpoint_of(url),
+        method=action.method.upper(),
+        url=url,
+        headers=headers,
+        body=body,
+        timeout=action.timeout if action.timeout > 0 else settings.webhook_timeout,
+        key=key,
+        signing_key=key_bytes,
+    )
+
+
+def classify(response: httpx.Response) -> Failure | None:
+    """``None`` for 2xx; a retryable failure for 429 and 5xx; else a permanent one."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    error = f"HTTP {status} {response.reason_phrase}".rstrip()
+    if status == 429 or status >= 500:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return Failure(error=error, retryable=True, status=status, retry_after=retry_after)
+    return Failure(error=error, retryable=False, status=status)
+
+
+class WebhookSender:
+    """Sends webhook attempts through one :class:`EndpointGate` per endpoint."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: ActionSettings,
+        *,
+        on_state: StateHook,
+        on_attempt: Callable[[], None],
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._on_state = on_state
+        self._on_attempt = on_attempt
+        self._gates: dict[str, EndpointGate] = {}
+
+    def state(self, endpoint: str) -> BreakerState:
+        """The circuit state of an endpoint (closed when never called)."""
+        gate = self._gates.get(endpoint)
+        return BreakerState.CLOSED if gate is None else gate.state
+
+    async def attempt(self, request: WebhookRequest, deadline: float) -> Failure | None:
+        """Wait for the endpoint's gate (no later than ``deadline``), then send once."""
+        async with self._gate(request.endpoint).slot(deadline) as verdict:
+            if verdict is None:
+                return Failure(
+                    error=f"endpoint {request.endpoint} unavailable (circuit open or busy) "
+                    "until the action's maximum age",
+                    retryable=False,
+                    attempted=False,
+                )
+            self._on_attempt()
+            try:
+                async with asyncio.timeout(request.timeout):
+                    response = await self._client.request(
+                        request.method,
+                        request.url,
+                        content=request.body,
+                        headers=request.headers_at(int(time.time())),
+                        timeout=request.timeout,
+                    )
+            except (TimeoutError, httpx.TimeoutException):
+                verdict.healthy = False
+                return Failure(error=f"timed out after {request.timeout:g}s", retryable=True)
+            except (httpx.TransportError, OSError) as exc:
+                verdict.healthy = False
+                return Failure(error=f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True)
+            verdict.healthy = response.status_code < 500
+            return classify(response)
+
+    def _gate(self, endpoint: str) -> EndpointGate:
+        gate = self._gates.get(endpoint)
+        if gate is None:
+            breaker = CircuitBreaker(
+                threshold=self._settings.breaker_threshold, reset=self._settings.breaker_reset
+            )
+            gate = self._gates[endpoint] = EndpointGate(
+                endpoint,
+                max_in_flight=self._settings.endpoint_max_in_flight,
+                breaker=breaker,
+                on_state=self._on_state,
+            )
+        return gate

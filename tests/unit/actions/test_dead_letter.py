@@ -1,0 +1,118 @@
+"""Action DLQ records: context kept, secrets out, and back to the same action on replay."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from claimx_worker.actions.dead_letter import (
+    DeadLetter,
+    UnreplayableError,
+    dead_letter,
+    to_action,
+)
+from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.retry import DeliveryReport, GiveUp
+from claimx_worker.actions.secrets import SecretScrubber
+from claimx_worker.model import PublishToTopic, Webhook
+
+TOKEN = "tok-3f9a-secret-value"
+SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+REF = ActionRef(event_id="evt-1", project_id="12345", instance="task_trigger", index=1)
+REPORT = DeliveryReport(
+    delivered=False,
+    attempts=3,
+    give_up=GiveUp.MAX_ATTEMPTS,
+    error=f"HTTP 503 Service Unavailable for {TOKEN}",
+    status=503,
+    first_attempt_at=datetime(2025, 1, 1, tzinfo=UTC),
+    last_attempt_at=datetime(2025, 1, 1, 0, 1, tzinfo=UTC),
+)
+SCRUBBER = SecretScrubber({TOKEN: "WEBHOOK_TOKEN", SIGNING: "SIGNING_SECRET"})
+
+
+def _webhook(**changes: object) -> Webhook:
+    fields: dict[str, object] = {
+        "url": "https://hooks.example.com/claimx?x=1",
+        "headers": {"Authorization": f"Bearer {TOKEN}", "X-Api-Key": "literal-key", "X-T": "1"},
+        "body": {"task_id": 456, "note": "done"},
+        "timeout": 5.0,
+        "signing_secret": SIGNING,
+    }
+    return Webhook(**(fields | changes))  # type: ignore[arg-type]
+
+
+def test_webhook_record_has_context_and_no_secret() -> None:
+    record = dead_letter(REF, _webhook(), REPORT, SCRUBBER)
+    text = record.to_json().decode()
+    assert TOKEN not in text
+    assert SIGNING not in text
+    assert "literal-key" not in text
+    data = json.loads(text)
+    assert data["idempotency_key"] == REF.key
+    assert (data["event_id"], data["project_id"], data["instance"]) == (
+        "evt-1",
+        "12345",
+        "task_trigger",
+    )
+    assert (data["action_index"], data["attempts"], data["http_status"]) == (1, 3, 503)
+    assert data["give_up"] == "max_attempts"
+    assert data["error"] == "HTTP 503 Service Unavailable for ${WEBHOOK_TOKEN}"
+    assert data["first_attempt_at"] == "2025-01-01T00:00:00.000Z"
+    assert data["action"] == {
+        "type": "webhook",
+        "url": "https://hooks.example.com/claimx?x=1",
+        "method": "POST",
+        "headers": {"Authorization": "Bearer ${WEBHOOK_TOKEN}", "X-Api-Key": "***", "X-T": "1"},
+        "timeout": 5.0,
+        "body": {"task_id": 456, "note": "done"},
+    }
+    assert data["secret_vars"] == ["WEBHOOK_TOKEN"]
+    assert data["masked_headers"] == ["X-Api-Key"]
+    assert (data["signed"], data["signing_secret_var"]) == (True, "SIGNING_SECRET")
+
+
+def test_webhook_record_round_trips_to_the_action_with_current_secrets() -> None:
+    record = DeadLetter.from_json(dead_letter(REF, _webhook(), REPORT, SCRUBBER).to_json())
+    assert record.ref == REF
+    environ = {"WEBHOOK_TOKEN": "rotated-token", "SIGNING_SECRET": "whsec_bmV3"}
+    action = to_action(record, environ)
+    assert action == _webhook(
+        headers={"Authorization": "Bearer rotated-token", "X-T": "1"},
+        signing_secret="whsec_bmV3",
+    )
+
+
+def test_an_unregistered_signing_secret_is_not_stored() -> None:
+    record = dead_letter(REF, _webhook(signing_secret="unregistered-signing"), REPORT, SCRUBBER)
+    assert "unregistered-signing" not in record.to_json().decode()
+    assert (record.signed, record.signing_secret_var) == (True, None)
+    assert to_action(record, {"WEBHOOK_TOKEN": "t"}).signing_secret is None  # type: ignore[union-attr]
+
+
+def test_publish_record_round_trips() -> None:
+    action = PublishToTopic(
+        topic="claimx.triggers", value={"a": [1, 2]}, key=None, headers={"source": "x"}
+    )
+    record = DeadLetter.from_json(dead_letter(REF, action, REPORT, SCRUBBER).to_json())
+    assert record.action["type"] == "publish_to_topic"
+    assert record.action["value"] == {"a": [1, 2]}
+    assert to_action(record, {"WEBHOOK_TOKEN": "t"}) == action
+
+
+def test_bytes_payloads_survive_as_base64() -> None:
+    action = PublishToTopic(topic="t", value=b"\x00\xffraw", key="k")
+    record = DeadLetter.from_json(dead_letter(REF, action, REPORT, SCRUBBER).to_json())
+    assert record.payload_encoding == "base64"
+    assert to_action(record, {"WEBHOOK_TOKEN": "t"}) == action
+
+
+def test_a_payload_that_was_never_json_is_recorded_but_not_replayable() -> None:
+    action = PublishToTopic(topic="t", value={1, 2}.__iter__())
+    record = dead_letter(REF, action, REPORT, SCRUBBER)
+    assert record.payload_encoding == "repr"
+    json.loads(record.to_json())
+    with pytest.raises(UnreplayableError):
+        to_action(record, {})
