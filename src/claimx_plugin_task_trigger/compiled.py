@@ -1,0 +1,141 @@
+"""Triggers compiled at load into lookup tables: event type -> task template id -> actions.
+
+The hot path is two dict lookups; a match builds the actions from precomputed templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from attrs import frozen
+
+from claimx_plugin_task_trigger.config import (
+    ActionBlock,
+    LogConfig,
+    MetricConfig,
+    PublishToTopicConfig,
+    TaskTriggerConfig,
+    WebhookConfig,
+)
+from claimx_worker import Action, EventType, Log, Metric, PublishToTopic, Webhook
+
+Payload = dict[str, Any]
+
+
+class ActionTemplate(Protocol):
+    """Builds one action from a payload."""
+
+    def build(self, payload: Payload) -> Action:
+        """The action for this payload."""
+        ...
+
+
+@frozen
+class PublishTemplate:
+    """Publishes the payload; key: the project id, or the configured key formatted."""
+
+    config: PublishToTopicConfig
+
+    def build(self, payload: Payload) -> Action:
+        """A :class:`PublishToTopic` with the trigger, task and event as headers."""
+        key = self.config.key
+        return PublishToTopic(
+            topic=self.config.topic,
+            value=payload,
+            key=payload["project_id"] if key is None else key.format_map(payload),
+            headers={
+                "trigger_name": payload["trigger_name"],
+                "task_id": str(payload["task_id"]),
+                "event_type": payload["event_type"],
+                "event_id": payload["event_id"],
+            },
+        )
+
+
+@frozen
+class WebhookTemplate:
+    """Sends the payload as the JSON body of a request."""
+
+    config: WebhookConfig
+
+    def build(self, payload: Payload) -> Action:
+        """A :class:`Webhook` carrying the payload."""
+        config = self.config
+        return Webhook(
+            url=config.url,
+            method=config.method,
+            headers=config.headers,
+            body=payload,
+            timeout=config.timeout,
+            signing_secret=config.signing_secret,
+        )
+
+
+@frozen
+class LogTemplate:
+    """Logs the configured message with its placeholders filled from the payload."""
+
+    config: LogConfig
+
+    def build(self, payload: Payload) -> Action:
+        """A :class:`Log` at the configured level."""
+        return Log(message=self.config.message.format_map(payload), level=self.config.level)
+
+
+@frozen
+class MetricTemplate:
+    """Counts one occurrence."""
+
+    config: MetricConfig
+
+    def build(self, payload: Payload) -> Action:
+        """A :class:`Metric` adding 1."""
+        return Metric(name=self.config.name, value=1.0, labels=self.config.labels)
+
+
+@frozen
+class CompiledTrigger:
+    """A trigger for one event type: its name and its action templates in firing order."""
+
+    name: str
+    actions: tuple[ActionTemplate, ...]
+
+    def build(self, payload: Payload) -> list[Action]:
+        """The actions for ``payload``, in order."""
+        return [template.build(payload) for template in self.actions]
+
+
+Routes = dict[str, dict[int, CompiledTrigger]]
+"""Event type -> task template id -> compiled trigger."""
+
+
+def compile_routes(config: TaskTriggerConfig) -> Routes:
+    """Lookup tables for ``config``: the specific block's actions, then ``on_any``'s."""
+    assigned, completed = (
+        EventType.CUSTOM_TASK_ASSIGNED.value,
+        EventType.CUSTOM_TASK_COMPLETED.value,
+    )
+    routes: Routes = {assigned: {}, completed: {}}
+    for task_id, trigger in config.triggers.items():
+        for event_type, specific in (
+            (assigned, trigger.on_assigned),
+            (completed, trigger.on_completed),
+        ):
+            blocks = [block for block in (specific, trigger.on_any) if block is not None]
+            if blocks:
+                actions = tuple(template for block in blocks for template in _templates(block))
+                routes[event_type][task_id] = CompiledTrigger(name=trigger.name, actions=actions)
+    return routes
+
+
+def _templates(block: ActionBlock) -> list[ActionTemplate]:
+    templates: list[ActionTemplate] = []
+    if block.publish_to_topic is not None:
+        templates.append(PublishTemplate(block.publish_to_topic))
+    if block.webhook is not None:
+        templates.append(WebhookTemplate(block.webhook))
+    if block.log is not None:
+        templates.append(LogTemplate(block.log))
+    if block.metric is not None:
+        templates.append(MetricTemplate(block.metric))
+    return templates

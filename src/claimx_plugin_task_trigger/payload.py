@@ -1,0 +1,66 @@
+"""The payload a matched trigger sends: fixed keys, plus the task and project rows when included."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from claimx_worker import ClaimXEvent, ProjectRow, TaskRow, converter
+
+
+class UtcClock:
+    """ISO-8601 UTC timestamps with milliseconds and ``Z`` (``2024-05-01T12:00:00.123Z``).
+
+    Caches the formatted second, so a timestamp costs a clock read and one string join.
+    """
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        """The current time."""
+        second, millisecond = divmod(time.time_ns() // 1_000_000, 1000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}{millisecond:03d}Z"
+
+
+class PayloadBuilder:
+    """Builds payloads for one plugin instance (its include flags fixed at load)."""
+
+    __slots__ = ("_clock", "_include_project", "_include_task")
+
+    def __init__(self, *, include_task_data: bool, include_project_data: bool) -> None:
+        self._include_task = include_task_data
+        self._include_project = include_project_data
+        self._clock = UtcClock()
+
+    def build(
+        self, trigger_name: str, event: ClaimXEvent, task: TaskRow, project: ProjectRow | None
+    ) -> dict[str, Any]:
+        """The payload for ``task`` matching ``trigger_name``, stamped with the current time.
+
+        ``project`` is ``None`` in the payload when included but enrichment produced no row.
+        """
+        payload: dict[str, Any] = {
+            "trigger_name": trigger_name,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "project_id": event.project_id,
+            "task_id": task.task_id,
+            "assignment_id": task.assignment_id,
+            "task_name": task.task_name,
+            "task_status": task.status,
+            "timestamp": self._clock.now(),
+        }
+        if self._include_task:
+            payload["task"] = converter.unstructure(task, TaskRow)
+        if self._include_project:
+            payload["project"] = (
+                None if project is None else converter.unstructure(project, ProjectRow)
+            )
+        return payload

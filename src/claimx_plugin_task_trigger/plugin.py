@@ -1,0 +1,59 @@
+"""The ``task_trigger`` plugin: configured actions when a ClaimX task is assigned or completed."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from claimx_plugin_task_trigger.compiled import Routes, compile_routes
+from claimx_plugin_task_trigger.config import TaskTriggerConfig
+from claimx_plugin_task_trigger.payload import PayloadBuilder
+from claimx_worker import Action, Plugin, PluginContext, hookimpl
+
+
+class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
+    """Matches task events on the first task row's template id and returns the trigger's actions.
+
+    One object per configured instance; the lookup tables are built in ``on_load``.
+    """
+
+    config_class = TaskTriggerConfig
+
+    def __init__(self) -> None:
+        self._routes: Routes = {}
+        self._payloads = PayloadBuilder(include_task_data=True, include_project_data=False)
+
+    @hookimpl
+    def on_load(self, config: TaskTriggerConfig) -> None:
+        """Compile the triggers of this instance's config."""
+        self._routes = compile_routes(config)
+        self._payloads = PayloadBuilder(
+            include_task_data=config.include_task_data,
+            include_project_data=config.include_project_data,
+        )
+
+    @hookimpl
+    def on_enrichment_complete(
+        self, context: PluginContext[TaskTriggerConfig]
+    ) -> list[Action] | None:
+        """The matched trigger's actions (specific block, then ``on_any``), or None."""
+        triggers = self._routes.get(context.event.event_type)
+        if triggers is None:
+            return None
+        task = context.rows.first_task
+        if task is None:
+            return None
+        trigger = triggers.get(task.task_id)
+        if trigger is None:
+            # kwargs of a log call land in the record's extra, like bind() but cheaper when
+            # the level is filtered out (this is the per-event miss path)
+            logger.debug("No task trigger for the task template", task_id=task.task_id)
+            return None
+        payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
+        actions = trigger.build(payload)
+        logger.bind(
+            trigger_name=trigger.name,
+            task_id=task.task_id,
+            event_type=context.event.event_type,
+            action_count=len(actions),
+        ).info("Task trigger matched")
+        return actions
