@@ -21,7 +21,7 @@ from claimx_worker.observability.health import (
 )
 from claimx_worker.observability.logs import LogFormat, configure_logging
 from claimx_worker.observability.metrics import HealthCollector, register_process_metrics
-from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
+from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key, scrub_field
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "is_secret_key",
     "register_process_metrics",
     "run_heartbeat",
+    "scrub_field",
     "start_observability_server",
 ]

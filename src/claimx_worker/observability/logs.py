@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
-from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.redaction import Redactor, scrub_field
 
 if TYPE_CHECKING:
     from loguru import Message, Record, RecordException
@@ -25,7 +25,6 @@ DEFAULT_LEVEL = "INFO"
 
 _LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 _JSON_RESERVED = frozenset({"time", "level", "message", "exception"})
-_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r"})
 
 
 class LogFormat(enum.StrEnum):
@@ -77,31 +76,36 @@ def configure_logging(
 
 
 def format_human(record: Record, redactor: Redactor) -> str:
-    """``LEVEL: message | key=value ...`` (extras in bind order), then the traceback if any."""
-    line = f"{record['level'].name}: {redactor.redact(record['message']).translate(_ONE_LINE)}"
+    """``LEVEL: message | key=value ...`` (extras in bind order), then the traceback if any.
+
+    The first line is redacted before newlines in it are escaped, so it stays one line.
+    """
+    line = f"{record['level'].name}: {record['message']}"
     extra = record["extra"]
     if extra:
-        fields = (f"{key}={_text(redactor.scrub(key, value))}" for key, value in extra.items())
+        fields = (f"{key}={_text(scrub_field(key, value))}" for key, value in extra.items())
         line = f"{line} | {' '.join(fields)}"
+    line = _one_line(redactor.redact(line))
     exception = _exception_text(record["exception"])
-    if exception:
-        line = f"{line}\n{redactor.redact(exception)}"
-    return redactor.redact(line)
+    return f"{line}\n{redactor.redact(exception)}" if exception else line
 
 
 def format_json(record: Record, redactor: Redactor) -> str:
-    """One JSON object: ``time`` (ISO, UTC), ``level``, ``message``, extras, ``exception``."""
+    """One JSON object: ``time`` (ISO, UTC), ``level``, ``message``, extras, ``exception``.
+
+    Redacted after encoding (the redactor knows the JSON-escaped form of every secret).
+    """
     payload: dict[str, object] = {
         "time": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
         "level": record["level"].name,
-        "message": redactor.redact(record["message"]),
+        "message": record["message"],
     }
     for key, value in record["extra"].items():
-        payload[f"extra_{key}" if key in _JSON_RESERVED else key] = redactor.scrub(key, value)
+        payload[f"extra_{key}" if key in _JSON_RESERVED else key] = scrub_field(key, value)
     exception = _exception_text(record["exception"])
     if exception:
-        payload["exception"] = redactor.redact(exception)
-    return redactor.redact(json.dumps(payload, ensure_ascii=False, default=str))
+        payload["exception"] = exception
+    return redactor.redact(json.dumps(payload, ensure_ascii=False))
 
 
 class _LineSink:
@@ -178,8 +182,14 @@ def _parse_format(value: str) -> LogFormat:
         ) from None
 
 
+def _one_line(text: str) -> str:
+    if "\n" in text or "\r" in text:
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
 def _text(value: object) -> str:
-    return (value if isinstance(value, str) else str(value)).translate(_ONE_LINE)
+    return value if isinstance(value, str) else str(value)
 
 
 def _exception_text(exception: RecordException | None) -> str:

@@ -27,18 +27,33 @@ _SECRET_KEY_PARTS = (
 )
 
 # Credentials recognisable by their shape, whatever the registered secrets are:
-# ``Authorization: Basic <x>`` / ``'authorization': 'Bearer <x>'`` (scheme optional), ``scheme://user:<x>@host``,
-# and ``<secret-looking key>=<x>`` in free text.
-_CREDENTIAL_PATTERN = re.compile(
-    r"(?P<auth>(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?:(?i:basic|bearer|digest|token)\s+)?)"
-    r"[^\s\"',;]+"
-    r"|(?P<userinfo>://[^/\s:@]+:)[^/\s@]+(?=@)"
-    r"|(?P<kv>\b[\w.-]*(?i:" + "|".join(_SECRET_KEY_PARTS) + r")[\w.-]*=)[^\s&\"',;)\]}]+"
+# ``Authorization: Basic <x>`` (scheme optional; also ``'authorization': 'Bearer <x>'``),
+# ``scheme://user:<x>@host``, and ``<secret-looking key>=<x>`` in free text. Each pattern runs
+# only when a cheap substring test says it can match: most lines pay two ``in`` tests.
+_AUTH_HEADER = re.compile(
+    r"(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:basic|bearer|digest|token)\s+)?)[^\s\"',;]+",
+    re.IGNORECASE,
 )
+_USERINFO = re.compile(r"(://[^/\s:@]+:)[^/\s@]+(?=@)")
+_KEY_VALUE = re.compile(r"(?<![\w.-])([\w.-]+)=[^\s&\"',;)\]}]+")
+_KEY_PARTS_IN_TEXT = (*_SECRET_KEY_PARTS, "api-key")
 
 
-def _mask_credential(match: re.Match[str]) -> str:
-    return (match.group("auth") or match.group("userinfo") or match.group("kv")) + MASK
+def _mask_key_value(match: re.Match[str]) -> str:
+    key = match.group(1)
+    if not is_secret_key(key) or key.lower().endswith("authorization"):  # see _AUTH_HEADER
+        return match.group(0)
+    return f"{key}={MASK}"
+
+
+def _mask_credentials(text: str) -> str:
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(rf"\1{MASK}", text)
+    lowered = text.lower()
+    if not any(part in lowered for part in _KEY_PARTS_IN_TEXT):
+        return text
+    text = _AUTH_HEADER.sub(rf"\1{MASK}", text)
+    return _KEY_VALUE.sub(_mask_key_value, text)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -49,17 +64,24 @@ def is_secret_key(key: str) -> bool:
 
 
 def _variants(secret: str) -> set[str]:
-    """The forms a secret takes in output: raw, JSON-escaped, Python-repr'd, percent-encoded."""
+    """The forms a secret takes in output: raw, Python-repr'd (exception messages, containers),
+    JSON-escaped (of both), percent-encoded. Plain tokens have a single form."""
+    quoted = repr(secret)[1:-1]
     return {
         secret,
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        repr(secret)[1:-1],
+        quoted,
+        _json_escaped(secret),
+        _json_escaped(quoted),
         urllib.parse.quote(secret, ""),
     }
 
 
+def _json_escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
 class Redactor:
-    """Masks secret values in text and structured log fields.
+    """Masks registered secret values and credential-looking text with ``***``.
 
     Secrets are registered at start (and later, from any thread) with :meth:`add`. Reads never
     lock: every :meth:`add` publishes a new compiled pattern in one reference swap.
@@ -95,20 +117,20 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        return _CREDENTIAL_PATTERN.sub(_mask_credential, text)
+        return _mask_credentials(text)
 
-    def scrub(self, key: str, value: object) -> object:
-        """Return a field value safe to log: masked whole under a secret-looking key, else
-        recursively redacted (strings, mappings, lists, tuples); numbers, bools and ``None`` pass;
-        other objects become their redacted ``str()``."""
-        if is_secret_key(key):
-            return MASK
-        if isinstance(value, str):
-            return self.redact(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        if isinstance(value, Mapping):
-            return {str(k): self.scrub(str(k), v) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self.scrub("", v) for v in value]
-        return self.redact(str(value))
+
+def scrub_field(key: str, value: object) -> object:
+    """A structured field made safe to render: the whole value masked under a secret-looking
+    key, mappings and sequences scrubbed item by item (so ``headers={"Authorization": ...}`` is
+    masked), numbers, bools, ``None`` and strings kept, anything else turned into its ``str()``.
+    Text is not redacted here: run :meth:`Redactor.redact` over the rendered line."""
+    if is_secret_key(key):
+        return MASK
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): scrub_field(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [scrub_field("", v) for v in value]
+    return str(value)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
-from claimx_worker.observability import MASK, Redactor, is_secret_key
+from claimx_worker.observability import MASK, Redactor, is_secret_key, scrub_field
 
 
 def test_masks_every_occurrence_of_a_registered_secret() -> None:
@@ -101,25 +102,39 @@ def test_ordinary_keys(key: str) -> None:
     assert not is_secret_key(key)
 
 
-def test_scrub_masks_by_key_and_recurses() -> None:
-    redactor = Redactor(["tok-12345"])
+def test_scrub_field_masks_by_key_and_recurses() -> None:
     value = {
-        "headers": {"Authorization": "Basic x", "X-Trace": "t tok-12345"},
-        "items": [("a", "tok-12345"), 3, None, True, 1.5],
+        "headers": {"Authorization": "Basic x", "X-Trace": "t"},
+        "items": [("a", {"password": "p"}), 3, None, True, 1.5],
     }
-    assert redactor.scrub("request", value) == {
-        "headers": {"Authorization": MASK, "X-Trace": f"t {MASK}"},
-        "items": [["a", MASK], 3, None, True, 1.5],
+    assert scrub_field("request", value) == {
+        "headers": {"Authorization": MASK, "X-Trace": "t"},
+        "items": [["a", {"password": MASK}], 3, None, True, 1.5],
     }
-    assert redactor.scrub("api_token", 12345) == MASK
+    assert scrub_field("api_token", 12345) == MASK
 
 
-def test_scrub_turns_other_objects_into_redacted_text() -> None:
+def test_scrub_field_turns_other_objects_into_text() -> None:
     class Client:
         def __str__(self) -> str:
-            return "Client(token=tok-12345)"
+            return "Client(host=h)"
 
-    assert Redactor(["tok-12345"]).scrub("client", Client()) == f"Client(token={MASK})"
+    assert scrub_field("client", Client()) == "Client(host=h)"
+
+
+@pytest.mark.parametrize(
+    ("secret", "inner"), [("tok-12345", "12345"), ('q"uoXYZ\te\nd\x01', "uoXYZ")]
+)
+def test_secret_rendered_through_repr_and_json_is_masked(secret: str, inner: str) -> None:
+    redactor = Redactor([secret])
+    for rendered in (
+        str(KeyError(secret)),
+        str({"k": [secret]}),
+        json.dumps({"e": str(KeyError(secret))}, ensure_ascii=False),
+        json.dumps({"e": secret}),
+    ):
+        assert inner in rendered
+        assert inner not in redactor.redact(rendered)
 
 
 def test_adding_secrets_from_many_threads_while_redacting() -> None:
