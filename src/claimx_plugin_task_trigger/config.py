@@ -31,7 +31,7 @@ PLACEHOLDERS = (
 WEBHOOK_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """HTTP methods a webhook may use; the body is always the payload."""
 
-_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_METRIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _FORMATTER = string.Formatter()
 
@@ -97,13 +97,17 @@ def _check_timeout(_instance: object, _attribute: Attribute[Any], value: float) 
 
 def _check_metric_name(_instance: object, _attribute: Attribute[Any], value: str) -> None:
     if not _METRIC_NAME.match(value):
-        raise ConfigValueError(f"invalid metric name {value!r}; use letters, digits, _ and :")
+        raise ConfigValueError(f"invalid metric name {value!r}; use letters, digits and _")
 
 
 def _check_labels(_instance: object, _attribute: Attribute[Any], value: dict[str, str]) -> None:
     for name in value:
         if not _LABEL_NAME.match(name) or name.startswith("__"):
             raise ConfigValueError(f"invalid label name {name!r}; use letters, digits and _")
+        if name == "instance":
+            raise ConfigValueError(
+                "label 'instance' is reserved: the worker adds the instance name"
+            )
 
 
 @frozen(kw_only=True)
@@ -141,7 +145,10 @@ class LogConfig:
 
 @frozen(kw_only=True)
 class MetricConfig:
-    """``metric``: add 1 to the counter ``name`` (with fixed ``labels``) in the worker's metrics."""
+    """``metric``: add 1 to the counter ``name`` (with fixed ``labels``) in the worker's metrics.
+
+    The worker exposes it as ``claimx_plugin_<name>_total`` with the labels plus ``instance``.
+    """
 
     SHORTHAND: ClassVar[str] = "name"
 
@@ -188,3 +195,17 @@ class TaskTriggerConfig:
     triggers: dict[int, TriggerConfig]
     include_task_data: bool = True
     include_project_data: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        label_names: dict[str, list[str]] = {}
+        for trigger in self.triggers.values():
+            for block in (trigger.on_assigned, trigger.on_completed, trigger.on_any):
+                if block is None or block.metric is None:
+                    continue
+                labels = sorted(block.metric.labels)
+                known = label_names.setdefault(block.metric.name, labels)
+                if labels != known:
+                    raise ConfigValueError(
+                        f"metric {block.metric.name!r} is used with label names {known} and "
+                        f"{labels}; one counter needs the same label names everywhere"
+                    )

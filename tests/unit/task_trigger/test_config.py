@@ -264,7 +264,7 @@ BROKEN = [
         """,
         [
             "5: config.triggers.456.on_any.metric: invalid metric name 'bad name'; use "
-            "letters, digits, _ and :"
+            "letters, digits and _"
         ],
         id="metric-name",
     ),
@@ -281,6 +281,36 @@ BROKEN = [
             "letters, digits and _"
         ],
         id="metric-label",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            name: X
+            on_any:
+              metric: {name: ok, labels: {instance: x}}
+        """,
+        [
+            "5: config.triggers.456.on_any.metric: label 'instance' is reserved: the worker "
+            "adds the instance name"
+        ],
+        id="metric-reserved-label",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            name: X
+            on_assigned:
+              metric: {name: done, labels: {kind: photo}}
+            on_completed:
+              metric: done
+        """,
+        [
+            "1: config: metric 'done' is used with label names ['kind'] and []; one counter "
+            "needs the same label names everywhere"
+        ],
+        id="metric-label-names-differ",
     ),
     pytest.param(
         """

@@ -1,0 +1,205 @@
+"""Stage cost of one ``task_trigger`` instance holding 1,000 triggers, in µs per event.
+
+Events go through the plugin host's stage runner (``PluginHost.run_enrichment_complete``), with
+the worker's log set-up (human format, INFO, a sink that discards the text). Two events:
+
+- ``task_trigger_1000_match``: a completed task whose template has a trigger; the payload is
+  built (with the task row) and 3 actions come back (publish, webhook, log), plus the info line.
+- ``task_trigger_1000_miss``: a completed task whose template has no trigger.
+
+Prints one JSON document: a list of ``{"name", "value", "unit", ...}`` (value: the median of
+per-batch means). ``hook_us`` is the hook called directly, without the runner, for comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from claimx_plugin_task_trigger import TaskTriggerPlugin
+from claimx_worker import (
+    ClaimXEvent,
+    ContactRow,
+    EntityRows,
+    ExternalLinkRow,
+    HandlerMetadata,
+    PluginContext,
+    ProjectRow,
+    Stage,
+    TaskRow,
+    TaskTemplateRow,
+)
+from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.plugins.host import PluginHost
+
+TRIGGERS = 1000
+FIRST_TEMPLATE = 10_000
+MATCH_TEMPLATE = FIRST_TEMPLATE + TRIGGERS // 2
+MISS_TEMPLATE = 7
+BATCHES = 40
+BATCH = 250
+WARMUP = 2000
+
+
+class NullSink(io.StringIO):
+    """A text stream that discards everything (measures formatting, not terminal I/O)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def instance_file() -> str:
+    """A task_trigger instance with TRIGGERS triggers, each firing 3 actions on completion."""
+    lines = ["name: task_trigger", "plugin: task_trigger", "config:", "  triggers:"]
+    for template in range(FIRST_TEMPLATE, FIRST_TEMPLATE + TRIGGERS):
+        lines += [
+            f"    {template}:",
+            f'      name: "Template {template}"',
+            "      on_completed:",
+            '        publish_to_topic: "claimx.task-triggers"',
+            "        webhook:",
+            '          url: "https://hooks.example.com/claimx"',
+            '          headers: {Authorization: "Bearer ${WEBHOOK_TOKEN}"}',
+            '        log: "{trigger_name}: assignment {assignment_id} on project {project_id}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def enriched(template: int) -> tuple[ClaimXEvent, EntityRows]:
+    """A completed task event and the rows enrichment produces for it."""
+    now = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    event = ClaimXEvent(
+        event_id="evt-8c1e5d0b2f",
+        event_type="CUSTOM_TASK_COMPLETED",
+        project_id="12345",
+        created_at=now,
+        task_assignment_id="98765",
+    )
+    task = TaskRow(
+        assignment_id=98765,
+        task_id=template,
+        project_id="12345",
+        task_name="Photo Documentation",
+        form_id="form-77",
+        assignee_id=501,
+        assignor_id=502,
+        assignor_email="adjuster@example.com",
+        date_assigned=datetime(2024, 4, 30, 9, 15, tzinfo=UTC),
+        date_completed=datetime(2024, 5, 1, 11, 59, 58, tzinfo=UTC),
+        status="COMPLETED",
+        mfn="MFN-1",
+        task_url="https://www.claimxperience.com/tasks/98765",
+        event_id=event.event_id,
+        created_at=now,
+        updated_at=now,
+        last_enriched_at=now,
+    )
+    rows = EntityRows(
+        tasks=(task,),
+        task_templates=(TaskTemplateRow(task_id=template, name="Photo Documentation"),),
+        external_links=(ExternalLinkRow(link_id=7, assignment_id=98765, project_id="12345"),),
+        contacts=(
+            ContactRow(project_id="12345", contact_email="a@example.com", contact_type="CLAIM_REP"),
+        ),
+        projects=(ProjectRow(project_id="12345", status="OPEN", created_at=now),),
+    )
+    return event, rows
+
+
+def median_us(call: Callable[[], Awaitable[object]]) -> float:
+    """Median over BATCHES of the mean µs of one call, after WARMUP calls."""
+
+    async def measure() -> float:
+        for _ in range(WARMUP):
+            await call()
+        means = []
+        for _ in range(BATCHES):
+            start = time.perf_counter()
+            for _ in range(BATCH):
+                await call()
+            means.append((time.perf_counter() - start) / BATCH * 1e6)
+        return statistics.median(means)
+
+    return asyncio.run(measure())
+
+
+def hook_us(host: PluginHost, event: ClaimXEvent, rows: EntityRows) -> float:
+    """The hook alone (no runner), called with a prebuilt context."""
+    (instance,) = host.instances
+    plugin = instance.plugin
+    assert isinstance(plugin, TaskTriggerPlugin)
+    context = PluginContext(
+        event=event,
+        stage=Stage.ENRICHMENT_COMPLETE,
+        rows=rows,
+        metadata=HandlerMetadata(),
+        config=instance.config,
+        instance_name=instance.name,
+    )
+
+    async def call() -> object:
+        return plugin.on_enrichment_complete(context=context)
+
+    return median_us(call)
+
+
+async def started_host(plugins_dir: Path) -> PluginHost:
+    host = PluginHost.load(
+        plugins_dir, env={"WEBHOOK_TOKEN": "tok-0123456789"}, registry=CollectorRegistry()
+    )
+    await host.start()
+    return host
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        plugins_dir = Path(tmp)
+        (plugins_dir / "task_trigger").mkdir()
+        (plugins_dir / "task_trigger" / "config.yaml").write_text(instance_file())
+        host = asyncio.run(started_host(plugins_dir))
+    configure_logging(
+        redactor=Redactor(host.secrets),
+        level="INFO",
+        fmt="human",
+        sink=NullSink(),
+        capture_stdlib=False,
+    )
+    metadata = HandlerMetadata(handler="task", api_calls=2, duration_ms=40.0)
+    results: list[dict[str, object]] = []
+    for name, template, actions in (
+        ("task_trigger_1000_match", MATCH_TEMPLATE, 3),
+        ("task_trigger_1000_miss", MISS_TEMPLATE, 0),
+    ):
+        event, rows = enriched(template)
+        check = asyncio.run(host.run_enrichment_complete(event, rows, metadata))
+        if len(check.actions) != actions:
+            raise SystemExit(f"{name}: expected {actions} actions, got {len(check.actions)}")
+
+        async def run(event: ClaimXEvent = event, rows: EntityRows = rows) -> object:
+            return await host.run_enrichment_complete(event, rows, metadata)
+
+        results.append(
+            {
+                "name": name,
+                "value": round(median_us(run), 2),
+                "unit": "us",
+                "path": "PluginHost.run_enrichment_complete",
+                "hook_us": round(hook_us(host, event, rows), 2),
+                "triggers": TRIGGERS,
+                "actions": actions,
+            }
+        )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
