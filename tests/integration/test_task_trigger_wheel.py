@@ -1,4 +1,4 @@
-"""The task trigger wheel, installed next to claimx-worker in a fresh venv, is discovered and runs."""
+"""The task trigger wheel, installed beside claimx-worker in a fresh venv, is found and runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from tests.wheels import FreshVenv
 
 pytestmark = pytest.mark.slow
