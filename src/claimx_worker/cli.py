@@ -2,15 +2,94 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import NoReturn
+
 import click
 
 from claimx_worker import __version__
+from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.plugins.inventory import take_inventory
+from claimx_worker.settings import ConfigError
+from claimx_worker.settings.worker import WorkerSettings, load_worker_config
+
+DEFAULT_CONFIG = Path("config/claimx_config.yaml")
+CONFIG_EXIT_CODE = 2
 
 
 @click.group()
 @click.version_option(__version__, prog_name="claimx-worker")
 def cli() -> None:
     """ClaimX enrichment worker and plugin host."""
+
+
+def exit_with_config_error(error: ConfigError) -> NoReturn:
+    """Print every configuration problem to stderr and exit with code 2 (no traceback)."""
+    count = len(error.problems)
+    click.echo(str(error), err=True)
+    click.echo(f"Invalid configuration: {count} problem{'s' if count != 1 else ''}.", err=True)
+    raise SystemExit(CONFIG_EXIT_CODE)
+
+
+def _plugins_dir(option: str | None, config_file: Path | None) -> Path | None:
+    """``--plugins-dir`` if given, else the settings' ``plugins_dir``; ``""`` disables plugins."""
+    if option is None:
+        if config_file is None and not DEFAULT_CONFIG.exists():
+            settings = WorkerSettings()
+        else:
+            settings = load_worker_config(config_file or DEFAULT_CONFIG, os.environ).value
+        option = settings.kafka.worker.processing.plugins_dir
+    return Path(option) if option else None
+
+
+_plugins_dir_option = click.option(
+    "--plugins-dir",
+    metavar="DIR",
+    help="Plugin instances directory (default: plugins_dir from the settings file; '' disables).",
+)
+_config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help=f"Worker settings file (default: {DEFAULT_CONFIG}, if present).",
+)
+
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins and configured plugin instances."""
+    configure_logging(redactor=Redactor(), capture_stdlib=False)
+
+
+@plugins.command("list")
+@_plugins_dir_option
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_list(plugins_dir: str | None, config_file: Path | None, as_json: bool) -> None:
+    """List installed plugins and configured instances in run order (calls no on_load)."""
+    try:
+        inventory = take_inventory(_plugins_dir(plugins_dir, config_file), env=os.environ)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    click.echo(json.dumps(inventory.to_json(), indent=2) if as_json else inventory.render())
+
+
+@plugins.command("validate")
+@_plugins_dir_option
+@_config_option
+def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
+    """Import and validate every configured instance; exit 2 with every problem if any.
+
+    Starts no consumer and calls no on_load.
+    """
+    try:
+        inventory = take_inventory(_plugins_dir(plugins_dir, config_file), env=os.environ)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    names = ", ".join(instance.name for instance in inventory.plugins.instances) or "none"
+    click.echo(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
 
 
 def main() -> None:

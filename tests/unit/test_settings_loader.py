@@ -257,14 +257,17 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
         load_yaml(path)
     (problem,) = info.value.problems
     assert (problem.file, problem.line, problem.key) == ("config.yaml", 3, "")
-    assert problem.message.startswith("invalid YAML: while parsing a flow sequence")
+    assert problem.message == (
+        "invalid YAML: expected ',' or ']', but got ':' (while parsing a flow sequence at line 2)"
+    )
 
 
 def test_duplicate_yaml_key_is_invalid_yaml(tmp_path: Path) -> None:
     path = write(tmp_path, "retries: 1\nretries: 2\n")
-    (message,) = problems(path)
-    assert message.startswith("config.yaml:2: invalid YAML: ")
-    assert 'found duplicate key "retries"' in message
+    assert problems(path) == [
+        'config.yaml:2: invalid YAML: found duplicate key "retries" with value "2" '
+        '(original value: "1") (while constructing a mapping at line 1)'
+    ]
 
 
 def test_missing_file_is_a_problem(tmp_path: Path) -> None:
@@ -280,6 +283,17 @@ def test_empty_document_uses_defaults(tmp_path: Path) -> None:
 def test_root_must_be_a_mapping(tmp_path: Path) -> None:
     assert problems(write(tmp_path, "- a\n- b\n")) == [
         "config.yaml:1: config: expected a mapping, got a list"
+    ]
+
+
+def test_problems_about_the_whole_node_use_the_given_line() -> None:
+    node = load_yaml_text("triggers: {}\nconfig:\n  zzz: 1\n")["config"]
+    with pytest.raises(ConfigError) as info:
+        structure_node(node, Trigger, file="f", key_prefix="config", env={}, line=2)
+    assert [str(p) for p in info.value.problems] == [
+        "f:2: config.name: required key is missing",
+        "f:3: config.zzz: unknown key 'zzz' (valid keys: name, on_completed, on_assigned, "
+        "webhook, level)",
     ]
 
 

@@ -60,6 +60,7 @@ class InstanceSpec:
     file: str
     name_line: int | None
     source_line: int | None
+    config_line: int | None
     config: Any = field(eq=False, repr=False)
     """The ruamel node of the ``config`` section (``None`` when absent)."""
 
@@ -98,12 +99,11 @@ def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan
             continue
         try:
             spec, spec_problems = _read_spec(path, env=env)
-        except ConfigError as error:
+        except ConfigError as error:  # unreadable, or not YAML
             problems.extend(error.problems)
             continue
-        if spec_problems:
-            problems.extend(spec_problems)
-        else:
+        problems.extend(spec_problems)
+        if spec is not None:
             specs.append(spec)
     unique = _unique_names(specs, problems)
     return InstanceScan(
@@ -111,16 +111,31 @@ def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan
     )
 
 
-def _read_spec(path: Path, *, env: Mapping[str, str]) -> tuple[InstanceSpec, list[ConfigProblem]]:
+def _read_spec(
+    path: Path, *, env: Mapping[str, str]
+) -> tuple[InstanceSpec | None, list[ConfigProblem]]:
+    """One file's spec and problems. A spec with problems in some keys is still returned (with
+    defaults for those keys) so that its plugin config gets checked as well; it is ``None`` only
+    when the plugin class cannot be determined."""
     file = display_path(path)
     node = load_yaml(path)
-    keys = structure_node(
-        node, _InstanceKeys, file=file, key_prefix="", env=env, exclude={CONFIG_SECTION}
-    ).value
+    problems: list[ConfigProblem] = []
+    try:
+        keys = _structure_keys(node, file, env, exclude=())
+    except ConfigError as error:
+        problems = list(error.problems)
+        bad_keys = {problem.key.split(".")[0] for problem in problems}
+        if "" in bad_keys:  # the file as a whole is wrong (not a mapping)
+            return None, problems
+        try:
+            keys = _structure_keys(node, file, env, exclude=bad_keys)
+        except ConfigError:
+            return None, problems
     name = keys.name if keys.name is not None else path.parent.name
+    plugin = keys.plugin if keys.module is None else None
     spec = InstanceSpec(
         name=name,
-        plugin=keys.plugin if keys.module is None else None,
+        plugin=name if plugin is None and keys.module is None else plugin,
         module=keys.module,
         class_name=keys.class_,
         enabled=keys.enabled,
@@ -130,11 +145,22 @@ def _read_spec(path: Path, *, env: Mapping[str, str]) -> tuple[InstanceSpec, lis
         file=file,
         name_line=_line(node, "name"),
         source_line=_line(node, "module") or _line(node, "plugin") or _line(node, "name"),
+        config_line=_line(node, CONFIG_SECTION),
         config=node.get(CONFIG_SECTION) if isinstance(node, Mapping) else None,
     )
-    if spec.plugin is None and spec.module is None:
-        spec = attrs.evolve(spec, plugin=name)
-    return spec, _check(spec, keys, node)
+    problems += _check(spec, keys, node)
+    unclear = (keys.module is not None and keys.plugin is not None) or (
+        (keys.module is None) != (keys.class_ is None)
+    )
+    return (None if unclear else spec), problems
+
+
+def _structure_keys(
+    node: Any, file: str, env: Mapping[str, str], *, exclude: set[str] | tuple[()]
+) -> _InstanceKeys:
+    return structure_node(
+        node, _InstanceKeys, file=file, key_prefix="", env=env, exclude={CONFIG_SECTION, *exclude}
+    ).value
 
 
 def _check(spec: InstanceSpec, keys: _InstanceKeys, node: Any) -> list[ConfigProblem]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -139,8 +141,7 @@ class _InstanceLoader:
             plugin = cls()
             self._manager.register(plugin, name=spec.name)
         except pluggy.PluginValidationError as exc:
-            lines = "; ".join(str(exc).splitlines()[1:])
-            message = f"{_qualname(cls)} does not match the hook contract: {lines}"
+            message = f"{_qualname(cls)} does not match the hook contract: {_pluggy_reason(exc)}"
             self._problems.append(spec.problem(message, key=spec.source_key))
             return None
         except Exception as exc:
@@ -191,12 +192,18 @@ class _InstanceLoader:
                     spec.problem(
                         f"{_qualname(cls)} takes no config; remove the 'config' section",
                         key=CONFIG_SECTION,
+                        line=spec.config_line,
                     )
                 )
             return None
         try:
             loaded = structure_node(
-                spec.config, config_class, file=spec.file, key_prefix=CONFIG_SECTION, env=self._env
+                spec.config,
+                config_class,
+                file=spec.file,
+                key_prefix=CONFIG_SECTION,
+                env=self._env,
+                line=spec.config_line,
             )
         except ConfigError as error:
             self._problems.extend(error.problems)
@@ -239,6 +246,17 @@ def _unknown_hooks(
     if not problems:
         manager.check_pending()
     return problems
+
+
+def _pluggy_reason(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's multi-line validation message as one line, with the hook's own arguments."""
+    lines = str(exc).splitlines()
+    hook = re.search(r"for hook '(\w+)'", lines[0])
+    reason = lines[-1]
+    if hook is not None and hook.group(1) in HOOK_NAMES:
+        takes = ", ".join(inspect.signature(getattr(ClaimXHookSpecs, hook.group(1))).parameters)
+        reason += f" ({hook.group(1)} takes: {takes.removeprefix('self, ')})"
+    return reason
 
 
 def _qualname(cls: type) -> str:

@@ -149,7 +149,10 @@ def load_yaml(path: Path) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        detail = " ".join(part for part in (exc.context, exc.problem) if part)
+        detail = exc.problem or exc.context or "unreadable"
+        if exc.problem and exc.context:
+            where = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            detail = f"{exc.problem} ({exc.context}{where})"
         raise ConfigError([ConfigProblem(file, line, "", f"invalid YAML: {detail}")]) from None
     except YAMLError as exc:
         raise ConfigError([ConfigProblem(file, None, "", f"invalid YAML: {exc}")]) from None
@@ -172,22 +175,29 @@ def structure_node(
     key_prefix: str,
     env: Mapping[str, str],
     exclude: Collection[str] = (),
+    line: int | None = None,
 ) -> LoadedConfig[T]:
     """Structure an already-loaded ruamel node into ``cls`` (see the module docstring for rules).
 
     ``key_prefix`` starts every reported key path (``"config"`` gives ``config.triggers...``).
     ``exclude`` names top-level keys to leave out entirely (not expanded, not structured).
+    ``line`` is where problems about the node as a whole are reported (e.g. the line of its
+    key in the parent mapping); by default, the line the node starts on.
     ``None`` (an empty document) structures like an empty mapping.
     Raises :class:`ConfigError` with every problem found.
     """
-    return _Structurer(node, file=file, key_prefix=key_prefix, env=env).run(cls, exclude)
+    structurer = _Structurer(node, file=file, key_prefix=key_prefix, env=env, line=line)
+    return structurer.run(cls, exclude)
 
 
 class _Structurer:
     """One structuring run: expands variables, structures, maps errors back to lines."""
 
-    def __init__(self, root: Any, *, file: str, key_prefix: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Any, *, file: str, key_prefix: str, env: Mapping[str, str], line: int | None
+    ) -> None:
         self._root = root
+        self._root_line = line if line is not None else _start_line(root)
         self._file = file
         self._prefix = key_prefix
         self._env = env
@@ -309,7 +319,7 @@ class _Structurer:
     def _locate(self, path: Path_) -> tuple[str, int | None]:
         """The dotted key path and the best line for ``path`` (the deepest key that exists)."""
         node = self._root
-        line = _start_line(node)
+        line = self._root_line
         text = self._prefix
         for element in path:
             if isinstance(node, CommentedSeq) and isinstance(element, int):
