@@ -145,6 +145,11 @@ class ActionExecutor:
         future.set_result(self._run_now(ref, action))
         return future
 
+    def add_secret_refs(self, secret_refs: Mapping[str, str]) -> None:
+        """Register more secret values (value -> environment variable) to keep out of DLQ
+        records, e.g. from plugin configs loaded after the executor was made."""
+        self._scrubber.add(secret_refs)
+
     async def drain(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for the actions in flight; return how many remain."""
         if self._tasks:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from claimx_worker.observability import MASK, is_secret_key
+from claimx_worker.observability.redaction import MASK, MIN_SECRET_LENGTH, is_secret_key
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -27,15 +27,16 @@ class MissingSecretError(LookupError):
 
 
 def secret_refs_from_environ(secrets: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """Map secret values (e.g. the config loader's) to the environment variables holding them:
-    a variable counts when its value is one of ``secrets`` or, for a secret-looking variable
-    name, occurs inside one (``Bearer ${WEBHOOK_TOKEN}``)."""
-    known = frozenset(s for s in secrets if s)
+    """Map secret values to the environment variables holding them: every variable with a
+    secret-looking name (``WEBHOOK_TOKEN``, ``SIGNING_SECRET``, ...) and every variable whose
+    value is one of ``secrets`` (e.g. the config loader's). Values shorter than
+    ``MIN_SECRET_LENGTH`` are left out, as in log redaction."""
+    known = frozenset(secrets)
     refs: dict[str, str] = {}
     for name, value in sorted(environ.items()):
-        if not value or value in refs:
+        if len(value) < MIN_SECRET_LENGTH or value in refs:
             continue
-        if value in known or (is_secret_key(name) and any(value in s for s in known)):
+        if value in known or is_secret_key(name):
             refs[value] = name
     return refs
 
@@ -46,9 +47,18 @@ class SecretScrubber:
     __slots__ = ("_names", "_pattern")
 
     def __init__(self, secret_refs: Mapping[str, str]) -> None:
-        self._names = {value: name for value, name in secret_refs.items() if value}
+        self._names: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secret_refs)
+
+    def add(self, secret_refs: Mapping[str, str]) -> None:
+        """Register more secret values (value -> variable name); empty values are ignored."""
+        fresh = {value: name for value, name in secret_refs.items() if value}
+        if fresh.items() <= self._names.items():
+            return
+        self._names |= fresh
         ordered = sorted(self._names, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._pattern = re.compile("|".join(map(re.escape, ordered)))
 
     def __repr__(self) -> str:
         return f"SecretScrubber(<{len(self._names)} secrets>)"

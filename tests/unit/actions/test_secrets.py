@@ -58,8 +58,17 @@ def test_refs_from_the_environment() -> None:
         "WEBHOOK_TOKEN": TOKEN,
         "EXACT": "exact-secret",
         "HOME": "/root",
-        "PLAIN_VALUE": "Bearer",
-        "EMPTY": "",
+        "API_KEY": "abc",  # too short to mask safely
+        "EMPTY_SECRET": "",
     }
-    refs = secret_refs_from_environ([f"Bearer {TOKEN}", "exact-secret", ""], environ)
+    refs = secret_refs_from_environ(["exact-secret", ""], environ)
     assert refs == {TOKEN: "WEBHOOK_TOKEN", "exact-secret": "EXACT"}
+
+
+def test_more_secrets_can_be_added() -> None:
+    scrubber = SecretScrubber({})
+    assert scrubber.text(TOKEN, set()) == TOKEN
+    scrubber.add({TOKEN: "WEBHOOK_TOKEN"})
+    used: set[str] = set()
+    assert scrubber.text(f"a {TOKEN}", used) == "a ${WEBHOOK_TOKEN}"
+    assert used == {"WEBHOOK_TOKEN"}
