@@ -8,7 +8,8 @@ the worker's log set-up (human format, INFO, a sink that discards the text). Two
 - ``task_trigger_1000_miss``: a completed task whose template has no trigger.
 
 Prints one JSON document: a list of ``{"name", "value", "unit", ...}`` (value: the median of
-per-batch means). ``hook_us`` is the hook called directly, without the runner, for comparison.
+per-batch means). For comparison, ``hook_us`` is the hook called directly (no runner), and
+``hook_at_warning_us`` the same with the log level at WARNING (the info line not written).
 """
 
 from __future__ import annotations
@@ -166,12 +167,9 @@ def main() -> None:
         (plugins_dir / "task_trigger").mkdir()
         (plugins_dir / "task_trigger" / "config.yaml").write_text(instance_file())
         host = asyncio.run(started_host(plugins_dir))
+    redactor = Redactor(host.secrets)
     configure_logging(
-        redactor=Redactor(host.secrets),
-        level="INFO",
-        fmt="human",
-        sink=NullSink(),
-        capture_stdlib=False,
+        redactor=redactor, level="INFO", fmt="human", sink=NullSink(), capture_stdlib=False
     )
     metadata = HandlerMetadata(handler="task", api_calls=2, duration_ms=40.0)
     results: list[dict[str, object]] = []
@@ -198,6 +196,11 @@ def main() -> None:
                 "actions": actions,
             }
         )
+    configure_logging(
+        redactor=redactor, level="WARNING", fmt="human", sink=NullSink(), capture_stdlib=False
+    )
+    for result, template in zip(results, (MATCH_TEMPLATE, MISS_TEMPLATE), strict=True):
+        result["hook_at_warning_us"] = round(hook_us(host, *enriched(template)), 2)
     print(json.dumps(results, indent=2))
 
 
