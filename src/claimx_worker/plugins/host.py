@@ -151,7 +151,6 @@ class PluginHost:
         if impl is None:
             return
         stats = self._metrics.stats(instance.name, hook)
-        stats.calls += 1
         start = perf_counter()
         try:
             result = impl.function(*[values[name] for name in impl.argnames])

@@ -48,16 +48,20 @@ class ErrorKind(enum.StrEnum):
 class HookStats:
     """Counters of one (instance, hook) pair; mutated in place by the stage runner."""
 
-    __slots__ = ("buckets", "calls", "errors", "seconds")
+    __slots__ = ("buckets", "errors", "seconds")
 
     def __init__(self) -> None:
-        self.calls = 0
         self.errors = dict.fromkeys(ErrorKind, 0)
         self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # the last one is +Inf
         self.seconds = 0.0
 
+    @property
+    def calls(self) -> int:
+        """Calls so far (every call, failed or not, records its latency exactly once)."""
+        return sum(self.buckets)
+
     def observe(self, seconds: float) -> None:
-        """Record one call's latency."""
+        """Record one call and its latency."""
         self.seconds += seconds
         self.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -79,6 +79,7 @@ class _Call:
         "argnames",
         "budget",
         "config",
+        "context_only",
         "function",
         "hook",
         "instance",
@@ -105,6 +106,12 @@ class _Call:
         self.argnames = argnames
         self.budget = budget
         self.stats = stats
+        self.context_only = argnames == ("context",)
+
+    def arguments(self, context: PluginContext[Any], error: EventFailure | None) -> list[Any]:
+        """The positional arguments of the implementation, in its own order."""
+        values = {"context": context, "error": error}
+        return [values[name] for name in self.argnames]
 
 
 class StageRunner:
@@ -139,11 +146,23 @@ class StageRunner:
                 config=call.config,
                 instance_name=call.instance,
             )
-            values = {"context": context, "error": error}
             if call.is_async:
-                result = await self._call_async(call, values, event)
-            else:
-                result = self._call_sync(call, values, event)
+                result = await self._call_async(call, context, error, event)
+            else:  # the hot path, inline
+                start = perf_counter()
+                try:
+                    if call.context_only:
+                        result = call.function(context)
+                    else:
+                        result = call.function(*call.arguments(context, error))
+                except Exception as exc:
+                    call.stats.observe(perf_counter() - start)
+                    self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
+                    continue
+                elapsed = perf_counter() - start
+                call.stats.observe(elapsed)
+                if elapsed > call.budget:
+                    self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
             if result is None:
                 continue
             items = _valid_actions(stage, result)
@@ -156,39 +175,27 @@ class StageRunner:
                 actions.append(PluginAction(call.instance, index, action))
         return StageResult(tuple(actions)) if actions else EMPTY_RESULT
 
-    def _call_sync(self, call: _Call, values: Mapping[str, Any], event: ClaimXEvent) -> Any:
-        stats = call.stats
-        stats.calls += 1
-        start = perf_counter()
-        try:
-            result = call.function(*[values[name] for name in call.argnames])
-        except Exception as exc:
-            stats.observe(perf_counter() - start)
-            self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
-            return None
-        elapsed = perf_counter() - start
-        stats.observe(elapsed)
-        if elapsed > call.budget:
-            self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
-        return result
-
-    async def _call_async(self, call: _Call, values: Mapping[str, Any], event: ClaimXEvent) -> Any:
-        stats = call.stats
-        stats.calls += 1
+    async def _call_async(
+        self,
+        call: _Call,
+        context: PluginContext[Any],
+        error: EventFailure | None,
+        event: ClaimXEvent,
+    ) -> Any:
         start = perf_counter()
         scope = asyncio.timeout(call.budget)
         try:
             async with scope:
-                result = await call.function(*[values[name] for name in call.argnames])
+                result = await call.function(*call.arguments(context, error))
         except Exception as exc:
             elapsed = perf_counter() - start
-            stats.observe(elapsed)
+            call.stats.observe(elapsed)
             if isinstance(exc, TimeoutError) and scope.expired():
                 self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
             else:
                 self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
             return None
-        stats.observe(perf_counter() - start)
+        call.stats.observe(perf_counter() - start)
         return result
 
     @staticmethod
