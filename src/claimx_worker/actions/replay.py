@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from confluent_kafka import OFFSET_INVALID, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 
@@ -22,7 +23,6 @@ from claimx_worker.actions.dead_letter import DeadLetter, UnreplayableError, to_
 from claimx_worker.actions.executor import ActionExecutor, ActionOutcome, OutcomeStatus
 from claimx_worker.actions.secrets import MissingSecretError
 
-DEFAULT_GROUP = "claimx-actions-dlq-replay"
 _BATCH = 100
 _TIMEOUT = 10.0
 
@@ -93,7 +93,7 @@ async def _assign(consumer: AIOConsumer, topic: str) -> dict[int, int]:
     if info is None or info.error is not None or not info.partitions:
         raise ReplayError(f"topic {topic} does not exist")
     partitions = [TopicPartition(topic, p) for p in sorted(info.partitions)]
-    committed = await consumer.committed(partitions, timeout=_TIMEOUT)
+    committed = await _committed(consumer, partitions)
     assignment: list[TopicPartition] = []
     pending: dict[int, int] = {}
     for position in committed:
@@ -104,6 +104,18 @@ async def _assign(consumer: AIOConsumer, topic: str) -> dict[int, int]:
             pending[position.partition] = high
     await consumer.assign(assignment)
     return pending
+
+
+async def _committed(consumer: AIOConsumer, partitions: list[TopicPartition]) -> Any:
+    """The group's committed offsets, retrying while the group coordinator gets ready."""
+    deadline = time.monotonic() + _TIMEOUT
+    while True:
+        try:
+            return await consumer.committed(partitions, timeout=_TIMEOUT)
+        except KafkaException as exc:
+            if time.monotonic() > deadline:  # e.g. NOT_COORDINATOR while a new broker starts
+                raise ReplayError(f"cannot read the replay group's offsets: {exc}") from None
+            await asyncio.sleep(0.2)
 
 
 async def _replay_batch(

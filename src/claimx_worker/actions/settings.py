@@ -7,6 +7,8 @@ import attrs
 from claimx_worker.actions.retry import RetryPolicy
 
 DEFAULT_DLQ_TOPIC = "claimx.actions.dlq"
+DEFAULT_REPLAY_GROUP = "claimx-actions-dlq-replay"
+"""Consumer group of ``claimx-worker dlq replay``."""
 
 
 @attrs.frozen(kw_only=True)
