@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
@@ -54,25 +56,33 @@ class Stamp:
 
 @frozen(kw_only=True)
 class ProjectExport:
-    """A ``GET /export/project/{id}`` response, located: the project and what sits beside it."""
+    """A ``GET /export/project/{id}`` response, located and parsed once (it is shared by every
+    event that reads it from the cache).
+
+    ``columns`` are the project row's API columns; empty when the response held no project.
+    """
 
     project: Record
     beside: Record
+    columns: Mapping[str, Any]
 
     @classmethod
     def parse(cls, payload: Any) -> ProjectExport:
         """Accept the project under ``data.project``, under ``project``, or at top level."""
         inner = record(payload, "data")
         project = mapping(inner.get("project")) if "project" in inner else inner
-        return cls(project=project, beside=inner)
+        company = text(inner.get("companyName")) or text(project.get("companyName"))
+        columns = _project_columns(project, company) if project else {}
+        return cls(project=project, beside=inner, columns=MappingProxyType(columns))
+
+    @classmethod
+    def empty(cls) -> ProjectExport:
+        """An export without project data (partial rows are built from it)."""
+        return cls(project={}, beside={}, columns=MappingProxyType({}))
 
     def team_members(self) -> list[Record]:
         """The ``teamMembers`` list, wherever it sits."""
         return records(self.beside.get("teamMembers") or self.project.get("teamMembers"))
-
-    def company_name(self) -> str | None:
-        """``companyName`` beside the project (or inside it)."""
-        return text(self.beside.get("companyName")) or text(self.project.get("companyName"))
 
 
 def _primary_email(customer: Record) -> str | None:
@@ -86,19 +96,10 @@ def _first_phone(customer: Record) -> Record:
     return phones[0] if phones else {}
 
 
-def project_row(
-    export: ProjectExport, project_id: str, stamp: Stamp, **event_columns: Any
-) -> ProjectRow:
-    """The ``claimx_projects`` row; ``event_columns`` are the event-driven columns laid over it.
-
-    An export without project data yields a partial row: only the event-driven columns.
-    """
-    project = export.project
-    if not project:
-        return ProjectRow(project_id=project_id, partial=True, **stamp.columns(), **event_columns)
+def _project_columns(project: Record, company_name: str | None) -> dict[str, Any]:
     customer = mapping(project.get("customerInformation"))
     address = mapping(project.get("address"))
-    columns: dict[str, Any] = {
+    return {
         "project_number": text(project.get("projectNumber")),
         "master_file_name": text(project.get("mfn")),
         "secondary_number": text(project.get("secondaryNumber")),
@@ -132,11 +133,19 @@ def project_row(
         "custom_attribute_2": text(project.get("customAttribute2")),
         "custom_attribute_3": text(project.get("customAttribute3")),
         "custom_external_unique_id": text(project.get("customExternalUniqueId")),
-        "company_name": export.company_name(),
-        **stamp.columns(),
+        "company_name": company_name,
     }
-    columns.update(event_columns)
-    return ProjectRow(project_id=project_id, **columns)
+
+
+def project_row(
+    export: ProjectExport, project_id: str, stamp: Stamp, **event_columns: Any
+) -> ProjectRow:
+    """The ``claimx_projects`` row; ``event_columns`` are the event-driven columns laid over it.
+
+    An export without project data yields a partial row: only the event-driven columns.
+    """
+    columns = {**export.columns, **stamp.columns(), **event_columns}
+    return ProjectRow(project_id=project_id, partial=not export.columns, **columns)
 
 
 def contact_rows(export: ProjectExport, project_id: str, stamp: Stamp) -> tuple[ContactRow, ...]:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 from attrs import define, frozen
@@ -24,7 +25,6 @@ from loguru import logger
 from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
-from claimx_worker.claimx.singleflight import SingleFlightCache
 from claimx_worker.claimx.transport import build_transport
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
 
@@ -44,7 +44,7 @@ class _Request:
     endpoint: str
     method: str
     path: str
-    params: Mapping[str, str] | None = None
+    query: str = ""
     body: Mapping[str, Any] | None = None
 
 
@@ -89,7 +89,7 @@ class ClaimXApiClient:
     Use as an async context manager, or call :meth:`aclose`. Requests are bounded by
     ``max_concurrency``; transient failures are retried ``retries`` times with exponential
     backoff (or the server's ``Retry-After`` when it is short), then raised for the runtime's
-    retry topics. Project exports are shared by concurrent callers and cached briefly.
+    retry topics.
     """
 
     def __init__(
@@ -104,8 +104,9 @@ class ClaimXApiClient:
         self._settings = settings
         self._metrics = metrics
         self._sleep = sleep
+        # Absolute URLs: httpx's base_url merge and params encoding double its per-request CPU.
+        self._base_url = settings.base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
             headers={"Authorization": f"Basic {settings.token}", "Accept": "application/json"},
             timeout=httpx.Timeout(settings.timeout_seconds),
             transport=transport if transport is not None else build_transport(settings),
@@ -116,9 +117,6 @@ class ClaimXApiClient:
             reset_seconds=settings.circuit_reset_seconds,
             clock=clock,
             on_change=self._circuit_changed,
-        )
-        self._projects: SingleFlightCache[str, Any] = SingleFlightCache(
-            ttl_seconds=settings.project_cache_ttl_seconds, clock=clock
         )
 
     def __repr__(self) -> str:
@@ -139,33 +137,33 @@ class ClaimXApiClient:
         """The circuit breaker's state."""
         return self._breaker.state
 
-    async def get_project(
-        self, project_id: str, tally: ApiCallTally, *, fresh: bool = False
-    ) -> Any:
-        """``GET /export/project/{id}``: shared with concurrent callers, cached briefly.
+    @property
+    def settings(self) -> ApiSettings:
+        """The settings the client was made with."""
+        return self._settings
 
-        ``fresh`` skips the cache (but still joins a load already in flight).
-        """
-        request = _Request("project", "GET", f"/export/project/{project_id}")
-        return await self._projects.get(project_id, lambda: self._send(request, tally), fresh=fresh)
+    async def get_project(self, project_id: str, tally: ApiCallTally) -> Any:
+        """``GET /export/project/{id}``, uncached (handlers go through the project cache)."""
+        request = _Request("project", "GET", f"/export/project/{quote(project_id, safe='')}")
+        return await self._send(request, tally)
 
     async def get_project_media(
         self, project_id: str, tally: ApiCallTally, *, media_ids: Sequence[str] = ()
     ) -> Any:
         """``GET /export/project/{id}/media``, filtered by ``mediaIds`` when there are few."""
-        params = (
-            {"mediaIds": ",".join(media_ids)}
+        query = (
+            "?" + urlencode({"mediaIds": ",".join(media_ids)})
             if 0 < len(media_ids) <= MEDIA_ID_FILTER_LIMIT
-            else None
+            else ""
         )
-        request = _Request("project_media", "GET", f"/export/project/{project_id}/media", params)
+        path = f"/export/project/{quote(project_id, safe='')}/media"
+        request = _Request("project_media", "GET", path, query)
         return await self._send(request, tally)
 
     async def get_task_assignment(self, assignment_id: int, tally: ApiCallTally) -> Any:
         """``GET /customTasks/assignment/{id}?full=true``."""
-        request = _Request(
-            "task_assignment", "GET", f"/customTasks/assignment/{assignment_id}", {"full": "true"}
-        )
+        path = f"/customTasks/assignment/{assignment_id}"
+        request = _Request("task_assignment", "GET", path, "?full=true")
         return await self._send(request, tally)
 
     async def get_video_collaborations(self, project_id: str, tally: ApiCallTally) -> Any:
@@ -216,7 +214,9 @@ class ClaimXApiClient:
                 started = time.perf_counter()
                 try:
                     response = await self._http.request(
-                        request.method, request.path, params=request.params, json=request.body
+                        request.method,
+                        self._base_url + request.path + request.query,
+                        json=request.body,
                     )
                 finally:
                     elapsed = time.perf_counter() - started

@@ -15,6 +15,7 @@ from claimx_worker.claimx.builders import Stamp
 from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.handlers import HANDLERS, HandlerContext
 from claimx_worker.claimx.metrics import ClaimXMetrics
+from claimx_worker.claimx.projects import ProjectCache
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.model import ClaimXEvent, EntityRows, HandlerMetadata
 
@@ -48,6 +49,7 @@ class Enricher:
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._client = client
+        self._projects = ProjectCache(client, ttl_seconds=client.settings.project_cache_ttl_seconds)
         self._metrics = metrics
         self._now = now
         self._unknown_seen: set[str] = set()
@@ -94,6 +96,7 @@ class Enricher:
         context = HandlerContext(
             event=event,
             client=self._client,
+            projects=self._projects,
             tally=tally,
             stamp=Stamp(event_id=event.event_id, now=self._now()),
         )

@@ -17,6 +17,7 @@ from claimx_worker.claimx import builders
 from claimx_worker.claimx.builders import ProjectExport, Stamp
 from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.parsing import integer, mapping, record, records
+from claimx_worker.claimx.projects import ProjectCache
 from claimx_worker.errors import PermanentError, ProcessingError
 from claimx_worker.model import ClaimXEvent, EntityRows, EventType
 
@@ -26,17 +27,25 @@ B = TypeVar("B")
 
 @frozen(kw_only=True)
 class HandlerContext:
-    """What a handler works with: the event, the API client, its call tally and row stamp."""
+    """What a handler works with: the event, the API client and project cache, the event's
+    call tally and row stamp."""
 
     event: ClaimXEvent
     client: ClaimXApiClient
+    projects: ProjectCache
     tally: ApiCallTally
     stamp: Stamp
 
     async def project(self, *, fresh: bool = False) -> ProjectExport:
         """The event's project export (shared and briefly cached unless ``fresh``)."""
-        payload = await self.client.get_project(self.event.project_id, self.tally, fresh=fresh)
-        return ProjectExport.parse(payload)
+        return await self.projects.get(self.event.project_id, self.tally, fresh=fresh)
+
+    async def with_project(self, call: Awaitable[A]) -> tuple[A, ProjectExport]:
+        """Await ``call`` and the project export, concurrently unless the export is cached."""
+        cached = self.projects.cached(self.event.project_id)
+        if cached is not None:
+            return await call, cached
+        return await _both(call, self.project())
 
     def project_row(self, export: ProjectExport, **event_columns: Any) -> EntityRows:
         """Rows holding only the project row of ``export``."""
@@ -88,8 +97,8 @@ async def _project_mfn_added(ctx: HandlerContext) -> EntityRows:
 async def _project_file_added(ctx: HandlerContext) -> EntityRows:
     event = ctx.event
     wanted = (event.media_id,) if event.media_id else ()
-    media_payload, export = await _both(
-        ctx.client.get_project_media(event.project_id, ctx.tally, media_ids=wanted), ctx.project()
+    media_payload, export = await ctx.with_project(
+        ctx.client.get_project_media(event.project_id, ctx.tally, media_ids=wanted)
     )
     rows = [
         row
@@ -121,8 +130,8 @@ def _assignment_id(event: ClaimXEvent) -> int:
 async def _custom_task(ctx: HandlerContext) -> EntityRows:
     event = ctx.event
     assignment_id = _assignment_id(event)
-    payload, export = await _both(
-        ctx.client.get_task_assignment(assignment_id, ctx.tally), ctx.project()
+    payload, export = await ctx.with_project(
+        ctx.client.get_task_assignment(assignment_id, ctx.tally)
     )
     assignment = record(payload, "data")
     template = mapping(assignment.get("customTask"))
@@ -153,8 +162,8 @@ async def _policyholder(ctx: HandlerContext) -> EntityRows:
 
 async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
     event = ctx.event
-    payload, export = await _both(
-        ctx.client.get_video_collaborations(event.project_id, ctx.tally), ctx.project()
+    payload, export = await ctx.with_project(
+        ctx.client.get_video_collaborations(event.project_id, ctx.tally)
     )
     items = records(payload, "data", "collaborations", "videoCollaboration")
     rows = [
@@ -166,8 +175,9 @@ async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
 
 
 async def _xa_linking_unsuccessful(ctx: HandlerContext) -> EntityRows:
-    no_export = ProjectExport(project={}, beside={})
-    return ctx.project_row(no_export, xa_autolink_fail=True, xa_autolink_fail_at=ctx.stamp.now)
+    return ctx.project_row(
+        ProjectExport.empty(), xa_autolink_fail=True, xa_autolink_fail_at=ctx.stamp.now
+    )
 
 
 def _handlers() -> Mapping[EventType, Handler]:

@@ -32,6 +32,13 @@ class SingleFlightCache(Generic[K, V]):
         self._values: dict[K, tuple[float, V]] = {}
         self._loading: dict[K, asyncio.Task[V]] = {}
 
+    def peek(self, key: K) -> V | None:
+        """The cached, unexpired value of ``key``, or ``None``; never loads."""
+        cached = self._values.get(key)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        return None
+
     async def get(self, key: K, load: Callable[[], Awaitable[V]], *, fresh: bool = False) -> V:
         """The cached value of ``key`` (unless ``fresh``), else join or start its load."""
         if not fresh:

@@ -61,7 +61,7 @@ class Env:
         self.clock.now += seconds
 
     async def project(self) -> Any:
-        return await self.client.get_project("1", self.tally, fresh=True)
+        return await self.client.get_project("1", self.tally)
 
     def requests(self, endpoint: str, outcome: str) -> float:
         value = self.registry.get_sample_value(

@@ -70,7 +70,7 @@ def test_project_export_is_found_wherever_it_sits(payload: object) -> None:
     export = ProjectExport.parse(payload)
     assert export.project["projectId"] == 1
     assert [m["userName"] for m in export.team_members()] == ["a"]
-    assert export.company_name() == "C"
+    assert export.columns["company_name"] == "C"
 
 
 def test_value_readers() -> None:
