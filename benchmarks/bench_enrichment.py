@@ -1,16 +1,18 @@
 """Enrichment throughput and HTTP client cost against the ClaimX API simulator.
 
 The simulator runs in separate processes (one answering at once, one after 20 ms), so only the
-client's CPU is counted. For each HTTP client option (httpx over aiohttp, native httpx, sync httpx
-on a thread pool) it measures:
+client's CPU is counted. For each HTTP client option (httpx over the aiohttp transport, native
+httpx, sync httpx on a thread pool) it measures, 20 requests in flight:
 
-- raw requests: ``GET /customTasks/assignment/{id}`` through the API client, 20 in flight;
+- ``GET /customTasks/assignment/{id}`` through the API client (which calls the httpx transport
+  directly), and through the whole httpx client: ``httpx.AsyncClient`` for the async options,
+  ``httpx.Client`` on a 20-thread pool for ``threads``;
 - task-event enrichment (assignment call + shared, cached project call) at 0 ms and 20 ms, with
   200 events in flight and the API concurrency bound at its default of 20.
 
 Prints one JSON list: ``enrichment_task_events_0ms`` / ``_20ms`` (events/s with the default,
-chosen client) and one ``http_client_<option>`` per option (requests/s at 0 ms; client CPU per
-request and the enrichment figures as extra keys).
+chosen client) and one ``http_client_<option>`` per option (requests/s through the API client at
+0 ms; CPU per request, the whole-client figures and the enrichment figures as extra keys).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
@@ -36,14 +40,15 @@ from claimx_worker.claimx import (
     Enricher,
     HttpClientKind,
 )
+from claimx_worker.claimx.transport import build_transport
 from claimx_worker.model import ClaimXEvent
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
 
 RAW_REQUESTS = 3000
 EVENTS_0MS = 4000
 EVENTS_20MS = 3000
-WARMUP = 200
-TIME_BOX_SECONDS = 4.0
+WARMUP = 50
+TIME_BOX_SECONDS = 2.5
 """Each measurement stops taking new items after this long (slow options finish fewer)."""
 EVENTS_IN_FLIGHT = 200
 PROJECTS = 100
@@ -132,6 +137,38 @@ async def raw_requests(base_url: str, pid: int, kind: HttpClientKind) -> dict[st
         return await measure(RAW_REQUESTS, 20, one, pid)
 
 
+async def whole_client_requests(base_url: str, pid: int, kind: HttpClientKind) -> dict[str, float]:
+    """The same calls through the whole httpx client (AsyncClient, or Client on threads)."""
+    options = settings(base_url, kind)
+    headers = {"Authorization": f"Basic {SIMULATOR_TOKEN}", "Accept": "application/json"}
+
+    def url(index: int) -> str:
+        return f"{base_url}/customTasks/assignment/{1000 + index}?full=true"
+
+    if kind is HttpClientKind.THREADS:
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+        with (
+            httpx.Client(headers=headers, limits=limits) as client,
+            ThreadPoolExecutor(20) as pool,
+        ):
+            loop = asyncio.get_running_loop()
+
+            async def one_sync(index: int) -> object:
+                response = await loop.run_in_executor(pool, client.get, url(index))
+                return response.json()
+
+            await measure(WARMUP, 20, one_sync, pid)
+            return await measure(RAW_REQUESTS, 20, one_sync, pid)
+    transport = build_transport(options)
+    async with httpx.AsyncClient(headers=headers, transport=transport) as client:
+
+        async def one(index: int) -> object:
+            return (await client.get(url(index))).json()
+
+        await measure(WARMUP, 20, one, pid)
+        return await measure(RAW_REQUESTS, 20, one, pid)
+
+
 def task_event(index: int) -> ClaimXEvent:
     project = 1 + index % PROJECTS
     return ClaimXEvent(
@@ -164,9 +201,10 @@ def main() -> None:
     with simulator(0) as (fast_url, fast_pid), simulator(20) as (slow_url, slow_pid):
         for kind in HttpClientKind:
             raw = asyncio.run(raw_requests(fast_url, fast_pid, kind))
+            whole = asyncio.run(whole_client_requests(fast_url, fast_pid, kind))
             at_0 = asyncio.run(enrichment(fast_url, fast_pid, kind, EVENTS_0MS))
             at_20 = asyncio.run(enrichment(slow_url, slow_pid, kind, EVENTS_20MS))
-            figures[kind] = {"raw": raw, "0ms": at_0, "20ms": at_20}
+            figures[kind] = {"raw": raw, "whole": whole, "0ms": at_0, "20ms": at_20}
             print(f"{kind}: {json.dumps(figures[kind])}", file=sys.stderr)
     fastest = max(figures, key=lambda k: figures[k]["0ms"]["per_second"])
     results: list[dict[str, Any]] = []
@@ -194,6 +232,8 @@ def main() -> None:
                 "unit": "requests/s",
                 "client_cpu_us_per_request": round(raw["client_cpu_us"], 1),
                 "server_cpu_us_per_request": round(raw["server_cpu_us"], 1),
+                "whole_client_requests_per_s": round(figure["whole"]["per_second"], 1),
+                "whole_client_cpu_us_per_request": round(figure["whole"]["client_cpu_us"], 1),
                 "task_events_per_s_0ms": round(figure["0ms"]["per_second"], 1),
                 "client_cpu_us_per_event_0ms": round(figure["0ms"]["client_cpu_us"], 1),
                 "task_events_per_s_20ms": round(figure["20ms"]["per_second"], 1),

@@ -84,7 +84,8 @@ def _classify(request: _Request, response: httpx.Response) -> Any:
 
 
 class ClaimXApiClient:
-    """Async ClaimX API client over an httpx transport chosen by the settings (or injected).
+    """Async ClaimX API client over an httpx transport chosen by the settings (or injected:
+    unit tests pass ``httpx.AsyncHTTPTransport()``, which pytest-httpx mocks).
 
     Use as an async context manager, or call :meth:`aclose`. Requests are bounded by
     ``max_concurrency``; transient failures are retried ``retries`` times with exponential
@@ -104,13 +105,15 @@ class ClaimXApiClient:
         self._settings = settings
         self._metrics = metrics
         self._sleep = sleep
-        # Absolute URLs: httpx's base_url merge and params encoding double its per-request CPU.
+        # Requests go straight to the httpx transport with absolute URLs: httpx.AsyncClient's
+        # URL merging, cookie, auth and redirect layers (none of which we use) cost more CPU per
+        # request than the transport itself (figures in benchmarks/bench_enrichment.py).
+        self._transport = transport if transport is not None else build_transport(settings)
         self._base_url = settings.base_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Basic {settings.token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(settings.timeout_seconds),
-            transport=transport if transport is not None else build_transport(settings),
+        self._headers = httpx.Headers(
+            {"Authorization": f"Basic {settings.token}", "Accept": "application/json"}
         )
+        self._extensions = {"timeout": httpx.Timeout(settings.timeout_seconds).as_dict()}
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         self._breaker = CircuitBreaker(
             failure_threshold=settings.circuit_failure_threshold,
@@ -129,8 +132,8 @@ class ClaimXApiClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client and its connections."""
-        await self._http.aclose()
+        """Close the transport and its connections."""
+        await self._transport.aclose()
 
     @property
     def circuit_state(self) -> CircuitState:
@@ -213,11 +216,7 @@ class ClaimXApiClient:
                 tally.count += 1
                 started = time.perf_counter()
                 try:
-                    response = await self._http.request(
-                        request.method,
-                        self._base_url + request.path + request.query,
-                        json=request.body,
-                    )
+                    response = await self._exchange(request)
                 finally:
                     elapsed = time.perf_counter() - started
                     self._metrics.api_duration.labels(request.endpoint).observe(elapsed)
@@ -243,6 +242,23 @@ class ClaimXApiClient:
                 healthy=None if outcome == "cancelled" else outcome != "transient"
             )
             self._metrics.api_requests.labels(request.endpoint, outcome).inc()
+
+    async def _exchange(self, request: _Request) -> httpx.Response:
+        """Send one request through the transport and read the whole response."""
+        response = await self._transport.handle_async_request(
+            httpx.Request(
+                request.method,
+                self._base_url + request.path + request.query,
+                headers=self._headers,
+                json=request.body,
+                extensions=self._extensions,
+            )
+        )
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _circuit_changed(self, state: CircuitState) -> None:
         self._metrics.circuit_open.set(0 if state is CircuitState.CLOSED else 1)
