@@ -18,6 +18,11 @@ Kafka fixtures (``kafka`` marker; a broker from ``KAFKA_BOOTSTRAP_SERVERS`` or s
 - ``kafka_topic``: one fresh single-partition topic name.
 
 When no broker can be had, the fixtures fail the test with the reason; they never skip.
+
+ClaimX API simulator fixtures (:mod:`claimx_worker.testing.claimx_api`):
+
+- ``claimx_api``: the session's simulator with default knobs and zeroed call counters.
+- ``claimx_api_server`` (session): the simulator itself, not reset between tests.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from claimx_worker.testing.claimx_api_fixtures import claimx_api, claimx_api_server
 from claimx_worker.testing.kafka import (
     KafkaBroker,
     KafkaBrokerError,
@@ -35,6 +41,8 @@ from claimx_worker.testing.kafka import (
 )
 
 __all__ = [
+    "claimx_api",
+    "claimx_api_server",
     "kafka_bootstrap_servers",
     "kafka_broker",
     "kafka_topic",
