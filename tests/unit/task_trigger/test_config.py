@@ -208,6 +208,22 @@ BROKEN = [
           456:
             name: X
             on_any:
+              webhook:
+                url: https://example.com
+                header: {Authorization: x}
+        """,
+        [
+            "7: config.triggers.456.on_any.webhook.header: unknown key 'header', "
+            "did you mean 'headers'?"
+        ],
+        id="misspelt-webhook-key",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            name: X
+            on_any:
               webhook: {url: "ftp://example.com"}
         """,
         ["5: config.triggers.456.on_any.webhook: url must be an absolute http:// or https:// URL"],
