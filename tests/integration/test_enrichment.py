@@ -407,7 +407,6 @@ async def test_xa_linking_unsuccessful_makes_a_minimal_row_without_api_calls(
                 xa_autolink_fail=True,
                 xa_autolink_fail_at=NOW,
                 event_id=ev.event_id,
-                partial=True,
                 **STAMP,
             ),
         )

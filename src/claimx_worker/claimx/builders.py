@@ -77,7 +77,7 @@ class ProjectExport:
 
     @classmethod
     def empty(cls) -> ProjectExport:
-        """An export without project data (partial rows are built from it)."""
+        """An export without project data (minimal rows are built from it)."""
         return cls(project={}, beside={}, columns=MappingProxyType({}))
 
     def team_members(self) -> list[Record]:
@@ -142,10 +142,10 @@ def project_row(
 ) -> ProjectRow:
     """The ``claimx_projects`` row; ``event_columns`` are the event-driven columns laid over it.
 
-    An export without project data yields a partial row: only the event-driven columns.
+    An export without project data yields a minimal row: only the event-driven columns.
     """
     columns = {**export.columns, **stamp.columns(), **event_columns}
-    return ProjectRow(project_id=project_id, partial=not export.columns, **columns)
+    return ProjectRow(project_id=project_id, **columns)
 
 
 def contact_rows(export: ProjectExport, project_id: str, stamp: Stamp) -> tuple[ContactRow, ...]:

@@ -3,7 +3,8 @@
 
 A downstream writer merges rows into tables by merge key, and a column absent from a row is left
 unchanged. So a project row omits its event-driven columns when unset (a later project export must
-not clear ``policyholder_joined_at``), and a partial (minimal) project row omits every unset column.
+not clear ``policyholder_joined_at``), and a minimal project row (no API column set, as built for
+``PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL``) omits every unset column.
 """
 
 from __future__ import annotations
@@ -11,14 +12,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 from claimx_worker.model import ClaimXEvent, DownloadTask, EntityRows, ProjectRow, converter
-from claimx_worker.model.rows import EVENT_DRIVEN_PROJECT_COLUMNS
+from claimx_worker.model.rows import AUDIT_COLUMNS, EVENT_DRIVEN_PROJECT_COLUMNS
 
 Headers = list[tuple[str, bytes]]
 """Kafka headers as confluent-kafka takes them."""
 
 EVENT_ID_HEADER = "event_id"
 EVENT_TYPE_HEADER = "event_type"
+
+_API_PROJECT_COLUMNS = tuple(
+    name
+    for name in attrs.fields_dict(ProjectRow)
+    if name != "project_id" and name not in AUDIT_COLUMNS | EVENT_DRIVEN_PROJECT_COLUMNS
+)
 
 _ROW_LISTS = (
     "contacts",
@@ -44,13 +53,11 @@ def _headers(event: ClaimXEvent) -> Headers:
 def project_columns(row: ProjectRow) -> dict[str, Any]:
     """The columns of a project row as written to the entity-rows message."""
     columns: dict[str, Any] = converter.unstructure(row, ProjectRow)
-    del columns["partial"]
+    minimal = all(columns[name] is None for name in _API_PROJECT_COLUMNS)
     return {
         name: value
         for name, value in columns.items()
-        if value is not None
-        or not (row.partial or name in EVENT_DRIVEN_PROJECT_COLUMNS)
-        or name == "project_id"
+        if value is not None or not (minimal or name in EVENT_DRIVEN_PROJECT_COLUMNS)
     }
 
 

@@ -58,10 +58,10 @@ class ProjectRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_enriched_at: datetime | None = None
-    partial: bool = field(default=False, metadata={"column": False})
-    """Not a column: a minimal row carrying only the event-driven columns, so a merge must not
-    clear the others (the entity-rows message omits its unset columns)."""
 
+
+AUDIT_COLUMNS = frozenset({"event_id", "created_at", "updated_at", "last_enriched_at"})
+"""The columns every row carries besides its own."""
 
 EVENT_DRIVEN_PROJECT_COLUMNS = frozenset(
     {"policyholder_invited_at", "policyholder_joined_at", "xa_autolink_fail", "xa_autolink_fail_at"}

@@ -1,5 +1,5 @@
 """Entity-rows and download-task messages: keys, event id header, JSON with ISO dates, and
-merge-safe project rows (unset event-driven columns and a partial row's unset columns omitted)."""
+merge-safe project rows (unset event-driven columns and a minimal row's unset columns omitted)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ def test_entity_rows_message() -> None:
     assert project["project_number"] is None  # API columns are written even when null
     assert "policyholder_joined_at" not in project  # event-driven columns only when set
     assert "xa_autolink_fail" not in project
-    assert "partial" not in project
     assert body["tasks"][0]["task_id"] == 456
     assert body["tasks"][0]["date_assigned"] == "2024-07-01T12:00:00.250Z"
     assert body["media"][0]["full_download_link"] == "https://x/m1"
@@ -61,7 +60,7 @@ def test_set_event_driven_columns_are_written() -> None:
     assert project["policyholder_joined_at"] == "2024-07-01T12:00:00.250Z"
 
 
-def test_partial_project_row_carries_only_what_is_set() -> None:
+def test_minimal_project_row_carries_only_what_is_set() -> None:
     rows = EntityRows(
         projects=(
             ProjectRow(
@@ -69,7 +68,6 @@ def test_partial_project_row_carries_only_what_is_set() -> None:
                 xa_autolink_fail=True,
                 xa_autolink_fail_at=NOW,
                 event_id="evt-9",
-                partial=True,
             ),
         )
     )
