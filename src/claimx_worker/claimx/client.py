@@ -1,4 +1,4 @@
-"""The ClaimX REST API client: classification, quick retries, circuit breaker, single-flight.
+"""The ClaimX REST API client: status classification, quick retries, circuit breaker.
 
 Status classes follow the reference: 2xx success; 401 :class:`AuthError`; 408, 429, 5xx, timeouts
 and connection errors :class:`TransientError` (honouring ``Retry-After``); any other status

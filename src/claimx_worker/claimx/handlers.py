@@ -19,7 +19,7 @@ from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.parsing import integer, mapping, record, records
 from claimx_worker.claimx.projects import ProjectCache
 from claimx_worker.errors import PermanentError, ProcessingError
-from claimx_worker.model import ClaimXEvent, EntityRows, EventType
+from claimx_worker.model import ClaimXEvent, EntityRows, EventType, ProjectRow
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -47,10 +47,13 @@ class HandlerContext:
             return await call, cached
         return await _both(call, self.project())
 
-    def project_row(self, export: ProjectExport, **event_columns: Any) -> EntityRows:
-        """Rows holding only the project row of ``export``."""
-        row = builders.project_row(export, self.event.project_id, self.stamp, **event_columns)
-        return EntityRows(projects=(row,))
+    def project_row(self, export: ProjectExport, **event_columns: Any) -> ProjectRow:
+        """The event's project row from ``export`` with ``event_columns`` laid over it."""
+        return builders.project_row(export, self.event.project_id, self.stamp, **event_columns)
+
+    def only_project(self, export: ProjectExport, **event_columns: Any) -> EntityRows:
+        """Rows holding just the project row."""
+        return EntityRows(projects=(self.project_row(export, **event_columns),))
 
 
 @frozen
@@ -82,7 +85,7 @@ async def _coroutine(awaitable: Awaitable[A]) -> A:
 async def _project_created(ctx: HandlerContext) -> EntityRows:
     export = await ctx.project(fresh=True)
     return EntityRows(
-        projects=ctx.project_row(export).projects,
+        projects=(ctx.project_row(export),),
         contacts=builders.contact_rows(export, ctx.event.project_id, ctx.stamp),
     )
 
@@ -90,8 +93,8 @@ async def _project_created(ctx: HandlerContext) -> EntityRows:
 async def _project_mfn_added(ctx: HandlerContext) -> EntityRows:
     export = await ctx.project(fresh=True)
     if ctx.event.master_file_name:
-        return ctx.project_row(export, master_file_name=ctx.event.master_file_name)
-    return ctx.project_row(export)
+        return ctx.only_project(export, master_file_name=ctx.event.master_file_name)
+    return ctx.only_project(export)
 
 
 async def _project_file_added(ctx: HandlerContext) -> EntityRows:
@@ -112,7 +115,7 @@ async def _project_file_added(ctx: HandlerContext) -> EntityRows:
                 f"media {event.media_id} is not among the media of project {event.project_id}"
             )
     return EntityRows(
-        projects=ctx.project_row(export).projects,
+        projects=(ctx.project_row(export),),
         media=tuple(rows),
         download_tasks=tuple(t for row in rows if (t := builders.download_task(row)) is not None),
     )
@@ -143,7 +146,7 @@ async def _custom_task(ctx: HandlerContext) -> EntityRows:
     link_row = builders.external_link_row(link, assignment_id, event.project_id, ctx.stamp)
     contact = builders.link_contact_row(link, assignment_id, event.project_id, ctx.stamp)
     return EntityRows(
-        projects=ctx.project_row(export).projects,
+        projects=(ctx.project_row(export),),
         contacts=(contact,) if contact else (),
         tasks=(builders.task_row(assignment, assignment_id, task_id, event, ctx.stamp),),
         task_templates=(template_row,) if template_row else (),
@@ -157,7 +160,7 @@ async def _policyholder(ctx: HandlerContext) -> EntityRows:
         if ctx.event.event_type == EventType.POLICYHOLDER_INVITED
         else "policyholder_joined_at"
     )
-    return ctx.project_row(await ctx.project(), **{column: ctx.stamp.now})
+    return ctx.only_project(await ctx.project(), **{column: ctx.stamp.now})
 
 
 async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
@@ -171,11 +174,11 @@ async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
         for item in items
         if (row := builders.video_collab_row(item, event.project_id, ctx.stamp)) is not None
     ]
-    return EntityRows(projects=ctx.project_row(export).projects, video_collab=tuple(rows))
+    return EntityRows(projects=(ctx.project_row(export),), video_collab=tuple(rows))
 
 
 async def _xa_linking_unsuccessful(ctx: HandlerContext) -> EntityRows:
-    return ctx.project_row(
+    return ctx.only_project(
         ProjectExport.empty(), xa_autolink_fail=True, xa_autolink_fail_at=ctx.stamp.now
     )
 
