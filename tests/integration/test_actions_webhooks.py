@@ -1,5 +1,6 @@
 """The action executor against real webhook receivers on loopback (no Kafka: nothing here may
-reach the action DLQ), plus the immediate Log and Metric actions."""
+reach the action DLQ), plus the immediate Log and Metric actions. Every test runs with httpx's
+own transport and with httpx over aiohttp (the two HTTP clients the worker may use)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from httpx_aiohttp import AiohttpTransport
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import (
@@ -48,9 +50,12 @@ async def other_receiver() -> AsyncIterator[WebhookReceiver]:
     await server.stop()
 
 
-@pytest.fixture
-async def make_executor() -> AsyncIterator[Callable[..., ActionExecutor]]:
-    client = httpx.AsyncClient()
+@pytest.fixture(params=["native", "aiohttp"])
+async def make_executor(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Callable[..., ActionExecutor]]:
+    """Executors sharing one client: httpx's own transport, or httpx over aiohttp."""
+    client = httpx.AsyncClient(transport=AiohttpTransport() if request.param == "aiohttp" else None)
     made: list[ActionExecutor] = []
     registry = CollectorRegistry()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 import httpx
@@ -26,6 +26,11 @@ from claimx_worker.model import Webhook
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+_OWN_HEADERS = frozenset(
+    {"idempotency-key", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+
+
 @attrs.frozen(kw_only=True)
 class WebhookRequest:
     """A webhook ready to send (built once, sent once per attempt)."""
@@ -33,25 +38,28 @@ class WebhookRequest:
     endpoint: str
     method: str
     url: httpx.URL = attrs.field(repr=False)
-    headers: httpx.Headers = attrs.field(repr=False)
+    headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
     timeout: float
     key: str
     signing_key: bytes | None = attrs.field(repr=False)
 
-    def headers_at(self, timestamp: int) -> httpx.Headers:
+    def headers_at(self, timestamp: int) -> dict[str, str]:
         """The request headers for an attempt at ``timestamp`` (Unix seconds)."""
-        headers = self.headers.copy()
-        if self.signing_key is None:
-            headers["webhook-id"] = self.key
-            headers["webhook-timestamp"] = str(timestamp)
-        else:
-            headers.update(signature_headers(self.signing_key, self.key, timestamp, self.body))
-        return headers
+        if self.signing_key is not None:
+            return {
+                **self.headers,
+                **signature_headers(self.signing_key, self.key, timestamp, self.body),
+            }
+        return {**self.headers, "webhook-id": self.key, "webhook-timestamp": str(timestamp)}
 
 
 def build_request(action: Webhook, key: str, settings: ActionSettings) -> WebhookRequest:
-    """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried)."""
+    """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried).
+
+    The action's headers are kept, except those the executor sets itself (``Idempotency-Key``
+    and the ``webhook-*`` headers); ``Content-Type: application/json`` is added to a body
+    unless the action sets a content type."""
     try:
         url = httpx.URL(action.url)
     except httpx.InvalidURL:
@@ -59,8 +67,8 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
     body = b"" if action.body is None else payload_bytes(action.body)
-    headers = httpx.Headers(action.headers)
-    if body and "content-type" not in headers:
+    headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
+    if body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     headers[IDEMPOTENCY_HEADER] = key
     secret = action.signing_secret or settings.signing_secret
@@ -134,10 +142,10 @@ class WebhookSender:
                         headers=request.headers_at(int(time.time())),
                         timeout=request.timeout,
                     )
-            except (TimeoutError, httpx.TimeoutException):
+            except TimeoutError:
                 verdict.healthy = False
                 return Failure(error=f"timed out after {request.timeout:g}s", retryable=True)
-            except (httpx.TransportError, OSError) as exc:
+            except (httpx.TransportError, OSError) as exc:  # timeouts of the transport too
                 verdict.healthy = False
                 return Failure(error=f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True)
             verdict.healthy = response.status_code < 500
