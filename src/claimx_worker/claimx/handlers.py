@@ -138,7 +138,9 @@ async def _custom_task(ctx: HandlerContext) -> EntityRows:
     )
     assignment = record(payload, "data")
     template = mapping(assignment.get("customTask"))
-    task_id = integer(assignment.get("taskId")) or integer(template.get("taskId"))
+    task_id = integer(assignment.get("taskId"))
+    if task_id is None:
+        task_id = integer(template.get("taskId"))
     if task_id is None:
         raise PermanentError(f"task assignment {assignment_id}: the response has no taskId")
     link = mapping(assignment.get("externalLinkData"))

@@ -1,0 +1,105 @@
+"""Handlers on unusual API answers (pytest-httpx on httpx's native transport): missing template
+id, sparse assignments, an empty project export, unsafe media file names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from pytest_httpx import HTTPXMock
+
+from claimx_worker.claimx import ApiSettings, ClaimXApiClient, ClaimXMetrics, Enricher
+from claimx_worker.errors import PermanentError
+from claimx_worker.model import ClaimXEvent, ProjectRow
+
+BASE = "http://claimx.test"
+NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+PROJECT = {"data": {"project": {"projectId": 7, "status": "OPEN"}}}
+
+
+@pytest.fixture
+async def enricher() -> AsyncIterator[Enricher]:
+    metrics = ClaimXMetrics(CollectorRegistry())
+    client = ClaimXApiClient(
+        ApiSettings(base_url=BASE, token="t", retries=0),
+        metrics=metrics,
+        transport=httpx.AsyncHTTPTransport(),
+    )
+    async with Enricher(client, metrics=metrics, now=lambda: NOW) as enricher:
+        yield enricher
+
+
+def event(event_type: str, **fields: Any) -> ClaimXEvent:
+    return ClaimXEvent(event_id="e1", event_type=event_type, project_id="7", **fields)
+
+
+def answer(httpx_mock: HTTPXMock, path: str, payload: Any) -> None:
+    httpx_mock.add_response(url=re.compile(re.escape(BASE + path) + r"(\?.*)?$"), json=payload)
+
+
+async def test_template_id_from_the_nested_template(
+    enricher: Enricher, httpx_mock: HTTPXMock
+) -> None:
+    answer(httpx_mock, "/customTasks/assignment/5", {"data": {"customTask": {"taskId": "789"}}})
+    answer(httpx_mock, "/export/project/7", PROJECT)
+    result = await enricher.enrich(event("CUSTOM_TASK_COMPLETED", task_assignment_id="5"))
+    task = result.rows.first_task
+    assert task is not None
+    assert (task.assignment_id, task.task_id, task.project_id) == (5, 789, "7")
+    assert [t.task_id for t in result.rows.task_templates] == [789]
+    assert result.rows.external_links == ()
+    assert result.rows.contacts == ()
+    assert result.rows.project is not None
+    assert result.rows.project.status == "OPEN"
+
+
+async def test_assignment_without_any_template_id_is_permanent(
+    enricher: Enricher, httpx_mock: HTTPXMock
+) -> None:
+    answer(httpx_mock, "/customTasks/assignment/5", {"assignmentId": 5, "taskName": "x"})
+    answer(httpx_mock, "/export/project/7", PROJECT)
+    with pytest.raises(PermanentError, match="task assignment 5: the response has no taskId"):
+        await enricher.enrich(event("CUSTOM_TASK_ASSIGNED", task_assignment_id="5"))
+
+
+async def test_empty_project_export_gives_a_minimal_row(
+    enricher: Enricher, httpx_mock: HTTPXMock
+) -> None:
+    answer(httpx_mock, "/export/project/7", {"data": {}})
+    result = await enricher.enrich(event("POLICYHOLDER_INVITED"))
+    assert result.rows.projects == (
+        ProjectRow(
+            project_id="7",
+            policyholder_invited_at=NOW,
+            event_id="e1",
+            created_at=NOW,
+            updated_at=NOW,
+            last_enriched_at=NOW,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "blob_path"),
+    [
+        ("../../etc/passwd", "7/media/_.._etc_passwd"),
+        ("a\\b.jpg", "7/media/a_b.jpg"),
+        (None, "7/media/99"),
+    ],
+)
+async def test_blob_path_stays_in_the_projects_folder(
+    enricher: Enricher, httpx_mock: HTTPXMock, name: str | None, blob_path: str
+) -> None:
+    item = {"mediaID": 99, "mediaName": name, "fullDownloadLink": "https://files.test/99"}
+    answer(httpx_mock, "/export/project/7/media", {"media": item})
+    answer(httpx_mock, "/export/project/7", PROJECT)
+    result = await enricher.enrich(event("PROJECT_FILE_ADDED", media_id="99"))
+    assert [t.blob_path for t in result.rows.download_tasks] == [blob_path]
+    media_request = httpx_mock.get_request(url=re.compile(r".*/media\?.*"))
+    assert media_request is not None
+    assert media_request.url.params["mediaIds"] == "99"
