@@ -266,3 +266,19 @@ async def test_log_metric_and_filter_run_immediately(
     assert any("label names" in line for line in warnings.lines)
     assert _sample(make_executor, "claimx_actions_total", type="metric", outcome="failed") == 1
     assert skipped.result().status is OutcomeStatus.SKIPPED
+
+
+async def test_drain_waits_and_close_cancels_what_is_left(
+    receiver: WebhookReceiver, make_executor: Callable[..., ActionExecutor]
+) -> None:
+    receiver.behave("/slow", delay=2.0)
+    executor = make_executor()
+    quick = executor.submit("evt-1", "1", INSTANCE, 0, Webhook(url=receiver.url("/quick")))
+    slow = executor.submit("evt-2", "1", INSTANCE, 0, Webhook(url=receiver.url("/slow")))
+    assert executor.in_flight == 2
+    assert await executor.drain(0.5) == 1
+    assert quick.result().status is OutcomeStatus.DELIVERED
+    await executor.aclose()
+    assert slow.cancelled()  # its event stays uncommitted and is redelivered
+    assert executor.in_flight == 0
+    assert _sample(make_executor, "claimx_actions_in_flight") == 0

@@ -21,7 +21,12 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.breaker import BreakerState
-from claimx_worker.actions.dead_letter import PUBLISH_TO_TOPIC, WEBHOOK, dead_letter
+from claimx_worker.actions.dead_letter import (
+    PUBLISH_TO_TOPIC,
+    WEBHOOK,
+    DeadLetter,
+    dead_letter,
+)
 from claimx_worker.actions.encoding import InvalidActionError
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.metrics import ExecutorMetrics
@@ -173,9 +178,9 @@ class ActionExecutor:
             report = await self._attempt_all(ref, action, kind, submitted)
             if report.delivered:
                 return self._outcome(kind, ref, OutcomeStatus.DELIVERED, report.attempts)
-            await self._dead_letter(ref, action, kind, report)
+            record = await self._dead_letter(ref, action, kind, report)
             return self._outcome(
-                kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, report.error
+                kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, record.error
             )
         finally:
             self._metrics.duration.labels(kind).observe(time.monotonic() - submitted)
@@ -235,7 +240,7 @@ class ActionExecutor:
         action: Webhook | PublishToTopic,
         kind: str,
         report: DeliveryReport,
-    ) -> None:
+    ) -> DeadLetter:
         record = dead_letter(ref, action, report, self._scrubber)
         headers = [(IDEMPOTENCY_HEADER, ref.key.encode())]
         try:
@@ -256,6 +261,7 @@ class ActionExecutor:
             error=record.error,
             dlq_topic=self.dlq_topic,
         ).warning("Action dead-lettered")
+        return record
 
     def _finished(self, task: asyncio.Task[ActionOutcome]) -> None:
         self._tasks.discard(task)
