@@ -114,6 +114,10 @@ class ClaimXApiClient:
             {"Authorization": f"Basic {settings.token}", "Accept": "application/json"}
         )
         self._extensions = {"timeout": httpx.Timeout(settings.timeout_seconds).as_dict()}
+        if not settings.token:
+            logger.bind(base_url=settings.base_url).warning(
+                "ClaimX API token is empty: set CLAIMX_API_TOKEN, or requests will be rejected"
+            )
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         self._breaker = CircuitBreaker(
             failure_threshold=settings.circuit_failure_threshold,

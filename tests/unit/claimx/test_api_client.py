@@ -330,3 +330,13 @@ async def test_token_never_appears_in_errors_reprs_or_logs(
     for text in texts:
         assert TOKEN not in text
         assert "s3cret-value" not in text
+
+
+async def test_an_empty_token_is_warned_about(
+    make_env: Callable[..., Env], log_lines: list[str]
+) -> None:
+    make_env(token="")
+    assert any("ClaimX API token is empty" in line for line in log_lines)
+    log_lines.clear()
+    make_env()
+    assert not any("token is empty" in line for line in log_lines)
