@@ -1,0 +1,217 @@
+"""An asyncio producer that keeps per-message headers and resolves a future per delivery.
+
+``confluent_kafka.aio.AIOProducer`` batches through a path that drops per-message headers, and
+our idempotency keys and retry state travel in headers. So this wraps the plain
+``confluent_kafka.Producer``: :meth:`DeliveryProducer.produce` enqueues on the event loop thread
+(librdkafka copies the message and returns at once), a background thread serves delivery reports
+with ``poll()``, and each batch of reports is handed back to the loop with one
+``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from loguru import logger
+
+Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
+_POLL_SECONDS = 0.05
+
+
+class DeliveryError(Exception):
+    """A message was not acknowledged by the broker (librdkafka gave up on it or refused it)."""
+
+    def __init__(self, error: KafkaError, topic: str) -> None:
+        super().__init__(f"delivery to {topic} failed: {error.name()}: {error.str()}")
+        self.error = error
+        self.topic = topic
+
+    @property
+    def too_large(self) -> bool:
+        """The message exceeds the producer's or the topic's size limit."""
+        return bool(self.error.code() == KafkaError.MSG_SIZE_TOO_LARGE)
+
+
+DeliveryCallback = Callable[[DeliveryError | None], None]
+"""Called on the event loop with ``None`` once a message is acknowledged, or the error."""
+_Report = tuple[DeliveryCallback | None, KafkaError | None, str]
+
+
+class DeliveryProducer:
+    """``confluent_kafka.Producer`` with delivery callbacks on the event loop (:meth:`produce`)
+    or futures (:meth:`send`), and a delivery-report thread.
+
+    ``config`` is a librdkafka configuration; ``error_cb`` in it is replaced by one that logs and,
+    for fatal errors (an idempotent producer that lost its guarantees), calls ``on_fatal`` on the
+    loop. Use :meth:`start` before producing and :meth:`close` at the end.
+    """
+
+    def __init__(
+        self, config: Mapping[str, Any], *, on_fatal: Callable[[str], None] | None = None
+    ) -> None:
+        self._config = dict(config)
+        self._on_fatal = on_fatal
+        self._producer: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._reports: list[_Report] = []
+        self._overflow: deque[tuple[str, bytes | None, Any, Any, Any]] = deque()
+        self._overflow_lock = threading.Lock()
+        self._flushed: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        """Create the producer on the running loop and start the delivery-report thread."""
+        self._loop = asyncio.get_running_loop()
+        self._producer = Producer({**self._config, "error_cb": self._error_cb})
+        self._running = True
+        self._thread = threading.Thread(
+            target=self._serve_reports, name="claimx-producer-poll", daemon=True
+        )
+        self._thread.start()
+
+    def __len__(self) -> int:
+        """Messages not yet acknowledged (in librdkafka's queue or waiting for queue space)."""
+        return len(self._producer) + len(self._overflow) if self._producer is not None else 0
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Enqueue a message; ``on_delivery`` is called on the loop with ``None`` once the broker
+        acknowledged it, or with a :class:`DeliveryError`.
+
+        Call from the loop thread. When librdkafka's queue is full the message waits in a local
+        queue, in order, until there is space; it never raises ``BufferError``.
+        """
+        report = functools.partial(self._report, on_delivery, topic)
+        hdrs = headers if headers is None or type(headers) is list else _header_list(headers)
+        if self._overflow:
+            with self._overflow_lock:
+                self._overflow.append((topic, value, key, hdrs, report))
+            return
+        try:
+            self._producer.produce(topic, value, key, headers=hdrs, on_delivery=report)
+        except BufferError:
+            with self._overflow_lock:
+                self._overflow.append((topic, value, key, hdrs, report))
+        except KafkaException as exc:  # refused outright: reported like a failed delivery
+            assert self._loop is not None, "DeliveryProducer.start() was not awaited"
+            refused: _Report = (on_delivery, _kafka_error(exc), topic)
+            self._loop.call_soon(self._resolve, [refused])
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
+    ) -> asyncio.Future[None]:
+        """Enqueue a message; the future resolves on acknowledgement or fails with
+        :class:`DeliveryError`."""
+        assert self._loop is not None, "DeliveryProducer.start() was not awaited"
+        future: asyncio.Future[None] = self._loop.create_future()
+        self.produce(topic, value, key, headers, functools.partial(_settle, future))
+        return future
+
+    def _report(
+        self,
+        on_delivery: DeliveryCallback | None,
+        topic: str,
+        error: KafkaError | None,
+        _message: Any,
+    ) -> None:
+        # Runs on whichever thread polls: only collect; the loop resolves in batches.
+        self._reports.append((on_delivery, error, topic))
+
+    def _serve_reports(self) -> None:
+        producer = self._producer
+        while self._running:
+            producer.poll(_POLL_SECONDS)
+            self._drain_overflow()
+            self._hand_over()
+        self._hand_over()
+
+    def _drain_overflow(self) -> None:
+        if not self._overflow:
+            return
+        with self._overflow_lock:
+            while self._overflow:
+                topic, value, key, headers, report = self._overflow[0]
+                try:
+                    self._producer.produce(topic, value, key, headers=headers, on_delivery=report)
+                except BufferError:
+                    return
+                except KafkaException as exc:
+                    report(_kafka_error(exc), None)
+                self._overflow.popleft()
+
+    def _hand_over(self) -> None:
+        if not self._reports:
+            return
+        reports, self._reports = self._reports, []
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._resolve, reports)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            return
+
+    def _resolve(self, reports: list[_Report]) -> None:
+        for on_delivery, error, topic in reports:
+            if on_delivery is not None:
+                on_delivery(None if error is None else DeliveryError(error, topic))
+        flushed = self._flushed
+        if flushed is not None and not flushed.done() and not len(self):
+            flushed.set_result(None)
+
+    def _error_cb(self, error: KafkaError) -> None:
+        log = logger.bind(code=error.name(), fatal=error.fatal())
+        if not error.fatal():
+            log.warning("Kafka producer error: {}", error.str())
+            return
+        log.error("Kafka producer fatal error: {}", error.str())
+        if self._on_fatal is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._on_fatal, f"producer: {error.str()}")
+
+    async def flush(self) -> None:
+        """Wait until every message produced so far is acknowledged or has failed (bound it with
+        ``asyncio.timeout``)."""
+        assert self._loop is not None
+        while len(self):
+            self._flushed = self._loop.create_future()
+            await self._flushed
+
+    async def close(self) -> None:
+        """Stop the delivery-report thread (call :meth:`flush` first)."""
+        self._running = False
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+
+def _settle(future: asyncio.Future[None], error: DeliveryError | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _header_list(headers: Headers) -> list[tuple[str, bytes | str | None]]:
+    return list(headers.items() if isinstance(headers, Mapping) else headers)
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError:
+    error = exc.args[0] if exc.args else None
+    return error if isinstance(error, KafkaError) else KafkaError(KafkaError._FAIL, str(exc))

@@ -1,0 +1,205 @@
+"""Failure routing: which exception goes where (retry topic or DLQ) and the headers it carries.
+
+Retry and DLQ records keep the original value and key byte for byte and the original headers,
+plus these headers (values are UTF-8 text):
+
+==========================  ===========================================================
+``claimx-attempts``         processing attempts made so far, all failed (``1`` after the first)
+``claimx-due-ms``           retry records: epoch milliseconds when the retry is due
+``claimx-original-topic``   where the event was first consumed (not a retry topic)
+``claimx-original-partition``, ``claimx-original-offset``   likewise
+``claimx-error``            the last error's message (at most 1,000 characters)
+``claimx-error-category``   ``invalid_event``, ``auth``, ``permanent`` or ``transient``
+``claimx-error-type``       the exception class, e.g. ``TransientError``
+``claimx-failed-at``        DLQ records: ISO-8601 UTC time of the write
+``claimx-value-truncated``  DLQ records too large for the DLQ topic: the original value size
+                            (the value is then the first :data:`TRUNCATED_VALUE_BYTES` bytes)
+==========================  ===========================================================
+
+Error messages come from :class:`~claimx_worker.errors.ProcessingError` subclasses, which by
+contract hold no secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from attrs import frozen
+
+from claimx_worker.errors import ErrorCategory, ProcessingError
+from claimx_worker.kafka.producer import DeliveryError
+
+ATTEMPTS = "claimx-attempts"
+DUE_MS = "claimx-due-ms"
+ORIGINAL_TOPIC = "claimx-original-topic"
+ORIGINAL_PARTITION = "claimx-original-partition"
+ORIGINAL_OFFSET = "claimx-original-offset"
+ERROR = "claimx-error"
+ERROR_CATEGORY = "claimx-error-category"
+ERROR_TYPE = "claimx-error-type"
+FAILED_AT = "claimx-failed-at"
+VALUE_TRUNCATED = "claimx-value-truncated"
+
+ROUTING_HEADERS = frozenset(
+    {
+        ATTEMPTS,
+        DUE_MS,
+        ORIGINAL_TOPIC,
+        ORIGINAL_PARTITION,
+        ORIGINAL_OFFSET,
+        ERROR,
+        ERROR_CATEGORY,
+        ERROR_TYPE,
+        FAILED_AT,
+        VALUE_TRUNCATED,
+    }
+)
+"""Headers the runtime writes; they are replaced, never duplicated, when an event moves on."""
+
+MAX_ERROR_CHARS = 1000
+TRUNCATED_VALUE_BYTES = 64 * 1024
+
+HeaderList = list[tuple[str, bytes | None]]
+
+
+@frozen
+class Origin:
+    """Where an event was first consumed: the input topic's coordinates, kept across retries."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@frozen
+class Failure:
+    """A classified processing failure."""
+
+    category: str
+    retryable: bool
+    message: str
+    error_type: str
+    expected: bool
+    """False for exceptions that are not :class:`ProcessingError`: bugs, logged with traceback."""
+
+
+def classify(exc: BaseException) -> Failure:
+    """Classify an exception from decoding, processing, an output's delivery or deferred work.
+
+    :class:`ProcessingError` subclasses carry their category; a failed output delivery is
+    transient unless the output is too large; anything else is a bug and permanent.
+    """
+    name = type(exc).__name__
+    message = str(exc)[:MAX_ERROR_CHARS] or name
+    if isinstance(exc, ProcessingError):
+        return Failure(str(exc.category), exc.retryable, message, name, expected=True)
+    if isinstance(exc, DeliveryError):
+        category = ErrorCategory.PERMANENT if exc.too_large else ErrorCategory.TRANSIENT
+        return Failure(str(category), not exc.too_large, message, name, expected=True)
+    return Failure(str(ErrorCategory.PERMANENT), False, message, name, expected=False)
+
+
+@frozen
+class RetryState:
+    """What a consumed record says about its earlier attempts."""
+
+    attempts: int
+    """Failed attempts before this delivery (0 for a record from the input topic)."""
+    due_ms: int | None
+    origin: Origin
+
+
+def header_text(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> str | None:
+    """The last value of header ``name`` as text, or ``None``."""
+    found: str | None = None
+    for key, value in headers or ():
+        if key == name and value is not None:
+            found = value.decode("utf-8", "replace")
+    return found
+
+
+def _int_header(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> int | None:
+    text = header_text(headers, name)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def read_retry_state(
+    headers: Sequence[tuple[str, bytes | None]] | None, topic: str, partition: int, offset: int
+) -> RetryState:
+    """Read a retry record's state; a record without (valid) retry headers counts as new."""
+    attempts = _int_header(headers, ATTEMPTS)
+    origin_topic = header_text(headers, ORIGINAL_TOPIC)
+    origin_partition = _int_header(headers, ORIGINAL_PARTITION)
+    origin_offset = _int_header(headers, ORIGINAL_OFFSET)
+    if origin_topic is None or origin_partition is None or origin_offset is None:
+        origin = Origin(topic, partition, offset)
+    else:
+        origin = Origin(origin_topic, origin_partition, origin_offset)
+    return RetryState(max(0, attempts or 0), _int_header(headers, DUE_MS), origin)
+
+
+@frozen
+class Route:
+    """Where a failed event goes next."""
+
+    topic: str
+    headers: HeaderList
+    delay_label: str | None
+    """The retry delay (e.g. ``5m``), or ``None`` for the DLQ."""
+
+
+class RetryPolicy:
+    """Chooses the retry topic for a failure, or the DLQ once every delay has been tried.
+
+    ``retry_topics`` maps each retry topic to ``(delay label, delay seconds)`` in retry order: the
+    first failure goes to the first topic, the n-th to the n-th; a failure after the last retry,
+    or one that is not retryable, goes to ``dlq_topic``.
+    """
+
+    def __init__(self, retry_topics: Mapping[str, tuple[str, float]], dlq_topic: str) -> None:
+        self._retries = list(retry_topics.items())
+        self.dlq_topic = dlq_topic
+
+    @property
+    def max_retries(self) -> int:
+        """How many retries an event gets (the number of delays)."""
+        return len(self._retries)
+
+    def route(
+        self,
+        failure: Failure,
+        *,
+        attempts: int,
+        origin: Origin,
+        headers: Sequence[tuple[str, bytes | None]] | None,
+        now: float,
+    ) -> Route:
+        """The route for an event whose ``attempts``-th processing attempt failed at ``now``."""
+        kept: HeaderList = [(k, v) for k, v in headers or () if k not in ROUTING_HEADERS]
+        kept += [
+            (ATTEMPTS, str(attempts).encode()),
+            (ORIGINAL_TOPIC, origin.topic.encode()),
+            (ORIGINAL_PARTITION, str(origin.partition).encode()),
+            (ORIGINAL_OFFSET, str(origin.offset).encode()),
+            (ERROR, failure.message.encode("utf-8", "replace")),
+            (ERROR_CATEGORY, failure.category.encode()),
+            (ERROR_TYPE, failure.error_type.encode()),
+        ]
+        if failure.retryable and attempts <= len(self._retries):
+            topic, (label, seconds) = self._retries[attempts - 1]
+            due_ms = round((now + seconds) * 1000)
+            return Route(topic, [*kept, (DUE_MS, str(due_ms).encode())], label)
+        failed_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        return Route(self.dlq_topic, [*kept, (FAILED_AT, failed_at.encode())], None)
+
+
+def truncated(route: Route, value: bytes, size: int) -> tuple[Route, bytes]:
+    """A route and value for a record too large to write: the value cut to ``size`` bytes, and
+    ``claimx-value-truncated`` giving the original length."""
+    headers = [(k, v) for k, v in route.headers if k != VALUE_TRUNCATED]
+    headers.append((VALUE_TRUNCATED, str(len(value)).encode()))
+    return Route(route.topic, headers, route.delay_label), value[:size]

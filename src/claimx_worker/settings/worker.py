@@ -1,0 +1,207 @@
+"""The worker's settings (``config/claimx_config.yaml``) and :func:`load_settings`.
+
+The file keeps the operators' nesting::
+
+    kafka:
+      bootstrap_servers, common, consumer, producer, create_topics, topic_partitions, ...
+      claimx:
+        enrichment_worker:
+          consumer_group, topics: {...}, processing: {...}
+    claimx_api: {...}
+    metrics: {port}
+
+``KAFKA_BOOTSTRAP_SERVERS`` in the environment overrides ``kafka.bootstrap_servers``; any other
+value can come from the environment with ``${VAR}`` / ``${VAR:-default}`` in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import field, frozen, validators
+
+from claimx_worker.claimx.settings import ApiSettings
+from claimx_worker.settings.loader import ConfigValueError, LoadedConfig, load_config_file
+
+BOOTSTRAP_SERVERS_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+"""Environment variable that overrides ``kafka.bootstrap_servers``."""
+
+_DELAY = re.compile(r"(\d+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_delay(text: str) -> float:
+    """Seconds in a retry delay written ``<integer><unit>``, unit ``ms``, ``s``, ``m`` or ``h``.
+
+    Raises :class:`ValueError` for anything else (``"5m"`` is 300.0; ``"5"`` is an error).
+    """
+    match = _DELAY.fullmatch(text)
+    if match is None or int(match.group(1)) == 0:
+        raise ConfigValueError(
+            f"not a retry delay: {text!r} (write a positive integer and a unit: 500ms, 30s, 5m, 1h)"
+        )
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _check_delays(_: object, __: attrs.Attribute[Any], delays: tuple[str, ...]) -> None:
+    for delay in delays:
+        parse_delay(delay)
+    if len(set(delays)) != len(delays):
+        raise ConfigValueError(f"retry delays must be distinct (one topic each): {list(delays)}")
+
+
+def _check_properties(_: object, attribute: attrs.Attribute[Any], props: Mapping[str, Any]) -> None:
+    for key, value in props.items():
+        if not isinstance(value, str | int | float | bool):
+            raise ConfigValueError(
+                f"librdkafka property {key!r} must be a string, number or boolean"
+            )
+
+
+@frozen(kw_only=True)
+class TopicSettings:
+    """Topic names. Retry topics are ``<retry_prefix>.<delay>``, one per retry delay."""
+
+    pending: str = "claimx.enrichment.pending"
+    """The input topic: ClaimX events to enrich."""
+    enriched: str = "claimx.enriched"
+    """Entity rows, one message per event."""
+    downloads: str = "claimx.downloads.pending"
+    """Download tasks, one per media row with a download link."""
+    retry_prefix: str = "claimx.enrichment.retry"
+    dlq: str = "claimx.enrichment.dlq"
+    """Events that failed for good (invalid, permanent error, or every retry used)."""
+    actions_dlq: str = "claimx.actions.dlq"
+    """Plugin actions that could not be delivered."""
+
+
+@frozen(kw_only=True)
+class ProcessingSettings:
+    """How the worker consumes and processes: concurrency, commits, retries, plugins."""
+
+    plugins_dir: str = "plugins/config"
+    """Directory of plugin instances (one sub-directory each); ``""`` disables plugins."""
+    max_in_flight: int = field(default=500, validator=validators.gt(0))
+    """Events fetched and not yet done; above it the worker pauses its partitions."""
+    low_water_mark: int | None = None
+    """Paused partitions resume at or below this many events in flight (default: half of
+    ``max_in_flight``)."""
+    batch_size: int = field(default=500, validator=validators.gt(0))
+    """Messages fetched per ``consume()`` call."""
+    fetch_timeout_seconds: float = field(default=0.1, validator=validators.gt(0))
+    """How long one fetch waits for a first message when the topics are idle."""
+    drain_deadline_seconds: float = field(default=30.0, validator=validators.ge(0))
+    """On rebalance and shutdown, how long in-flight events may take to finish."""
+    commit_interval_seconds: float = field(default=5.0, validator=validators.gt(0))
+    retry_delays: tuple[str, ...] = field(
+        default=("5m", "10m", "20m", "40m"), validator=_check_delays
+    )
+    """Transient failures wait these delays in turn (one retry topic each), then go to the DLQ."""
+
+    def __attrs_post_init__(self) -> None:
+        low = self.low_water_mark
+        if low is not None and not 0 <= low < self.max_in_flight:
+            raise ConfigValueError(
+                f"low_water_mark must be at least 0 and below max_in_flight ({self.max_in_flight})"
+            )
+
+    @property
+    def resume_at(self) -> int:
+        """The effective low-water mark."""
+        return self.max_in_flight // 2 if self.low_water_mark is None else self.low_water_mark
+
+    @property
+    def retry_delay_seconds(self) -> tuple[float, ...]:
+        """:attr:`retry_delays` in seconds."""
+        return tuple(parse_delay(delay) for delay in self.retry_delays)
+
+
+@frozen(kw_only=True)
+class EnrichmentWorkerSettings:
+    """``kafka.claimx.enrichment_worker``: the enrichment worker's group, topics and processing."""
+
+    consumer_group: str = "claimx-enrichment-worker"
+    topics: TopicSettings = field(factory=TopicSettings)
+    processing: ProcessingSettings = field(factory=ProcessingSettings)
+
+    def retry_topics(self) -> dict[str, float]:
+        """Retry topic name -> delay in seconds, in retry order."""
+        return {
+            f"{self.topics.retry_prefix}.{label}": seconds
+            for label, seconds in zip(
+                self.processing.retry_delays, self.processing.retry_delay_seconds, strict=True
+            )
+        }
+
+
+@frozen(kw_only=True)
+class ClaimXKafkaSettings:
+    """``kafka.claimx``: the ClaimX workers."""
+
+    enrichment_worker: EnrichmentWorkerSettings = field(factory=EnrichmentWorkerSettings)
+
+
+@frozen(kw_only=True)
+class KafkaSettings:
+    """``kafka``: the cluster, raw librdkafka properties, topic creation and the workers.
+
+    ``common`` properties go to every client, ``consumer`` and ``producer`` ones to that client
+    only (overriding ``common``). They are hidden from ``repr`` (they may hold SASL passwords).
+    """
+
+    bootstrap_servers: str = "localhost:9092"
+    common: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    consumer: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    producer: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    create_topics: bool = False
+    """Create missing topics at start (local use); otherwise a missing topic stops the worker."""
+    topic_partitions: int = field(default=6, validator=validators.gt(0))
+    """Partitions of topics created by ``create_topics``."""
+    topic_replication_factor: int = field(default=1, validator=validators.gt(0))
+    """Replication factor of topics created by ``create_topics``."""
+    claimx: ClaimXKafkaSettings = field(factory=ClaimXKafkaSettings)
+
+    @property
+    def worker(self) -> EnrichmentWorkerSettings:
+        """Shortcut for ``claimx.enrichment_worker``."""
+        return self.claimx.enrichment_worker
+
+
+@frozen(kw_only=True)
+class MetricsSettings:
+    """``metrics``: the Prometheus endpoint (``/metrics``, ``/healthz``, ``/readyz``)."""
+
+    port: int = field(default=9100, validator=[validators.ge(0), validators.le(65535)])
+
+
+@frozen(kw_only=True)
+class WorkerSettings:
+    """Everything ``claimx-worker run`` needs, as read from ``config/claimx_config.yaml``."""
+
+    kafka: KafkaSettings = field(factory=KafkaSettings)
+    claimx_api: ApiSettings = field(factory=ApiSettings)
+    metrics: MetricsSettings = field(factory=MetricsSettings)
+
+
+def load_worker_config(path: Path, env: Mapping[str, str]) -> LoadedConfig[WorkerSettings]:
+    """Read the worker settings file, with the secret values found in it (for log redaction).
+
+    Raises :class:`~claimx_worker.settings.ConfigError` listing every problem as
+    ``file:line: key: message`` (unknown keys, wrong types, unset variables, bad values).
+    """
+    loaded = load_config_file(path, WorkerSettings, env=env)
+    servers = env.get(BOOTSTRAP_SERVERS_ENV, "").strip()
+    if not servers:
+        return loaded
+    settings = loaded.value
+    kafka = attrs.evolve(settings.kafka, bootstrap_servers=servers)
+    return LoadedConfig(attrs.evolve(settings, kafka=kafka), loaded.secrets)
+
+
+def load_settings(path: Path, env: Mapping[str, str]) -> WorkerSettings:
+    """The worker settings in ``path``; see :func:`load_worker_config`."""
+    return load_worker_config(path, env).value
