@@ -1,0 +1,143 @@
+"""Worker settings: the default file, environment overrides, and errors with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from claimx_worker.settings import ConfigError
+from claimx_worker.settings.worker import (
+    ProcessingSettings,
+    WorkerSettings,
+    load_settings,
+    load_worker_config,
+    parse_delay,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_FILE = REPO / "config" / "claimx_config.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "claimx_config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_default_file_loads_to_the_documented_defaults() -> None:
+    settings = load_settings(DEFAULT_FILE, {})
+    assert settings == WorkerSettings()
+    worker = settings.kafka.worker
+    assert worker.consumer_group == "claimx-enrichment-worker"
+    assert worker.topics.pending == "claimx.enrichment.pending"
+    assert worker.processing.plugins_dir == "plugins/config"
+    assert worker.retry_topics() == {
+        "claimx.enrichment.retry.5m": 300.0,
+        "claimx.enrichment.retry.10m": 600.0,
+        "claimx.enrichment.retry.20m": 1200.0,
+        "claimx.enrichment.retry.40m": 2400.0,
+    }
+    assert settings.metrics.port == 9100
+
+
+def test_environment_fills_and_overrides_values() -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9092,broker-2:9092",
+        "CLAIMX_API_TOKEN": "dXNlcjpwYXNz",
+        "METRICS_PORT": "9200",
+    }
+    loaded = load_worker_config(DEFAULT_FILE, env)
+    assert loaded.value.kafka.bootstrap_servers == "broker-1:9092,broker-2:9092"
+    assert loaded.value.claimx_api.token == "dXNlcjpwYXNz"
+    assert loaded.value.metrics.port == 9200
+    assert "dXNlcjpwYXNz" in loaded.secrets
+    assert "dXNlcjpwYXNz" not in repr(loaded.value)
+
+
+def test_kafka_bootstrap_servers_wins_over_a_literal_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "kafka:\n  bootstrap_servers: kafka.internal:9092\n")
+    assert load_settings(path, {}).kafka.bootstrap_servers == "kafka.internal:9092"
+    override = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092"}
+    assert load_settings(path, override).kafka.bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_event_hubs_properties_pass_through_and_the_password_is_a_secret(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+kafka:
+  bootstrap_servers: ns.servicebus.windows.net:9093
+  common:
+    security.protocol: SASL_SSL
+    sasl.mechanism: PLAIN
+    sasl.username: $ConnectionString
+    sasl.password: ${EVENTHUBS_CONNECTION_STRING}
+  producer:
+    linger.ms: 20
+    compression.type: lz4
+""",
+    )
+    secret = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=abc123"
+    loaded = load_worker_config(path, {"EVENTHUBS_CONNECTION_STRING": secret})
+    kafka = loaded.value.kafka
+    assert kafka.common["sasl.username"] == "$ConnectionString"
+    assert kafka.common["sasl.password"] == secret
+    assert kafka.producer == {"linger.ms": 20, "compression.type": "lz4"}
+    assert secret in loaded.secrets
+    assert secret not in repr(loaded.value)
+
+
+def test_unknown_keys_are_errors_with_file_line_and_a_suggestion(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+kafka:
+  claimx:
+    enrichment_worker:
+      processing:
+        max_inflight: 10
+        retry_delays: [5m, 10]
+""",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    text = str(caught.value)
+    assert "claimx_config.yaml:5: kafka.claimx.enrichment_worker.processing.max_inflight" in text
+    assert "did you mean 'max_in_flight'" in text
+    assert "retry_delays" in text
+    assert ":6:" in text
+
+
+def test_an_unset_variable_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "kafka:\n  common:\n    sasl.password: ${SASL_PASSWORD}\n")
+    with pytest.raises(ConfigError, match="SASL_PASSWORD"):
+        load_settings(path, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0)]
+)
+def test_delays(text: str, seconds: float) -> None:
+    assert parse_delay(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["5", "0m", "5 m", "1d", "-1s", ""])
+def test_bad_delays(text: str) -> None:
+    with pytest.raises(ValueError, match="not a retry delay"):
+        parse_delay(text)
+
+
+def test_processing_bounds() -> None:
+    assert ProcessingSettings().resume_at == 250
+    assert ProcessingSettings(max_in_flight=10, low_water_mark=3).resume_at == 3
+    with pytest.raises(ValueError, match="low_water_mark"):
+        ProcessingSettings(max_in_flight=10, low_water_mark=10)
+    with pytest.raises(ValueError, match="distinct"):
+        ProcessingSettings(retry_delays=("5m", "5m"))
+
+
+def test_plugins_can_be_disabled(tmp_path: Path) -> None:
+    text = 'kafka:\n  claimx:\n    enrichment_worker:\n      processing:\n        plugins_dir: ""\n'
+    path = write(tmp_path, text)
+    assert load_settings(path, {}).kafka.worker.processing.plugins_dir == ""
