@@ -92,6 +92,37 @@ def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
     click.echo(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
 
 
+@cli.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Worker settings file.",
+)
+@click.option(
+    "--processor",
+    "processor_spec",
+    required=True,
+    metavar="MODULE:FUNCTION",
+    help="Factory of the per-event processor, called with the worker settings.",
+)
+def run(config_file: Path, processor_spec: str) -> None:
+    """Consume and process events until SIGTERM or SIGINT.
+
+    On the first signal: stop fetching, drain in-flight events, commit, flush, exit 0; a second
+    signal exits at once. Exit 2 on invalid settings or missing topics, 1 on a fatal Kafka error.
+    """
+    from claimx_worker.kafka.run import run_from_config
+
+    try:
+        status = run_from_config(config_file, processor_spec, os.environ)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    raise SystemExit(status)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
