@@ -71,7 +71,7 @@ async def test_shipped_instance_delivers_to_kafka_and_webhooks(
         executor = ActionExecutor(
             ActionSettings(dlq_topic=kafka_topic_factory()),
             client=client,
-            produce=producer.produce,
+            produce=producer.send,
             registry=registry,
         )
         submitted = []
