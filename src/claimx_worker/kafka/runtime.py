@@ -127,7 +127,7 @@ class _Partition:
         """Retry delay in seconds for a retry topic, ``None`` for the input topic."""
         self.offsets = PartitionOffsets()
         self.running = 0
-        """Events started (``process()`` entered) and not yet done."""
+        """Events dispatched (started, or queued behind their key) and not yet done."""
         self.revoked = False
         self.held: deque[tuple[Message, RetryState]] = deque()
         """Retry records fetched before they are due, in offset order."""
@@ -303,12 +303,7 @@ class KafkaRuntime(Generic[T]):
         parts = list(self._partitions.values())
         self._partitions.clear()
         self._paused.clear()
-        for part in parts:
-            self._revoke(part)
-        if not await self._drain(parts):
-            logger.bind(deadline_seconds=self._drain_deadline).warning(
-                "Events still running at the drain deadline; they will be redelivered"
-            )
+        await self._drain(parts)
         await self._commit(consumer, parts)
         await self._dispatcher.cancel()
         for task in list(self._routing):
@@ -355,49 +350,49 @@ class KafkaRuntime(Generic[T]):
         parts = self._take(partitions)
         if not parts:
             return
-        if not await self._drain(parts):
-            logger.bind(deadline_seconds=self._drain_deadline).warning(
-                "Revoked partitions still had running events at the drain deadline"
-            )
+        await self._drain(parts)
         await self._commit(consumer, parts)
         logger.bind(partitions=_describe(partitions)).info("Partitions revoked")
 
     async def _on_lost(self, consumer: AIOConsumer, partitions: list[TopicPartition]) -> None:
-        self._take(partitions)
+        for part in self._take(partitions):
+            part.revoked = True  # another member owns them now: do not start more
         logger.bind(partitions=_describe(partitions)).warning("Partitions lost")
 
     def _take(self, partitions: Iterable[TopicPartition]) -> list[_Partition]:
-        """Remove partitions from the assignment: nothing more is dispatched from them."""
+        """Remove partitions from the assignment: nothing more is fetched or released from them
+        (held retry records are dropped: they were never started and will be fetched again)."""
         parts = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
             self._paused.discard(key)
             part = self._partitions.pop(key, None)
             if part is not None:
-                self._revoke(part)
+                part.held.clear()
+                if part.timer is not None:
+                    part.timer.cancel()
+                    part.timer = None
                 parts.append(part)
         return parts
 
-    @staticmethod
-    def _revoke(part: _Partition) -> None:
-        part.revoked = True
-        part.held.clear()
-        if part.timer is not None:
-            part.timer.cancel()
-            part.timer = None
-
-    async def _drain(self, parts: Sequence[_Partition]) -> bool:
-        """Wait up to the drain deadline for the started events of ``parts``; True if all done."""
+    async def _drain(self, parts: Sequence[_Partition]) -> None:
+        """Wait up to the drain deadline until the in-flight events of ``parts`` are done (those
+        queued behind their key included); then mark them revoked so nothing more starts."""
         loop = asyncio.get_running_loop()
         waits = []
         for part in parts:
             if part.running:
                 part.drained = loop.create_future()
                 waits.append(part.drained)
-        if not waits:
-            return True
-        _, pending = await asyncio.wait(waits, timeout=self._drain_deadline)
-        return not pending
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=self._drain_deadline)
+            if pending:
+                left = sum(part.running for part in parts)
+                logger.bind(deadline_seconds=self._drain_deadline, events=left).warning(
+                    "Events still in flight at the drain deadline; they will be redelivered"
+                )
+        for part in parts:
+            part.revoked = True
 
     # --- offsets and flow control -------------------------------------------------------------
 
@@ -503,6 +498,7 @@ class KafkaRuntime(Generic[T]):
     def _dispatch(
         self, part: _Partition, message: Message, offset: int, attempt: int, origin: Origin | None
     ) -> None:
+        part.running += 1
         self._in_flight += 1
         if self._in_flight >= self._max_in_flight and not self._backpressure:
             self._backpressure = True
@@ -533,10 +529,9 @@ class KafkaRuntime(Generic[T]):
         """Decode the event and run ``process()`` up to its first suspension (see
         :class:`KeyedDispatcher`); ``None`` when it already returned or failed."""
         part: _Partition = ctx.slot
-        if part.revoked:  # queued behind its key when the partition went away
-            self._finish(part, started=False)
+        if part.revoked:  # still queued behind its key at the drain deadline: not started
+            self._finish(part)
             return None
-        part.running += 1
         try:
             value = ctx.value
             if value is None:
@@ -564,9 +559,8 @@ class KafkaRuntime(Generic[T]):
         else:
             ctx.release()
 
-    def _finish(self, part: _Partition, *, started: bool = True) -> None:
-        if started:
-            part.running -= 1
+    def _finish(self, part: _Partition) -> None:
+        part.running -= 1
         self._in_flight -= 1
         self._settle(part)
 

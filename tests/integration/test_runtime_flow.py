@@ -1,0 +1,111 @@
+"""Flow control and startup checks on a real broker: backpressure pauses and resumes partitions;
+missing topics stop the worker with their names unless it may create them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import pytest
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.kafka import KafkaRuntime, MissingTopicsError, ProcessContext, Processor
+from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
+from tests.integration.runtime_support import kafka_settings, produce, running, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+def gauge(registry: CollectorRegistry, name: str) -> float:
+    value = registry.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+async def test_backpressure_pauses_every_partition_and_resumes_at_the_low_water_mark(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    settings = kafka_settings(
+        kafka_broker,
+        kafka_topic_factory,
+        partitions=3,
+        max_in_flight=20,
+        low_water_mark=5,
+        batch_size=10,
+    )
+    topics = settings.worker.topics
+    produce(kafka_broker, topics.pending, [(f"k{i}".encode(), b"x", None) for i in range(300)])
+    gate = asyncio.Event()
+    started = 0
+    done = 0
+
+    async def process(value: bytes, ctx: ProcessContext) -> None:
+        nonlocal started, done
+        started += 1
+        await gate.wait()
+        ctx.produce(topics.enriched, value, ctx.key)
+        done += 1
+
+    registry = CollectorRegistry()
+    async with running(settings, Processor(decode=bytes, process=process), registry=registry):
+        await wait_for(lambda: gauge(registry, "claimx_partitions_assigned") == 6, "assignment")
+        # Stalled at the bound: every assigned partition (input and retry) gets paused.
+        await wait_for(lambda: gauge(registry, "claimx_partitions_paused") == 6, "the pause")
+        stalled_at = started
+        assert 20 <= stalled_at <= 20 + 2 * 10  # the bound, overshot by at most two batches
+        assert gauge(registry, "claimx_events_in_flight") == stalled_at
+        await asyncio.sleep(0.5)
+        assert started == stalled_at  # nothing more fetched while paused
+        gate.set()
+        await wait_for(lambda: done == 300, "every event after resuming", within=60)
+        assert gauge(registry, "claimx_partitions_paused") == 0
+
+
+async def test_missing_topics_are_named_and_nothing_is_consumed(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    settings = kafka_settings(kafka_broker, kafka_topic_factory, create=False)
+    kafka_topic_factory(2, name=settings.worker.topics.pending)
+
+    async def process(value: bytes, ctx: ProcessContext) -> None:
+        raise AssertionError("nothing may be consumed")
+
+    runtime = KafkaRuntime(
+        settings, Processor(decode=bytes, process=process), registry=CollectorRegistry()
+    )
+    with pytest.raises(MissingTopicsError) as caught:
+        await asyncio.wait_for(runtime.run(), 30)
+    topics = settings.worker.topics
+    expected = sorted(
+        [
+            f"{topics.retry_prefix}.1m",
+            topics.enriched,
+            topics.downloads,
+            topics.dlq,
+            topics.actions_dlq,
+        ]
+    )
+    assert caught.value.topics == expected
+    for name in expected:
+        assert name in str(caught.value)
+    assert "kafka.create_topics" in str(caught.value)
+
+
+async def test_create_topics_creates_the_missing_ones(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    settings = kafka_settings(kafka_broker, kafka_topic_factory, create=False)
+    settings = attrs.evolve(settings, create_topics=True, topic_partitions=4)
+    registry = CollectorRegistry()
+    processor = Processor(decode=bytes, process=_noop)
+    async with running(settings, processor, registry=registry) as runtime:
+        kafka_topic_factory.created.extend(runtime.topics)  # deleted after the test
+        await wait_for(lambda: gauge(registry, "claimx_partitions_assigned") == 8, "assignment")
+    metadata = kafka_broker.admin().list_topics(timeout=10).topics
+    assert len(runtime.topics) == 6
+    for name in runtime.topics:
+        assert len(metadata[name].partitions) == 4
+
+
+async def _noop(value: bytes, ctx: ProcessContext) -> None:
+    return None
