@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import NoReturn
 import click
 
 from claimx_worker import __version__
+from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.inventory import take_inventory
 from claimx_worker.settings import ConfigError
@@ -121,6 +123,61 @@ def run(config_file: Path, processor_spec: str) -> None:
     except ConfigError as error:
         exit_with_config_error(error)
     raise SystemExit(status)
+
+
+@cli.group()
+def dlq() -> None:
+    """The action dead-letter queue."""
+
+
+@dlq.command("replay")
+@click.option(
+    "--topic", help=f"DLQ topic (default: the settings' actions DLQ, else {DEFAULT_DLQ_TOPIC})."
+)
+@click.option("--dry-run", is_flag=True, help="List the records (secret-free); run nothing.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Worker settings file (Kafka client properties, DLQ topic, secrets).",
+)
+@click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, else the settings file).",
+)
+@click.option("--max", "max_records", type=click.IntRange(min=1), help="Replay at most N records.")
+@click.option(
+    "--group",
+    default=DEFAULT_REPLAY_GROUP,
+    show_default=True,
+    help="Consumer group of the replay; its commits mark what was replayed.",
+)
+def dlq_replay(
+    topic: str | None,
+    dry_run: bool,
+    config_file: Path | None,
+    bootstrap_servers: str | None,
+    max_records: int | None,
+    group: str,
+) -> None:
+    """Re-run dead-lettered actions with their idempotency keys and the current secrets.
+
+    Exit 0 when every record was delivered (or listed), 1 when some went back to the DLQ or
+    could not be replayed, 2 on bad settings, a missing topic or an unset variable.
+    """
+    from claimx_worker.actions.replay_command import ReplayOptions, run_replay
+
+    options = ReplayOptions(
+        topic=topic,
+        dry_run=dry_run,
+        config=config_file,
+        bootstrap_servers=bootstrap_servers,
+        max_records=max_records,
+        group=group,
+    )
+    err = functools.partial(click.echo, err=True)
+    raise SystemExit(run_replay(options, environ=os.environ, echo=click.echo, err=err))
 
 
 def main() -> None:

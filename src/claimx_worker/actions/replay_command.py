@@ -1,0 +1,163 @@
+"""``claimx-worker dlq replay``: settings, Kafka clients and HTTP client around
+:func:`~claimx_worker.actions.replay.replay_dead_letters`.
+
+Exit codes: 0 every record replayed was delivered (or, with ``--dry-run``, listed); 1 some went
+back to the DLQ or could not be replayed, or a DLQ write failed; 2 bad settings, a missing topic
+or an unset variable a record refers to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.actions.executor import ActionExecutor, DeadLetterWriteError
+from claimx_worker.actions.replay import (
+    Echo,
+    ReplayError,
+    ReplaySummary,
+    replay_dead_letters,
+)
+from claimx_worker.actions.secrets import secret_refs_from_environ
+from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
+from claimx_worker.kafka.producer import DeliveryProducer
+from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.settings import ConfigError
+from claimx_worker.settings.worker import load_worker_config
+
+USAGE_EXIT_CODE = 2
+_FLUSH_SECONDS = 30.0
+
+
+@attrs.frozen(kw_only=True)
+class ReplayOptions:
+    """The command's options."""
+
+    topic: str | None = None
+    """Default: the settings' ``actions_dlq`` topic, else ``claimx.actions.dlq``."""
+    dry_run: bool = False
+    config: Path | None = None
+    bootstrap_servers: str | None = None
+    """Overrides the settings file (the CLI reads ``KAFKA_BOOTSTRAP_SERVERS`` into it)."""
+    max_records: int | None = None
+    group: str
+
+
+@attrs.frozen(kw_only=True)
+class _Setup:
+    topic: str
+    consumer: dict[str, Any]
+    producer: dict[str, Any]
+    secrets: frozenset[str]
+
+
+class _UsageError(Exception):
+    pass
+
+
+def run_replay(options: ReplayOptions, *, environ: Mapping[str, str], echo: Echo, err: Echo) -> int:
+    """Run the command; return its exit code. ``echo`` prints results, ``err`` problems."""
+    try:
+        setup = _setup(options, environ)
+    except _UsageError as exc:
+        err(f"error: {exc}")
+        return USAGE_EXIT_CODE
+    refs = secret_refs_from_environ(setup.secrets, environ)
+    configure_logging(redactor=Redactor([*setup.secrets, *refs]))
+    try:
+        summary = asyncio.run(_replay(options, setup, refs, environ, echo))
+    except ReplayError as exc:
+        err(f"error: {exc}")
+        return USAGE_EXIT_CODE
+    except DeadLetterWriteError as exc:
+        err(f"error: {exc}")
+        return 1
+    verb = "listed" if options.dry_run else "replayed"
+    err(
+        f"{summary.records} record(s) {verb}: {summary.delivered} delivered, "
+        f"{summary.dead_lettered} dead-lettered again, {summary.unreplayable} not replayable"
+    )
+    return 0 if summary.dead_lettered == summary.unreplayable == 0 else 1
+
+
+def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
+    common: dict[str, Any] = {}
+    consumer: dict[str, Any] = {}
+    producer: dict[str, Any] = {}
+    servers = options.bootstrap_servers
+    topic = options.topic
+    secrets: frozenset[str] = frozenset()
+    if options.config is not None:
+        try:
+            loaded = load_worker_config(options.config, environ)
+        except ConfigError as exc:
+            raise _UsageError(str(exc)) from None
+        kafka = loaded.value.kafka
+        common, consumer, producer = kafka.common, kafka.consumer, kafka.producer
+        servers = servers or kafka.bootstrap_servers
+        topic = topic or kafka.worker.topics.actions_dlq
+        secrets = loaded.secrets
+    if not servers:
+        raise _UsageError("no Kafka: give --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS or --config")
+    base = {**common, "bootstrap.servers": servers}
+    return _Setup(
+        topic=topic or DEFAULT_DLQ_TOPIC,
+        consumer={**base, **consumer, "group.id": options.group},
+        producer={"enable.idempotence": True, **base, **producer},
+        secrets=secrets,
+    )
+
+
+async def _replay(
+    options: ReplayOptions,
+    setup: _Setup,
+    refs: Mapping[str, str],
+    environ: Mapping[str, str],
+    echo: Echo,
+) -> ReplaySummary:
+    async with _executor(options, setup, refs) as executor:
+        return await replay_dead_letters(
+            setup.consumer,
+            topic=setup.topic,
+            executor=executor,
+            environ=environ,
+            max_records=options.max_records,
+            echo=echo,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _executor(
+    options: ReplayOptions, setup: _Setup, refs: Mapping[str, str]
+) -> AsyncIterator[ActionExecutor | None]:
+    """The replay's executor and its clients; ``None`` for a dry run."""
+    if options.dry_run:
+        yield None
+        return
+    producer = DeliveryProducer(setup.producer)
+    await producer.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            executor = ActionExecutor(
+                ActionSettings(dlq_topic=setup.topic),
+                client=client,
+                produce=producer.send,
+                registry=CollectorRegistry(),
+                secret_refs=refs,
+            )
+            try:
+                yield executor
+            finally:
+                await executor.aclose()
+    finally:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FLUSH_SECONDS):
+                await producer.flush()
+        await producer.close()

@@ -1,0 +1,194 @@
+"""``claimx-worker dlq replay`` end to end: a real broker, a real receiver, the real command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.actions import (
+    ActionExecutor,
+    ActionSettings,
+    DeadLetter,
+    OutcomeStatus,
+    secret_refs_from_environ,
+)
+from claimx_worker.kafka.producer import DeliveryProducer
+from claimx_worker.model import Webhook
+from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
+from tests.integration.actions_support import WebhookReceiver, read_topic
+
+pytestmark = pytest.mark.kafka
+
+CLI = str(Path(sys.executable).with_name("claimx-worker"))
+INSTANCE = "task_trigger"
+OLD_TOKEN = "old-token-4b2e9f61"
+NEW_TOKEN = "new-token-a83c17d0"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def dlq_topic(kafka_topic_factory: TopicFactory) -> str:
+    return kafka_topic_factory(partitions=2)
+
+
+@pytest.fixture
+async def dead_letter(
+    kafka_broker: KafkaBroker, dlq_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[[str, int], Any]]:
+    """``await dead_letter(url, n)``: n webhooks to ``url`` (which must fail permanently) with
+    ``Authorization: Bearer $WEBHOOK_TOKEN``, run by the executor into the DLQ topic."""
+    monkeypatch.setenv("WEBHOOK_TOKEN", OLD_TOKEN)
+    producer = DeliveryProducer(kafka_broker.client_config({"enable.idempotence": True}))
+    await producer.start()
+    client = httpx.AsyncClient()
+    executor = ActionExecutor(
+        ActionSettings(dlq_topic=dlq_topic),
+        client=client,
+        produce=producer.send,
+        registry=CollectorRegistry(),
+        secret_refs=secret_refs_from_environ([], os.environ),
+    )
+
+    async def run(url: str, count: int) -> list[str]:
+        headers = {"Authorization": f"Bearer {os.environ['WEBHOOK_TOKEN']}"}
+        futures = [
+            executor.submit(
+                f"evt-{n}", "12345", INSTANCE, n, Webhook(url=url, headers=headers, body={"n": n})
+            )
+            for n in range(count)
+        ]
+        outcomes = await asyncio.gather(*futures)
+        assert {o.status for o in outcomes} == {OutcomeStatus.DEAD_LETTERED}
+        return [o.idempotency_key for o in outcomes]
+
+    yield run
+    await executor.aclose()
+    await client.aclose()
+    await producer.close()
+
+
+async def replay(
+    kafka_broker: KafkaBroker,
+    topic: str | None,
+    group: str,
+    *args: str,
+    token: str | None = NEW_TOKEN,
+) -> tuple[int, list[dict[str, Any]], str]:
+    """Run the command (``--topic`` unless ``topic`` is None); return its exit code, its stdout
+    JSON lines and everything it wrote."""
+    env = {k: v for k, v in os.environ.items() if k != "WEBHOOK_TOKEN"}
+    env |= {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers, "LOG_LEVEL": "DEBUG"}
+    if token is not None:
+        env["WEBHOOK_TOKEN"] = token
+    process = await asyncio.create_subprocess_exec(
+        CLI,
+        "dlq",
+        "replay",
+        *(["--topic", topic] if topic is not None else []),
+        "--group",
+        group,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    async with asyncio.timeout(90):
+        stdout, stderr = await process.communicate()
+    assert process.returncode is not None
+    lines = [json.loads(line) for line in stdout.decode().splitlines()]
+    return process.returncode, lines, stdout.decode() + stderr.decode()
+
+
+async def test_replay_delivers_dead_lettered_webhooks_once_the_endpoint_works(
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    receiver: WebhookReceiver,
+    dead_letter: Callable[[str, int], Any],
+) -> None:
+    receiver.behave("/hook", status=404)
+    keys = await dead_letter(receiver.url("/hook"), 3)
+    group = f"replay-{uuid.uuid4().hex[:8]}"
+
+    code, listed, output = await replay(kafka_broker, dlq_topic, group, "--dry-run")
+    assert code == 0, output
+    assert sorted(line["record"]["idempotency_key"] for line in listed) == sorted(keys)
+    assert {line["record"]["action"]["headers"]["Authorization"] for line in listed} == {
+        "Bearer ${WEBHOOK_TOKEN}"
+    }
+    assert len(receiver.requests) == 3  # a dry run calls nobody
+
+    receiver.behave("/hook", status=200)
+    code, replayed, output = await replay(kafka_broker, dlq_topic, group)
+    assert code == 0, output
+    assert [line["outcome"] for line in replayed] == ["delivered"] * 3
+    delivered = receiver.at("/hook", ok=True)
+    assert sorted(r.headers["idempotency-key"] for r in delivered) == sorted(keys)
+    assert {r.headers["authorization"] for r in delivered} == {f"Bearer {NEW_TOKEN}"}
+    assert sorted(json.loads(r.body)["n"] for r in delivered) == [0, 1, 2]
+    for token in (OLD_TOKEN, NEW_TOKEN):
+        assert token not in output
+
+    code, again, output = await replay(kafka_broker, dlq_topic, group)
+    assert (code, again) == (0, [])
+    assert "0 record(s) replayed" in output
+    assert len(receiver.at("/hook", ok=True)) == 3
+
+
+async def test_replay_failures_go_back_to_the_dlq_and_a_missing_variable_stops_it(
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    receiver: WebhookReceiver,
+    dead_letter: Callable[[str, int], Any],
+    tmp_path: Path,
+) -> None:
+    receiver.behave("/gone", status=404)
+    keys = await dead_letter(receiver.url("/gone"), 2)
+    group = f"replay-{uuid.uuid4().hex[:8]}"
+
+    code, lines, output = await replay(kafka_broker, dlq_topic, group, token=None)
+    assert code == 2, output
+    assert "WEBHOOK_TOKEN is not set" in output
+    assert (lines, len(receiver.requests)) == ([], 2)
+
+    code, lines, output = await replay(kafka_broker, dlq_topic, group)
+    assert code == 1, output
+    assert [line["outcome"] for line in lines] == ["dead_lettered"] * 2
+    assert NEW_TOKEN not in output
+    messages = await asyncio.to_thread(read_topic, kafka_broker, dlq_topic, expected=4)
+    records = [DeadLetter.from_json(m.value()) for m in messages]
+    assert sorted(r.idempotency_key for r in records) == sorted(keys * 2)
+    for message in messages:
+        assert NEW_TOKEN.encode() not in message.value()
+        assert OLD_TOKEN.encode() not in message.value()
+
+    settings = tmp_path / "claimx_config.yaml"
+    settings.write_text(
+        "kafka:\n"
+        "  bootstrap_servers: ${KAFKA_BOOTSTRAP_SERVERS}\n"
+        "  claimx:\n"
+        "    enrichment_worker:\n"
+        f"      topics: {{actions_dlq: {dlq_topic}}}\n"
+    )
+    code, lines, output = await replay(
+        kafka_broker, None, group, "--config", str(settings), "--max", "1"
+    )
+    assert code == 1, output
+    assert len(lines) == 1  # only records written by the previous replay are left, one at most
+    assert len(receiver.at("/gone")) == 2 + 2 + 1
