@@ -106,17 +106,17 @@ def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
 @click.option(
     "--processor",
     "processor_spec",
-    required=True,
     metavar="MODULE:FUNCTION",
-    help="Factory of the per-event processor, called with the worker settings.",
+    help="Replace the ClaimX pipeline with this processor factory (called with the settings).",
 )
-def run(config_file: Path, processor_spec: str) -> None:
-    """Consume and process events until SIGTERM or SIGINT.
+def run(config_file: Path, processor_spec: str | None) -> None:
+    """Consume, enrich and hand events to the plugins until SIGTERM or SIGINT.
 
-    On the first signal: stop fetching, drain in-flight events, commit, flush, exit 0; a second
-    signal exits at once. Exit 2 on invalid settings or missing topics, 1 on a fatal Kafka error.
+    On the first signal: stop fetching, drain in-flight events, commit, unload the plugins, flush,
+    exit 0; a second signal exits at once. Exit 2 on invalid settings or plugin configuration or
+    missing topics, 1 on a fatal Kafka error.
     """
-    from claimx_worker.kafka.run import run_from_config
+    from claimx_worker.worker import run_from_config
 
     try:
         status = run_from_config(config_file, processor_spec, os.environ)

@@ -98,6 +98,11 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The registered secret values."""
+        return self._secrets
+
     def add(self, *secrets: str) -> None:
         """Register secret values; empty and very short values are ignored."""
         fresh = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}

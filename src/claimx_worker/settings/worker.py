@@ -8,6 +8,7 @@ The file keeps the operators' nesting::
         enrichment_worker:
           consumer_group, topics: {...}, processing: {...}
     claimx_api: {...}
+    actions: {...}
     metrics: {port}
 
 ``KAFKA_BOOTSTRAP_SERVERS`` in the environment overrides ``kafka.bootstrap_servers``; any other
@@ -24,6 +25,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen, validators
 
+from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.settings.loader import ConfigValueError, LoadedConfig, load_config_file
 
@@ -101,6 +103,8 @@ class ProcessingSettings:
         default=("5m", "10m", "20m", "40m"), validator=_check_delays
     )
     """Transient failures wait these delays in turn (one retry topic each), then go to the DLQ."""
+    plugin_timeout_ms: float = field(default=50.0, validator=validators.gt(0))
+    """Time budget of one plugin hook call (an instance's ``timeout_ms`` overrides it)."""
 
     def __attrs_post_init__(self) -> None:
         low = self.low_water_mark
@@ -184,6 +188,7 @@ class WorkerSettings:
 
     kafka: KafkaSettings = field(factory=KafkaSettings)
     claimx_api: ApiSettings = field(factory=ApiSettings)
+    actions: ActionSettings = field(factory=ActionSettings)
     metrics: MetricsSettings = field(factory=MetricsSettings)
 
 
