@@ -33,8 +33,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over src/."""
-    install_project(session)
+    """mypy --strict over src/ (the testing kit imports pytest, so the test extra is needed)."""
+    install_project(session, "test")
     session.install("mypy>=1.11", "types-confluent-kafka")
     session.run("mypy")
 
