@@ -95,9 +95,15 @@ def produce(broker: KafkaBroker, topic: str, records: Iterable[Record]) -> None:
 
 
 def read_topic(
-    broker: KafkaBroker, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0
+    broker: KafkaBroker,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+    settle: float = 0.0,
+    values: set[bytes] | None = None,
 ) -> list[Message]:
-    """Read ``topic`` from the start until ``count`` records (then ``settle`` seconds more)."""
+    """Read ``topic`` from the start until ``count`` records (and, if given, every one of
+    ``values``) arrived, then ``settle`` seconds more; or until ``timeout``."""
     consumer = Consumer(
         broker.client_config(
             {
@@ -109,17 +115,19 @@ def read_topic(
     )
     consumer.subscribe([topic])
     received: list[Message] = []
+    missing = set(values or ())
     deadline = time.monotonic() + timeout
     settle_until: float | None = None
     try:
         while time.monotonic() < deadline:
-            if len(received) >= count:
+            if len(received) >= count and not missing:
                 settle_until = settle_until or time.monotonic() + settle
                 if time.monotonic() >= settle_until:
                     break
             for message in consumer.consume(500, 0.2):
                 assert message.error() is None, message.error()
                 received.append(message)
+                missing.discard(message.value() or b"")
     finally:
         consumer.close()
     return received

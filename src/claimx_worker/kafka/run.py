@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-import inspect
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka.context import Processor
-from claimx_worker.kafka.runtime import KafkaRuntime, KafkaRuntimeError
-from claimx_worker.kafka.topics import MissingTopicsError
-from claimx_worker.observability import Redactor, configure_logging
-from claimx_worker.settings.worker import WorkerSettings, load_worker_config
+from claimx_worker.kafka.runtime import KafkaRuntime
+from claimx_worker.settings.worker import WorkerSettings
 
 ProcessorFactory = Callable[[WorkerSettings], Processor[Any] | Awaitable[Processor[Any]]]
 """Builds the per-event processor from the worker settings (``--processor module:function``);
@@ -87,35 +83,3 @@ async def run_worker(
     finally:
         for signum in _SIGNALS:
             loop.remove_signal_handler(signum)
-
-
-def run_from_config(config: Path, processor_spec: str, environ: Mapping[str, str]) -> int:
-    """``claimx-worker run``: load the settings, build the processor, run; the exit status.
-
-    0 after a clean stop; 2 for missing topics or a bad ``processor_spec``; 1 on a fatal Kafka
-    error. Raises :class:`~claimx_worker.settings.ConfigError` for invalid settings.
-    """
-    loaded = load_worker_config(config, environ)
-    configure_logging(redactor=Redactor(loaded.secrets))
-    try:
-        factory = load_processor_factory(processor_spec)
-    except ValueError as exc:
-        logger.bind(processor=processor_spec).error("Cannot load the processor: {}", exc)
-        return 2
-    try:
-        asyncio.run(_serve(factory, loaded.value))
-    except MissingTopicsError as exc:
-        logger.bind(topics=",".join(exc.topics)).error(
-            "Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"
-        )
-        return 2
-    except KafkaRuntimeError as exc:
-        logger.bind(error=str(exc)).error("Kafka runtime stopped on a fatal error")
-        return 1
-    return 0
-
-
-async def _serve(factory: ProcessorFactory, settings: WorkerSettings) -> None:
-    made = factory(settings)
-    processor = await made if inspect.isawaitable(made) else made
-    await run_worker(settings, processor, registry=CollectorRegistry())
