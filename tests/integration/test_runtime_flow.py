@@ -4,12 +4,19 @@ missing topics stop the worker with their names unless it may create them."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import attrs
 import pytest
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.kafka import KafkaRuntime, MissingTopicsError, ProcessContext, Processor
+from claimx_worker.kafka import (
+    KafkaRuntime,
+    KafkaRuntimeError,
+    MissingTopicsError,
+    ProcessContext,
+    Processor,
+)
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import kafka_settings, produce, running, wait_for
 
@@ -109,3 +116,21 @@ async def test_create_topics_creates_the_missing_ones(
 
 async def _noop(value: bytes, ctx: ProcessContext) -> None:
     return None
+
+
+async def test_an_unreachable_cluster_is_a_clear_runtime_error(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    settings = kafka_settings(kafka_broker, kafka_topic_factory, create=False)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = attrs.evolve(settings, bootstrap_servers=f"127.0.0.1:{port}")
+    runtime: KafkaRuntime[bytes] = KafkaRuntime(
+        settings,
+        Processor(decode=bytes, process=_noop),
+        registry=CollectorRegistry(),
+        startup_timeout=2.0,
+    )
+    with pytest.raises(KafkaRuntimeError, match=f"cannot reach Kafka at 127.0.0.1:{port}"):
+        await asyncio.wait_for(runtime.run(), 30)

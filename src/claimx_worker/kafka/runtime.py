@@ -139,7 +139,8 @@ class KafkaRuntime(Generic[T]):
     """Consumes the input and retry topics and runs ``processor`` per event, at least once.
 
     ``on_commit`` (optional) is called after every successful commit with the offsets committed.
-    Call :meth:`run` once; :meth:`stop` (e.g. from a signal handler) makes it drain and return.
+    ``startup_timeout`` bounds the topic check at start (seconds). Call :meth:`run` once;
+    :meth:`stop` (e.g. from a signal handler) makes it drain and return.
     """
 
     def __init__(
@@ -149,12 +150,14 @@ class KafkaRuntime(Generic[T]):
         *,
         registry: CollectorRegistry,
         on_commit: Callable[[Sequence[CommittedOffset]], None] | None = None,
+        startup_timeout: float = 30.0,
     ) -> None:
         worker = settings.worker
         processing = worker.processing
         self._settings = settings
         self._processor = processor
         self._on_commit = on_commit
+        self._startup_timeout = startup_timeout
         self._max_in_flight = processing.max_in_flight
         self._resume_at = processing.resume_at
         self._batch_size = processing.batch_size
@@ -215,17 +218,24 @@ class KafkaRuntime(Generic[T]):
 
     async def run(self) -> None:
         """Run until :meth:`stop`. Raises :class:`~claimx_worker.kafka.MissingTopicsError` when
-        topics are missing (and creation is off), :class:`KafkaRuntimeError` on a fatal error."""
+        topics are missing (and creation is off), :class:`KafkaRuntimeError` when the cluster
+        cannot be reached at start or on a fatal error."""
         settings = self._settings
         self._room = asyncio.Event()
-        created = await asyncio.to_thread(
-            ensure_topics,
-            admin_config(settings),
-            self.topics,
-            create=settings.create_topics,
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
-        )
+        try:
+            created = await asyncio.to_thread(
+                ensure_topics,
+                admin_config(settings),
+                self.topics,
+                create=settings.create_topics,
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                timeout=self._startup_timeout,
+            )
+        except KafkaException as exc:
+            raise KafkaRuntimeError(
+                f"cannot reach Kafka at {settings.bootstrap_servers}: {exc.args[0]}"
+            ) from None
         if created:
             logger.bind(topics=",".join(created)).info("Created missing Kafka topics")
         await self.producer.start()
