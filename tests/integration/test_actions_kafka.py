@@ -28,7 +28,8 @@ from claimx_worker.actions import (
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.model import PublishToTopic, Webhook
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
-from tests.integration.actions_support import LogCapture, WebhookReceiver, read_topic
+from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.integration.actions_support import LogCapture, read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -39,10 +40,8 @@ FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from claimx_worker.actions import (
     idempotency_key,
 )
 from claimx_worker.model import Filter, Log, Metric, Webhook
-from tests.integration.actions_support import LogCapture, WebhookReceiver, valid_signature
+from claimx_worker.testing.webhooks import WebhookReceiver, valid_signature
+from tests.integration.actions_support import LogCapture
 
 INSTANCE = "task_trigger"
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
@@ -36,18 +37,14 @@ async def no_dead_letters(topic: str, value: bytes, key: bytes | None, headers: 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture
 async def other_receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture(params=["native", "aiohttp"])

@@ -25,7 +25,8 @@ from claimx_worker.actions import (
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.model import Webhook
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
-from tests.integration.actions_support import WebhookReceiver, read_topic
+from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.integration.actions_support import read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -37,10 +38,8 @@ NEW_TOKEN = "new-token-a83c17d0"
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture

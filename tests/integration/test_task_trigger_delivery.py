@@ -17,7 +17,8 @@ from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus,
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
-from tests.integration.actions_support import LogCapture, WebhookReceiver, read_topic
+from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.integration.actions_support import LogCapture, read_topic
 from tests.unit.task_trigger.support import task_event, task_row, task_rows
 
 pytestmark = pytest.mark.kafka
@@ -28,10 +29,8 @@ TOKEN = "tok-e2e-5f0c2a"
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebhookReceiver() as server:
+        yield server
 
 
 @pytest.fixture

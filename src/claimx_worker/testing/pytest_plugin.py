@@ -23,6 +23,10 @@ ClaimX API simulator fixtures (:mod:`claimx_worker.testing.claimx_api`):
 
 - ``claimx_api``: the session's simulator with default knobs and zeroed call counters.
 - ``claimx_api_server`` (session): the simulator itself, not reset between tests.
+
+Webhook receiver fixture (:mod:`claimx_worker.testing.webhooks`):
+
+- ``webhook_receiver``: a programmable webhook endpoint on loopback, on its own thread.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from claimx_worker.testing.kafka import (
     TopicFactory,
     open_kafka_broker,
 )
+from claimx_worker.testing.webhook_fixtures import webhook_receiver
 
 __all__ = [
     "claimx_api",
@@ -48,6 +53,7 @@ __all__ = [
     "kafka_topic",
     "kafka_topic_factory",
     "pytest_configure",
+    "webhook_receiver",
 ]
 
 
