@@ -155,6 +155,8 @@ def test_wheel_plugin_is_discovered_configured_and_run_in_priority_order(
             "value": "acme_claimx_plugin:GreeterPlugin",
             "distribution": "acme-claimx-plugin",
             "version": "1.2.3",
+            "requires_worker": "claimx-worker",
+            "compatible": True,
         }
     ]
     assert [(i["name"], i["priority"], i["hooks"]) for i in found["instances"]] == [

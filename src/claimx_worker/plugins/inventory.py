@@ -8,6 +8,7 @@ from typing import Any
 
 from attrs import frozen
 
+from claimx_worker import __version__
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import InstanceSpec
 from claimx_worker.plugins.loading import PluginSet, load_plugins
@@ -36,6 +37,8 @@ class Inventory:
                     "value": plugin.value,
                     "distribution": plugin.distribution,
                     "version": plugin.version,
+                    "requires_worker": plugin.requires_worker,
+                    "compatible": plugin.supports(__version__),
                 }
                 for plugin in self.installed
             ],
@@ -49,7 +52,12 @@ class Inventory:
         lines = [f"Installed plugins (entry point group {ENTRY_POINT_GROUP}):"]
         lines += _columns(
             [
-                [plugin.name, f"{plugin.distribution} {plugin.version}", plugin.value]
+                [
+                    plugin.name,
+                    f"{plugin.distribution} {plugin.version}",
+                    plugin.value,
+                    _requirement_cell(plugin),
+                ]
                 for plugin in self.installed
             ]
         ) or ["  (none)"]
@@ -104,6 +112,13 @@ def _spec_json(
         "origin": origin,
         "hooks": hooks,
     }
+
+
+def _requirement_cell(plugin: InstalledPlugin) -> str:
+    """The plugin's ``claimx-worker`` requirement, flagged when it excludes this worker."""
+    if plugin.supports(__version__):
+        return plugin.requires_worker or ""
+    return f"{plugin.requires_worker} (INCOMPATIBLE with claimx-worker {__version__})"
 
 
 def _columns(rows: list[list[str]]) -> list[str]:

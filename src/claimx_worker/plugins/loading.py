@@ -1,9 +1,11 @@
 """Loading configured instances: import the plugin class, validate its config, register hooks.
 
 Everything is checked before any ``on_load``, and every problem is collected: unknown entry
-points (with the installed ones listed), import errors, config problems (file, line, key path),
-constructors that raise, hook implementations that do not match the contract, and hook names
-that are not in the contract (pluggy's pending-hook check, per instance).
+points (with the installed ones listed), plugin distributions whose ``claimx-worker`` requirement
+excludes this worker (refused before their code is imported), import errors, config problems
+(file, line, key path), constructors that raise, hook implementations that do not match the
+contract, and hook names that are not in the contract (pluggy's pending-hook check, per
+instance).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import pluggy
 from attrs import field, frozen
 from loguru import logger
 
+from claimx_worker import __version__
 from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
+from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import CONFIG_SECTION, InstanceSpec, scan_instances
 from claimx_worker.settings import ConfigError, ConfigProblem, display_path, structure_node
@@ -157,6 +161,9 @@ class _InstanceLoader:
             entry = self._installed.get(spec.plugin)
             if entry is None:
                 raise _Problem(_unknown_plugin(spec.plugin, list(self._installed)))
+            refused = incompatibility(entry, instance=spec.name, worker_version=__version__)
+            if refused is not None:
+                raise _Problem(refused)
             try:
                 target = entry.load()
             except Exception as exc:
