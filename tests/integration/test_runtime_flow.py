@@ -134,3 +134,16 @@ async def test_an_unreachable_cluster_is_a_clear_runtime_error(
     )
     with pytest.raises(KafkaRuntimeError, match=f"cannot reach Kafka at 127.0.0.1:{port}"):
         await asyncio.wait_for(runtime.run(), 30)
+
+
+@pytest.mark.parametrize("section", ["common", "consumer", "producer"])
+async def test_an_unknown_librdkafka_property_is_a_clear_runtime_error(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory, section: str
+) -> None:
+    settings = kafka_settings(kafka_broker, kafka_topic_factory)
+    settings = attrs.evolve(settings, **{section: {"fetch.max.wayt.ms": 10}})
+    runtime: KafkaRuntime[bytes] = KafkaRuntime(
+        settings, Processor(decode=bytes, process=_noop), registry=CollectorRegistry()
+    )
+    with pytest.raises(KafkaRuntimeError, match=r"invalid Kafka client settings: .*wayt"):
+        await asyncio.wait_for(runtime.run(), 30)

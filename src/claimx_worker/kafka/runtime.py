@@ -233,16 +233,17 @@ class KafkaRuntime(Generic[T]):
                 timeout=self._startup_timeout,
             )
         except KafkaException as exc:
-            raise KafkaRuntimeError(
-                f"cannot reach Kafka at {settings.bootstrap_servers}: {exc.args[0]}"
-            ) from None
+            raise _client_error(exc, settings) from None
         if created:
             logger.bind(topics=",".join(created)).info("Created missing Kafka topics")
-        await self.producer.start()
-        consumer = AIOConsumer(
-            {**consumer_config(settings), "error_cb": self._consumer_error},
-            max_workers=_CONSUMER_THREADS,
-        )
+        try:
+            consumer = AIOConsumer(
+                {**consumer_config(settings), "error_cb": self._consumer_error},
+                max_workers=_CONSUMER_THREADS,
+            )
+            await self.producer.start()
+        except KafkaException as exc:
+            raise _client_error(exc, settings) from None
         try:
             await consumer.subscribe(
                 self.input_topics,
@@ -686,6 +687,15 @@ class KafkaRuntime(Generic[T]):
             await self._processor.on_failed(failed)
         except Exception:
             logger.bind(topic=ctx.topic, offset=ctx.offset).exception("on_failed raised")
+
+
+def _client_error(exc: KafkaException, settings: KafkaSettings) -> KafkaRuntimeError:
+    """A startup failure of a Kafka client as a :class:`KafkaRuntimeError` for the operator."""
+    error = exc.args[0] if exc.args else exc
+    if isinstance(error, KafkaError) and error.code() == KafkaError._INVALID_ARG:
+        return KafkaRuntimeError(f"invalid Kafka client settings: {error.str()}")
+    reason = error.str() if isinstance(error, KafkaError) else str(error)
+    return KafkaRuntimeError(f"cannot reach Kafka at {settings.bootstrap_servers}: {reason}")
 
 
 async def _wrap(awaitable: Awaitable[None]) -> None:
