@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import attrs
 import pytest
@@ -141,7 +142,8 @@ async def test_an_unknown_librdkafka_property_is_a_clear_runtime_error(
     kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory, section: str
 ) -> None:
     settings = kafka_settings(kafka_broker, kafka_topic_factory)
-    settings = attrs.evolve(settings, **{section: {"fetch.max.wayt.ms": 10}})
+    changes: dict[str, Any] = {section: {"fetch.max.wayt.ms": 10}}
+    settings = attrs.evolve(settings, **changes)
     runtime: KafkaRuntime[bytes] = KafkaRuntime(
         settings, Processor(decode=bytes, process=_noop), registry=CollectorRegistry()
     )
