@@ -6,14 +6,20 @@ When is an event done? When ``process(item, ctx)`` has returned, every message i
 
 Ordering: events with the same Kafka key run ``process()`` one at a time in offset order; the next
 event of a key starts as soon as ``process()`` of the previous one *returns*, even while its
-outputs and deferred work are still pending.
+outputs and deferred work are still pending. Events without a key have no order. ``process()``
+starts eagerly: the part before its first ``await`` runs while the batch is dispatched.
+
+Rebalance and shutdown: events already fetched from a revoked partition (also those queued behind
+their key) are finished up to the drain deadline before the commit; what is still queued then is
+not started, and what is still running is not committed (it will be redelivered).
 
 Failures: an exception from ``decode`` or ``process``, a failed delivery of a produced message, or
 an exception from deferred work fails the event (once; later failures of the same event are
 ignored). :class:`~claimx_worker.errors.TransientError` (and a failed delivery) sends it to the
 next retry topic, or to the DLQ after the last retry; anything else sends it to the DLQ at once.
 A failed event is done when its retry or DLQ record is acknowledged; its other pending outputs
-and deferred work are no longer waited for.
+and deferred work are no longer waited for. A retried event is processed again with
+:attr:`ProcessContext.attempt` one higher and the same :attr:`ProcessContext.origin`.
 """
 
 from __future__ import annotations
