@@ -73,7 +73,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: start a local Kafka broker, then list the installed and configured plugins."""
+    """The main job: the worker on a local broker with the ClaimX API simulator (see README)."""
     install_project(session, "test")
-    session.run("python", "-m", "claimx_worker.testing.kafka", "--check")
     session.run("claimx-worker", "plugins", "list")
+    session.run("python", "-m", "claimx_worker.testing.demo", *session.posargs)

@@ -1,0 +1,294 @@
+"""The demo: ``claimx-worker run`` on a local broker with the ClaimX API simulator.
+
+``python -m claimx_worker.testing.demo [--events N]`` (what ``nox -s demo`` runs) starts a local
+Apache Kafka broker (or uses ``KAFKA_BOOTSTRAP_SERVERS``), the ClaimX API simulator and a webhook
+receiver on loopback; produces a stream of sample ClaimX events (every event type, task events
+whose templates match the shipped task trigger, an unknown type and one malformed message); runs
+the real worker with the repository's ``plugins/config/`` pointed at the receiver; waits until
+every event is committed; stops the worker with SIGTERM; and prints what happened. It exits
+non-zero when anything expected did not arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from claimx_worker.model.event import EventType
+from claimx_worker.testing.claimx_api import (
+    DEFAULT_TASK_TEMPLATE_IDS,
+    SIMULATOR_TOKEN,
+    ClaimXApiSimulator,
+    SimulatedData,
+)
+from claimx_worker.testing.kafka import open_kafka_broker
+from claimx_worker.testing.webhooks import WebhookReceiver
+
+SEED = 7
+GROUP = "claimx-demo-worker"
+INPUT_TOPIC = "claimx.enrichment.pending"
+TRIGGER_TOPIC = "claimx.task-triggers"
+OUTPUT_TOPICS = (
+    "claimx.enriched",
+    "claimx.downloads.pending",
+    TRIGGER_TOPIC,
+    "claimx.enrichment.dlq",
+    "claimx.actions.dlq",
+)
+PHOTO_TEMPLATE, DAMAGE_TEMPLATE = 456, 789
+WEBHOOK_TOKEN = "demo-webhook-token"  # a demo value; the worker must never log it
+SETTINGS = """\
+kafka:
+  bootstrap_servers: {bootstrap}
+  create_topics: true
+  topic_partitions: 6
+  claimx:
+    enrichment_worker:
+      consumer_group: {group}
+      processing:
+        plugins_dir: {plugins_dir}
+        commit_interval_seconds: 1
+        drain_deadline_seconds: 15
+        retry_delays: [5s, 30s]
+claimx_api:
+  base_url: {api}
+  token: ${{CLAIMX_API_TOKEN}}
+metrics:
+  port: 0
+"""
+
+
+@frozen
+class Expected:
+    """What the stream must produce."""
+
+    events: int
+    webhooks: int
+    trigger_messages: int
+    invalid: int
+
+
+def sample_events(count: int, data: SimulatedData, base_url: str) -> Iterator[dict[str, Any]]:
+    """``count`` ClaimX events cycling through every type, consistent with the simulator."""
+    types = [*EventType, "PROJECT_ARCHIVED"]  # the last one: a type this worker does not know
+    for index in range(count):
+        event_type = types[index % len(types)]
+        project_id = 100 + index % 40
+        event: dict[str, Any] = {
+            "eventId": f"demo-{index:05d}",
+            "eventType": str(event_type),
+            "projectId": str(project_id),
+            "ingestedAt": "2026-11-29T08:00:00Z",
+        }
+        if event_type in (EventType.CUSTOM_TASK_ASSIGNED, EventType.CUSTOM_TASK_COMPLETED):
+            event["taskAssignmentId"] = str(project_id * 1000 + index % 997)
+        elif event_type == EventType.PROJECT_FILE_ADDED:
+            event["mediaId"] = str(data.media(project_id, base_url)[0]["mediaID"])
+        elif event_type == EventType.PROJECT_MFN_ADDED:
+            event["masterFileName"] = f"MFN-{project_id}-{index}"
+        elif event_type.startswith("VIDEO_COLLABORATION"):
+            event["videoCollaborationId"] = str(project_id * 10)
+        yield event
+
+
+def expectations(events: list[dict[str, Any]]) -> Expected:
+    """Webhooks and trigger-topic messages the shipped task trigger must produce."""
+    templates = Counter[tuple[int, str]]()
+    for event in events:
+        if "taskAssignmentId" in event:
+            assignment = int(event["taskAssignmentId"])
+            template = DEFAULT_TASK_TEMPLATE_IDS[assignment % len(DEFAULT_TASK_TEMPLATE_IDS)]
+            templates[template, event["eventType"]] += 1
+    assigned, completed = "CUSTOM_TASK_ASSIGNED", "CUSTOM_TASK_COMPLETED"
+    return Expected(
+        events=len(events) + 1,
+        webhooks=templates[PHOTO_TEMPLATE, completed] + templates[DAMAGE_TEMPLATE, assigned],
+        trigger_messages=templates[PHOTO_TEMPLATE, completed]
+        + templates[DAMAGE_TEMPLATE, completed],
+        invalid=1,
+    )
+
+
+def produce(bootstrap: str, events: list[dict[str, Any]]) -> None:
+    """The events keyed by project id, plus one malformed message."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for event in events:
+        producer.produce(INPUT_TOPIC, json.dumps(event).encode(), key=event["projectId"].encode())
+    producer.produce(INPUT_TOPIC, b"{this is not json", key=b"malformed")
+    if producer.flush(30):
+        raise RuntimeError("the sample events were not all acknowledged")
+
+
+def wait_until_committed(bootstrap: str, expected: int, worker: subprocess.Popen[bytes]) -> int:
+    """Poll the worker's committed offsets until they cover ``expected`` events (or 120 s)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP})
+    try:
+        partitions = consumer.list_topics(INPUT_TOPIC, timeout=10).topics[INPUT_TOPIC].partitions
+        assignment = [TopicPartition(INPUT_TOPIC, p) for p in partitions]
+        deadline = time.monotonic() + 120
+        done = 0
+        while time.monotonic() < deadline and worker.poll() is None:
+            done = sum(max(tp.offset, 0) for tp in consumer.committed(assignment, timeout=10))
+            if done >= expected:
+                break
+            time.sleep(0.5)
+        return done
+    finally:
+        consumer.close()
+
+
+def count_messages(bootstrap: str, topics: tuple[str, ...]) -> dict[str, int]:
+    """Messages on each topic (end minus start offsets)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "claimx-demo-reader"})
+    try:
+        counts = {}
+        for topic in topics:
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            counts[topic] = sum(
+                high - low
+                for low, high in (
+                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                    for p in metadata.partitions
+                )
+            )
+        return counts
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; 0 when everything expected arrived."""
+    parser = argparse.ArgumentParser(prog="python -m claimx_worker.testing.demo")
+    parser.add_argument("--events", type=int, default=600, help="sample events to produce")
+    parser.add_argument(
+        "--plugins-dir", type=Path, default=Path("plugins/config"), help="plugin instances"
+    )
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory(prefix="claimx-demo-") as workdir,
+        open_kafka_broker() as broker,
+        ClaimXApiSimulator(seed=SEED) as api,
+        WebhookReceiver() as receiver,
+    ):
+        bootstrap = broker.bootstrap_servers
+        broker.create_topics(TRIGGER_TOPIC, partitions=6, exist_ok=True)  # the trigger's topic
+        print(f"Kafka broker      {bootstrap}")
+        print(f"ClaimX API        {api.base_url} (simulator, seed {SEED})")
+        print(f"Webhook receiver  {receiver.base_url}")
+        events = list(sample_events(args.events, SimulatedData(SEED), api.base_url))
+        expected = expectations(events)
+        config = Path(workdir, "claimx_config.yaml")
+        config.write_text(
+            SETTINGS.format(
+                bootstrap=bootstrap,
+                group=GROUP,
+                plugins_dir=args.plugins_dir.resolve(),
+                api=api.base_url,
+            )
+        )
+        log_path = Path(workdir, "worker.log")
+        env = {
+            **os.environ,
+            "CLAIMX_API_TOKEN": SIMULATOR_TOKEN,
+            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "TASK_TRIGGER_TOPIC": TRIGGER_TOPIC,
+            "TASK_TRIGGER_WEBHOOK_URL": receiver.url("/hooks/task-trigger"),
+            "DAMAGE_ASSESSMENT_WEBHOOK_URL": receiver.url("/hooks/damage-assessment"),
+        }
+        command = [
+            str(Path(sys.executable).with_name("claimx-worker")),
+            "run",
+            "--config",
+            str(config),
+        ]
+        print(f"\n$ {' '.join(command)}")
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                started = time.monotonic()
+                _wait_for_line(log_path, "Partitions assigned", worker)
+                produce(bootstrap, events)
+                print(f"Produced {len(events)} sample events and 1 malformed message")
+                committed = wait_until_committed(bootstrap, expected.events, worker)
+                elapsed = time.monotonic() - started
+                receiver.wait_until(lambda: len(receiver.requests) >= expected.webhooks, 30)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                status = worker.wait(60)
+        lines = log_path.read_text(errors="replace").splitlines()
+        return _report(bootstrap, receiver, expected, committed, elapsed, status, lines)
+
+
+def _wait_for_line(path: Path, text: str, worker: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    while text not in path.read_text(errors="replace"):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            sys.stdout.write(path.read_text(errors="replace"))
+            raise SystemExit(f"the worker did not start (exit status {worker.poll()})")
+        time.sleep(0.2)
+
+
+def _report(
+    bootstrap: str,
+    receiver: WebhookReceiver,
+    expected: Expected,
+    committed: int,
+    elapsed: float,
+    status: int,
+    lines: list[str],
+) -> int:
+    counts = count_messages(bootstrap, OUTPUT_TOPICS)
+    matched = sum("Task trigger matched" in line for line in lines)
+    webhooks = Counter(r.path for r in receiver.requests if 200 <= r.status < 300)
+    print("\nWorker log (first trigger lines):")
+    for line in [line for line in lines if "Task trigger matched" in line][:5]:
+        print(f"  {line}")
+    rows = [  # (what, how many, how many expected: at least (at-least-once delivery) or None)
+        ("events committed", committed, expected.events),
+        ("triggers fired", matched, None),
+        ("webhooks received", sum(webhooks.values()), expected.webhooks),
+        ("messages on " + TRIGGER_TOPIC, counts[TRIGGER_TOPIC], expected.trigger_messages),
+        ("entity-row messages (claimx.enriched)", counts["claimx.enriched"], None),
+        ("download tasks (claimx.downloads.pending)", counts["claimx.downloads.pending"], None),
+        ("events in the DLQ (claimx.enrichment.dlq)", counts["claimx.enrichment.dlq"], None),
+        ("actions in the DLQ (claimx.actions.dlq)", counts["claimx.actions.dlq"], None),
+    ]
+    print(f"\nWhat happened (worker exit status {status}, {elapsed:.1f} s):")
+    failures = 0
+    for label, value, want in rows:
+        ok = want is None or value >= want
+        failures += not ok
+        note = "" if want is None else f"  (expected {want})" + ("" if ok else "  MISSING")
+        print(f"  {label:<44} {value:>6}{note}")
+    dead_letters = counts["claimx.enrichment.dlq"] + counts["claimx.actions.dlq"]
+    if dead_letters != expected.invalid:
+        failures += 1
+        print(f"Expected only the {expected.invalid} malformed message in the DLQs.")
+    for path, count in sorted(webhooks.items()):
+        print(f"    webhook {path:<37} {count:>6}")
+    if receiver.requests:
+        first = receiver.requests[0]
+        payload = {k: v for k, v in first.json().items() if k not in ("task", "project")}
+        print(f"\nOne webhook as received ({first.method} {first.path}):")
+        print(f"  Idempotency-Key: {first.headers.get('idempotency-key')}")
+        print("  " + json.dumps(payload, indent=2).replace("\n", "\n  "))
+    if status != 0:
+        print("The worker did not stop cleanly.")
+    return 1 if failures or status != 0 else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
