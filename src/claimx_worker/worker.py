@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 from confluent_kafka.admin import AdminClient
 from httpx_aiohttp import AiohttpTransport
@@ -148,7 +149,7 @@ async def open_pipeline(
         await producer.send(topic, value, key, headers)
 
     executor = ActionExecutor(
-        settings.actions,
+        attrs.evolve(settings.actions, dlq_topic=settings.kafka.worker.topics.actions_dlq),
         client=client,
         produce=produce,
         registry=registry,
