@@ -94,6 +94,32 @@ def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
     click.echo(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Where to create the project directory claimx-plugin-<name>/.",
+)
+@click.option("--description", help="One line for the distribution's metadata and README.")
+def plugins_new(name: str, directory: Path, description: str | None) -> None:
+    """Create a plugin distribution: pyproject.toml, plugin class, example config, tests, README.
+
+    NAME is the plugin's entry-point name (e.g. photo_alerts). Never overwrites: exit 2 when the
+    project directory exists.
+    """
+    from claimx_worker.plugins.scaffold import ScaffoldError, new_plugin
+
+    try:
+        created = new_plugin(name, directory, description=description)
+    except ScaffoldError as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE) from None
+    click.echo(created.render())
+
+
 @cli.command()
 @click.option(
     "--config",
