@@ -3,6 +3,7 @@ delay, permanent failures and bugs to the DLQ at once; good events keep flowing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter, defaultdict
@@ -237,3 +238,36 @@ async def test_retries_use_every_delay_in_turn_then_the_dlq(
     ]:
         offsets = committed(kafka_broker, settings.worker.consumer_group, topic, partitions)
         assert sum(offsets.values()) == {topics.pending: 25}.get(topic, 2)
+
+
+async def test_work_abandoned_at_the_drain_deadline_is_redelivered_not_retried(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    """Deferred work cancelled at shutdown (after the final commit) must not send its event to a
+    retry topic too: the event is uncommitted and comes back from the input topic."""
+    settings = kafka_settings(
+        kafka_broker, kafka_topic_factory, partitions=1, drain_deadline_seconds=0.5
+    )
+    topics = settings.worker.topics
+    started: list[str] = []
+    stuck: list[asyncio.Future[None]] = []
+
+    async def process(event: ClaimXEvent, ctx: ProcessContext) -> None:
+        started.append(event.event_id)
+        future = asyncio.get_running_loop().create_future()
+        stuck.append(future)
+        ctx.defer(future)
+
+    async def cancel_stuck_work() -> None:  # as the pipeline's executor.aclose() does
+        for future in stuck:
+            future.cancel()
+
+    processor = Processor(decode=parse_event, process=process, on_stop=cancel_stuck_work)
+    produce(kafka_broker, topics.pending, [(b"k", claimx_event(1), None)])
+
+    async with running(settings, processor):
+        await wait_for(lambda: started == ["evt-1"], "the event to start")
+
+    retried = read_topic(kafka_broker, f"{topics.retry_prefix}.1m", count=1, timeout=3)
+    assert retried == []
+    assert committed(kafka_broker, settings.worker.consumer_group, topics.pending, 1) == {}

@@ -597,7 +597,17 @@ class KafkaRuntime(Generic[T]):
             self._settle(part)
 
     def event_failed(self, ctx: ProcessContext, exc: BaseException) -> None:
-        """``ctx`` failed: write it to its retry topic or the DLQ, then it is done."""
+        """``ctx`` failed: write it to its retry topic or the DLQ, then it is done.
+
+        A failure after its partition's final commit (work abandoned at the drain deadline of a
+        revoke or shutdown) is not routed: the event is uncommitted and will be redelivered.
+        """
+        part: _Partition = ctx.slot
+        if part.revoked:
+            logger.bind(topic=ctx.topic, partition=ctx.partition, offset=ctx.offset).info(
+                "Event abandoned at the drain deadline; it will be redelivered"
+            )
+            return
         self._spawn(self._route_failure(ctx, exc))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
