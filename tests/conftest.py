@@ -1,3 +1,3 @@
-"""Shared test configuration. The claimx_worker fixtures come from its pytest plugin."""
+"""Shared test configuration: the claimx_worker testing kit's fixtures, and pytester."""
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "claimx_worker.testing"]

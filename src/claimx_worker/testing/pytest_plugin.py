@@ -1,13 +1,21 @@
 """The claimx-worker pytest plugin: fixtures for our own tests and for plugin authors.
 
-Registered through the ``pytest11`` entry point ``claimx_worker``, so installing
-``claimx-worker`` makes these fixtures available in any test suite.
+A test suite enables it with ``pytest_plugins = ["claimx_worker.testing"]`` in its
+``conftest.py`` (the package names this module in its own ``pytest_plugins``); installing
+``claimx-worker`` adds no fixture to test suites that do not ask for them.
 
 pytest collects every fixture found in this module's namespace, so fixtures written in other
 ``claimx_worker.testing`` modules are added by importing them here and listing them in
 ``__all__``::
 
-    from claimx_worker.testing.simulator import claimx_api  # re-exported fixture
+    from claimx_worker.testing.claimx_api_fixtures import claimx_api  # re-exported fixture
+
+Stage harness fixture (:mod:`claimx_worker.testing.harness`):
+
+- ``stage_harness``: ``factory(config, **options) -> StageHarness`` (options as
+  :meth:`~claimx_worker.testing.harness.StageHarness.from_config`); closed after the test.
+- ``contract_harness`` (class): the harness a :class:`~claimx_worker.testing.PluginContract`
+  subclass's event tests share: non-strict, refusing I/O inside hooks.
 
 Kafka fixtures (``kafka`` marker; a broker from ``KAFKA_BOOTSTRAP_SERVERS`` or started locally):
 
@@ -32,11 +40,14 @@ Webhook receiver fixture (:mod:`claimx_worker.testing.webhooks`):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from claimx_worker.testing.claimx_api_fixtures import claimx_api, claimx_api_server
+from claimx_worker.testing.contract import PluginContract
+from claimx_worker.testing.harness import ConfigSource, StageHarness
 from claimx_worker.testing.kafka import (
     KafkaBroker,
     KafkaBrokerError,
@@ -48,11 +59,13 @@ from claimx_worker.testing.webhook_fixtures import webhook_receiver
 __all__ = [
     "claimx_api",
     "claimx_api_server",
+    "contract_harness",
     "kafka_bootstrap_servers",
     "kafka_broker",
     "kafka_topic",
     "kafka_topic_factory",
     "pytest_configure",
+    "stage_harness",
     "webhook_receiver",
 ]
 
@@ -101,3 +114,31 @@ def kafka_topic_factory(
 def kafka_topic(kafka_topic_factory: TopicFactory) -> str:
     """A fresh single-partition topic for one test."""
     return kafka_topic_factory()
+
+
+# --------------------------------------------------------------------------- stage harness
+
+
+@pytest.fixture
+def stage_harness() -> Iterator[Callable[..., StageHarness]]:
+    """``stage_harness(config, **options)``: a started :class:`StageHarness`, closed (with
+    ``on_unload``) after the test, the last opened first."""
+    with contextlib.ExitStack() as stack:
+
+        def open_harness(config: ConfigSource, **options: Any) -> StageHarness:
+            return stack.enter_context(StageHarness.from_config(config, **options))
+
+        yield open_harness
+
+
+@pytest.fixture(scope="class")
+def contract_harness(request: pytest.FixtureRequest) -> Iterator[StageHarness]:
+    """The harness of a :class:`PluginContract` subclass, shared by its event tests."""
+    contract = request.cls
+    if contract is None or not issubclass(contract, PluginContract):
+        pytest.fail("contract_harness is for PluginContract subclasses", pytrace=False)
+    harness = contract.open_harness(strict=False, block_io=True)
+    try:
+        yield harness
+    finally:
+        harness.close()
