@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
+from cattrs.fns import identity
 from cattrs.preconf.json import JsonConverter, make_converter
+
+_PASSTHROUGH = (str | None, int | None, float | None, bool | None)
+"""Optional JSON scalars: registered as ``identity``, which cattrs inlines as a plain read."""
 
 
 def _iso(value: datetime) -> str:
     """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes."""
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return _format(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format(value: datetime) -> str:
+    """``value`` (naive, or in UTC) as ISO-8601; cached, as formatting costs microseconds and an
+    event's audit timestamps repeat in every row (equal UTC datetimes are the same instant)."""
     if value.tzinfo is None:
         return value.isoformat()
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else _iso(value)
 
 
 def _parse_datetime(value: object, _: type) -> datetime:
@@ -26,6 +44,9 @@ def new_converter() -> JsonConverter:
     """A JSON-preconfigured converter with our datetime and tuple conventions."""
     converter = make_converter(omit_if_default=False)
     converter.register_unstructure_hook(datetime, _iso)
+    converter.register_unstructure_hook(datetime | None, _iso_or_none)
+    for optional in _PASSTHROUGH:
+        converter.register_unstructure_hook(optional, identity)
     converter.register_structure_hook(datetime, _parse_datetime)
     return converter
 
