@@ -22,6 +22,7 @@ shutdown.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import types
 from collections import deque
@@ -75,6 +76,10 @@ class CommittedOffset:
     offset: int
 
 
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+"""librdkafka's own log lines go through :mod:`logging` into the worker's log format."""
+
+
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka consumer settings: ``common`` + ``consumer`` properties, with the runtime's
     fixed settings (group, manual offset management) on top."""
@@ -86,6 +91,7 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
         "group.id": settings.worker.consumer_group,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
+        "logger": LIBRDKAFKA_LOGGER,
     }
 
 
@@ -97,12 +103,17 @@ def producer_config(settings: KafkaSettings) -> dict[str, Any]:
         **settings.producer,
         "bootstrap.servers": settings.bootstrap_servers,
         "enable.idempotence": True,
+        "logger": LIBRDKAFKA_LOGGER,
     }
 
 
 def admin_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka settings for the topic check: ``common`` properties and the servers."""
-    return {**settings.common, "bootstrap.servers": settings.bootstrap_servers}
+    return {
+        **settings.common,
+        "bootstrap.servers": settings.bootstrap_servers,
+        "logger": LIBRDKAFKA_LOGGER,
+    }
 
 
 class _Partition:
