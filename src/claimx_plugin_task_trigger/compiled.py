@@ -5,9 +5,10 @@ The hot path is two dict lookups; a match builds the actions from precomputed te
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import frozen
+from loguru import logger
 
 from claimx_plugin_task_trigger.config import (
     ActionBlock,
@@ -18,6 +19,9 @@ from claimx_plugin_task_trigger.config import (
     WebhookConfig,
 )
 from claimx_worker import Action, EventType, Log, Metric, PublishToTopic, Webhook
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 Payload = dict[str, Any]
 
@@ -95,10 +99,13 @@ class MetricTemplate:
 
 @frozen
 class CompiledTrigger:
-    """A trigger for one event type: its name and its action templates in firing order."""
+    """A trigger for one event type: its name, its action templates in firing order, and the
+    logger of its "Task trigger matched" line (bound at load: every field is fixed per trigger).
+    """
 
     name: str
     actions: tuple[ActionTemplate, ...]
+    log: Logger
 
     def build(self, payload: Payload) -> list[Action]:
         """The actions for ``payload``, in order."""
@@ -124,7 +131,13 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
             blocks = [block for block in (specific, trigger.on_any) if block is not None]
             if blocks:
                 actions = tuple(template for block in blocks for template in _templates(block))
-                routes[event_type][task_id] = CompiledTrigger(name=trigger.name, actions=actions)
+                log = logger.bind(
+                    trigger_name=trigger.name,
+                    task_id=task_id,
+                    event_type=event_type,
+                    action_count=len(actions),
+                )
+                routes[event_type][task_id] = CompiledTrigger(trigger.name, actions, log)
     return routes
 
 

@@ -50,10 +50,5 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             return None
         payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
         actions = trigger.build(payload)
-        logger.bind(
-            trigger_name=trigger.name,
-            task_id=task.task_id,
-            event_type=context.event.event_type,
-            action_count=len(actions),
-        ).info("Task trigger matched")
+        trigger.log.info("Task trigger matched")
         return actions
