@@ -83,9 +83,11 @@ def format_human(record: Record, redactor: Redactor) -> str:
     line = f"{record['level'].name}: {record['message']}"
     extra = record["extra"]
     if extra:
-        fields = (f"{key}={_text(scrub_field(key, value))}" for key, value in extra.items())
-        line = f"{line} | {' '.join(fields)}"
+        fields = " ".join([f"{key}={scrub_field(key, value)}" for key, value in extra.items()])
+        line = f"{line} | {fields}"
     line = _one_line(redactor.redact(line))
+    if record["exception"] is None:
+        return line
     exception = _exception_text(record["exception"])
     return f"{line}\n{redactor.redact(exception)}" if exception else line
 
@@ -186,10 +188,6 @@ def _one_line(text: str) -> str:
     if "\n" in text or "\r" in text:
         return text.replace("\r", "\\r").replace("\n", "\\n")
     return text
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else str(value)
 
 
 def _exception_text(exception: RecordException | None) -> str:

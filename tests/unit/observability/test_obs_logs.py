@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import logging
@@ -47,6 +48,22 @@ def test_runbook_line_is_reproduced_exactly(configure: Configure) -> None:
     assert sink.getvalue() == (
         "INFO: Task trigger matched | trigger_name=Photo Documentation Task task_id=456 "
         "event_type=CUSTOM_TASK_COMPLETED action_count=3\n"
+    )
+
+
+def test_field_values_render_as_text(configure: Configure) -> None:
+    class Kind(enum.StrEnum):
+        PHOTO = "photo"
+
+    class Count(enum.IntEnum):
+        THREE = 3
+
+    sink = configure(level="INFO", fmt="human")
+    logger.bind(
+        s="x", i=7, f=1.5, b=True, n=None, kind=Kind.PHOTO, count=Count.THREE, d={"k": [1]}
+    ).info("Values")
+    assert sink.getvalue() == (
+        "INFO: Values | s=x i=7 f=1.5 b=True n=None kind=photo count=3 d={'k': [1]}\n"
     )
 
 
