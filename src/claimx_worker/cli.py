@@ -6,12 +6,14 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
+import attrs
 import click
 
 from claimx_worker import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
+from claimx_worker.model import EventType
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.inventory import take_inventory
 from claimx_worker.settings import ConfigError
@@ -35,14 +37,17 @@ def exit_with_config_error(error: ConfigError) -> NoReturn:
     raise SystemExit(CONFIG_EXIT_CODE)
 
 
+def _settings(config_file: Path | None) -> WorkerSettings:
+    """``--config``, else the default settings file if present, else the defaults."""
+    if config_file is None and not DEFAULT_CONFIG.exists():
+        return WorkerSettings()
+    return load_worker_config(config_file or DEFAULT_CONFIG, os.environ).value
+
+
 def _plugins_dir(option: str | None, config_file: Path | None) -> Path | None:
     """``--plugins-dir`` if given, else the settings' ``plugins_dir``; ``""`` disables plugins."""
     if option is None:
-        if config_file is None and not DEFAULT_CONFIG.exists():
-            settings = WorkerSettings()
-        else:
-            settings = load_worker_config(config_file or DEFAULT_CONFIG, os.environ).value
-        option = settings.kafka.worker.processing.plugins_dir
+        option = _settings(config_file).kafka.worker.processing.plugins_dir
     return Path(option) if option else None
 
 
@@ -146,6 +151,86 @@ def run(config_file: Path, processor_spec: str | None) -> None:
 
     try:
         status = run_from_config(config_file, processor_spec, os.environ)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    raise SystemExit(status)
+
+
+def _event_type_option(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    """An event type, case-insensitive; an unknown one is a usage error listing the ten."""
+    if value is None or value.upper() in EventType.__members__:
+        return None if value is None else value.upper()
+    raise click.BadParameter(
+        f"unknown event type {value!r}; one of: {', '.join(EventType.__members__)}"
+    )
+
+
+@cli.command()
+@click.argument("event_file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--example",
+    metavar="TYPE",
+    callback=_event_type_option,
+    help="Print a sample event of TYPE (one of the ten ClaimX event types) and exit.",
+)
+@click.option(
+    "--enriched",
+    is_flag=True,
+    help='The file holds {"event": ..., "rows": ...} (with --example: print one).',
+)
+@click.option(
+    "--simulator",
+    is_flag=True,
+    help="Enrich through the built-in ClaimX API simulator instead of the API (simulated data).",
+)
+@_plugins_dir_option
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the actions as a JSON list.")
+def simulate(
+    event_file: TextIO | None,
+    example: str | None,
+    enriched: bool,
+    simulator: bool,
+    plugins_dir: str | None,
+    config_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Dry run: show the actions the plugins would take for one event; run none of them.
+
+    EVENT_FILE (or - for stdin) holds a raw event, enriched through the ClaimX API of the settings
+    file (token: CLAIMX_API_TOKEN) or with --simulator, or with --enriched an event and its rows.
+    Exit 0 when it ran cleanly, 1 when a plugin hook failed, attempted I/O or enrichment failed,
+    2 for an invalid event file or plugin configuration.
+    """
+    from claimx_worker import simulate as dry
+
+    redactor = Redactor()
+    configure_logging(redactor=redactor, capture_stdlib=False)
+    if example is not None:
+        click.echo(dry.example(example, enriched=enriched))
+        return
+    if event_file is None:
+        raise click.UsageError("give EVENT_FILE (or - for stdin), or --example TYPE")
+    try:
+        settings = _settings(config_file)
+        api = settings.claimx_api
+        if not api.token:
+            api = attrs.evolve(api, token=os.environ.get("CLAIMX_API_TOKEN", ""))
+        status = dry.run_simulation(
+            event_file.read(),
+            enriched=enriched,
+            plugins_dir=_plugins_dir(plugins_dir, config_file),
+            api=None if simulator else api,
+            budget_ms=settings.kafka.worker.processing.plugin_timeout_ms,
+            as_json=as_json,
+            env=os.environ,
+            redactor=redactor,
+            echo=click.echo,
+            note=functools.partial(click.echo, err=True),
+        )
+    except dry.InvalidInputError as error:
+        click.echo(f"Invalid event file {event_file.name}: {error}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE) from None
     except ConfigError as error:
         exit_with_config_error(error)
     raise SystemExit(status)

@@ -30,7 +30,11 @@ from claimx_worker.model import (
     HandlerMetadata,
     parse_event,
 )
-from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, SimulatedData
+from claimx_worker.testing.claimx_api import (
+    DEFAULT_TASK_TEMPLATE_IDS,
+    SIMULATOR_TOKEN,
+    SimulatedData,
+)
 
 T = TypeVar("T")
 
@@ -55,10 +59,12 @@ def make_event(event_type: str | EventType, **overrides: Any) -> ClaimXEvent:
     """A raw event of ``event_type`` (any of the ten, case-insensitive, or an unknown string).
 
     Defaults: project ``12345``; the type's own id derived from the project id (assignment
-    ``<project>678``, media ``<project>000``, video collaboration ``<project>01``, master file
-    name ``MFN-<project>``); ``created_at`` 2024-05-01T12:00:00Z; an ``event_id`` hashed from
-    the other fields, as upstream does. ``overrides`` set any :class:`ClaimXEvent` field by name
-    and go through the worker's event parsing (ids may be ints, ``created_at`` an ISO string).
+    ``<project>678`` or near it, one whose task is completed for ``CUSTOM_TASK_COMPLETED`` and
+    not for ``CUSTOM_TASK_ASSIGNED``; media ``<project>000``; video collaboration
+    ``<project>01``; master file name ``MFN-<project>``); ``created_at``
+    2024-05-01T12:00:00Z; an ``event_id`` hashed from the other fields, as upstream does.
+    ``overrides`` set any :class:`ClaimXEvent` field by name and go through the worker's event
+    parsing (ids may be ints, ``created_at`` an ISO string).
     """
     unknown = sorted(set(overrides) - set(EVENT_FIELDS))
     if unknown:
@@ -138,7 +144,7 @@ def _numeric(project_id: str) -> int:
 def _type_ids(kind: str, project_id: str) -> dict[str, str]:
     number = _numeric(project_id)
     if kind in TASK_EVENT_TYPES:
-        return {"task_assignment_id": f"{number}678"}
+        return {"task_assignment_id": _assignment_id(number, kind)}
     if kind == EventType.PROJECT_FILE_ADDED:
         return {"media_id": str(number * 1000)}
     if kind in (
@@ -149,6 +155,20 @@ def _type_ids(kind: str, project_id: str) -> dict[str, str]:
     if kind == EventType.PROJECT_MFN_ADDED:
         return {"master_file_name": f"MFN-{project_id}"}
     return {}
+
+
+def _assignment_id(number: int, kind: str) -> str:
+    """``<project>678`` or the next id (step 3) the simulator serves with the status that fits
+    the event (``COMPLETED`` for a completed task) and with template 456, the simulator's
+    template of ids divisible by 3; so ``simulate --simulator`` agrees with :func:`make_rows`."""
+    wanted = "COMPLETED" if kind == EventType.CUSTOM_TASK_COMPLETED else "ASSIGNED"
+    data = SimulatedData(DATA_SEED)
+    start = number * 1000 + 678
+    start += -start % len(DEFAULT_TASK_TEMPLATE_IDS)
+    for candidate in range(start, start + 300, len(DEFAULT_TASK_TEMPLATE_IDS)):
+        if data.assignment(candidate, DEFAULT_TASK_TEMPLATE_IDS)["status"] == wanted:
+            return str(candidate)
+    return str(start)
 
 
 def _event_id(fields: Mapping[str, Any]) -> str:

@@ -56,7 +56,8 @@ def test_events_of_every_type_survive_the_worker_s_parsing(event_type: str) -> N
 
 
 def test_each_type_carries_its_own_id_derived_from_the_project() -> None:
-    assert make_event("CUSTOM_TASK_COMPLETED").task_assignment_id == "12345678"
+    assert make_event("CUSTOM_TASK_ASSIGNED").task_assignment_id == "12345678"
+    assert make_event("CUSTOM_TASK_COMPLETED").task_assignment_id == "12345681"
     assert make_event("PROJECT_FILE_ADDED").media_id == "12345000"
     assert make_event("VIDEO_COLLABORATION_COMPLETED").video_collaboration_id == "1234501"
     assert make_event("PROJECT_MFN_ADDED").master_file_name == "MFN-12345"
@@ -122,12 +123,21 @@ def test_task_rows_use_template_456_unless_told() -> None:
     event = make_event("CUSTOM_TASK_COMPLETED")
     rows = make_rows(event)
     assert rows.tasks[0].task_id == 456
-    assert rows.tasks[0].assignment_id == 12345678
+    assert rows.tasks[0].assignment_id == 12345681
     assert rows.task_templates[0].task_id == 456
-    assert rows.external_links[0].assignment_id == 12345678
+    assert rows.external_links[0].assignment_id == 12345681
     other = make_rows(event, task_id=789)
     assert (other.tasks[0].task_id, other.task_templates[0].task_id) == (789, 789)
     assert other.tasks[0].task_name == "Task template 789"
+
+
+@pytest.mark.parametrize("project_id", ["12345", "7", "100"])
+def test_a_task_s_status_fits_its_event(project_id: str) -> None:
+    assigned = make_rows(make_event("CUSTOM_TASK_ASSIGNED", project_id=project_id)).tasks[0]
+    completed = make_rows(make_event("CUSTOM_TASK_COMPLETED", project_id=project_id)).tasks[0]
+    assert (assigned.status, assigned.date_completed) == ("ASSIGNED", None)
+    assert completed.status == "COMPLETED"
+    assert completed.date_completed is not None
 
 
 def test_a_list_of_columns_or_a_whole_list_can_be_replaced() -> None:

@@ -1,0 +1,440 @@
+"""``claimx-worker simulate``: one event through the plugin stages, printing the actions that would
+run, executing none of them.
+
+The plugin instances are loaded and started as the worker does (config validation, ``${VAR}``,
+``on_load``) and run on the worker's stage runner, inside the testing kit's stage harness: hooks
+that attempt I/O are refused, and every hook problem (exception, invalid return, time budget,
+an action the executor would refuse) is reported. A raw event is enriched through the ClaimX API
+of the settings file, or through the in-process API simulator; an enriched event file brings its
+own rows. When enrichment fails, ``on_event_failed`` shows what would run for a dead-lettered
+event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from attrs import frozen
+from prometheus_client import CollectorRegistry
+
+from claimx_worker.actions.identity import idempotency_key
+from claimx_worker.actions.plugin_metrics import PluginMetricError, metric_name
+from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
+from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
+from claimx_worker.model import (
+    ClaimXEvent,
+    EntityRows,
+    EventFailure,
+    EventType,
+    Filter,
+    Log,
+    Metric,
+    PublishToTopic,
+    Stage,
+    Webhook,
+    converter,
+    new_converter,
+    parse_event,
+)
+from claimx_worker.observability import MASK, Redactor, is_secret_key
+from claimx_worker.plugins import PluginAction, PluginSet, StageResult, load_plugins
+from claimx_worker.settings import ConfigError, ConfigProblem, display_path
+from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
+from claimx_worker.testing.factories import (
+    DATA_SEED,
+    handler_metadata,
+    make_enriched_event,
+    make_event,
+)
+from claimx_worker.testing.harness import HookProblem, ProblemKind, StageHarness
+from claimx_worker.testing.io_guard import BlockedIOError, IOAttempt
+
+EXAMPLE_TYPES = tuple(t.value for t in EventType)
+ACTION_TYPE_NAMES: Mapping[type, str] = {
+    PublishToTopic: "publish_to_topic",
+    Webhook: "webhook",
+    Log: "log",
+    Metric: "metric",
+    Filter: "filter",
+}
+_CATTRS_MESSAGE = re.compile(r"(?P<message>.*) @ (?P<path>\S+)$")
+
+
+class InvalidInputError(ValueError):
+    """The event file is not a valid (raw or enriched) event; the message names the field."""
+
+
+# ---------------------------------------------------------------------- input
+
+
+def example(event_type: str, *, enriched: bool) -> str:
+    """A sample event of ``event_type`` as JSON (with its rows under ``rows`` if ``enriched``)."""
+    if enriched:
+        event, rows = make_enriched_event(event_type)
+        document: Any = {"event": _event_json(event), "rows": converter.unstructure(rows)}
+    else:
+        document = _event_json(make_event(event_type))
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def read_input(text: str, *, enriched: bool) -> tuple[ClaimXEvent, EntityRows | None]:
+    """The event (and rows, for an enriched file) in ``text``; raises :class:`InvalidInputError`."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"not valid JSON: {exc}") from None
+    if not enriched:
+        return _parse_event(data, ""), None
+    if not isinstance(data, Mapping):
+        raise InvalidInputError('expected an object {"event": {...}, "rows": {...}}')
+    missing = [key for key in ("event", "rows") if key not in data]
+    if missing:
+        raise InvalidInputError(f"{missing[0]}: required field missing (enriched event file)")
+    return _parse_event(data["event"], "event."), _parse_rows(data["rows"])
+
+
+def _event_json(event: ClaimXEvent) -> Any:
+    data = converter.unstructure(event)
+    return {key: value for key, value in data.items() if value not in (None, {})}
+
+
+def _parse_event(data: Any, prefix: str) -> ClaimXEvent:
+    try:
+        return parse_event(data if isinstance(data, Mapping) else json.dumps(data))
+    except InvalidEventError as exc:
+        raise InvalidInputError(f"{prefix}{exc}") from None
+
+
+def _rows_converter() -> cattrs.Converter:
+    strict = new_converter()
+    strict.forbid_extra_keys = True  # a misspelled column is an error, not a silent drop
+    return strict
+
+
+_ROWS = _rows_converter()
+
+
+def _parse_rows(data: Any) -> EntityRows:
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("rows: expected an object of row lists")
+    try:
+        return _ROWS.structure(data, EntityRows)
+    except Exception as exc:
+        messages = []
+        for line in cattrs.transform_error(exc, path="rows"):
+            match = _CATTRS_MESSAGE.match(line)
+            messages.append(f"{match['path']}: {match['message']}" if match else line)
+        raise InvalidInputError("; ".join(messages)) from None
+
+
+# ---------------------------------------------------------------------- the dry run
+
+
+@frozen(kw_only=True)
+class DryRun:
+    """What one event did in the plugin stages."""
+
+    event: ClaimXEvent
+    instances: tuple[str, ...]
+    source: str
+    """Where the rows came from: ``file``, ``api``, ``simulator`` or ``none`` (not enriched)."""
+    received: StageResult
+    rows: EntityRows | None = None
+    completed: StageResult | None = None
+    failure: EventFailure | None = None
+    """Why enrichment failed (then ``failed`` holds ``on_event_failed``'s actions)."""
+    failed: StageResult | None = None
+    problems: tuple[HookProblem, ...] = ()
+    io_attempts: tuple[IOAttempt, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """No hook problem (timeouts aside), no refused I/O, enrichment did not fail."""
+        serious = [p for p in self.problems if p.kind is not ProblemKind.TIMEOUT]
+        return not serious and not self.io_attempts and self.failure is None
+
+    def actions(self) -> list[tuple[Stage, PluginAction | Filter, str]]:
+        """Every action in run order, with its stage and instance; a filter comes last."""
+        listed: list[tuple[Stage, PluginAction | Filter, str]] = []
+        for stage, result in (
+            (Stage.EVENT_RECEIVED, self.received),
+            (Stage.ENRICHMENT_COMPLETE, self.completed),
+            (Stage.EVENT_FAILED, self.failed),
+        ):
+            if result is None:
+                continue
+            listed += [(stage, action, action.instance) for action in result.actions]
+            if result.filter is not None and result.filtered_by is not None:
+                listed.append((stage, result.filter, result.filtered_by))
+        return listed
+
+
+def dry_run(
+    plugins: PluginSet,
+    event: ClaimXEvent,
+    *,
+    rows: EntityRows | None,
+    api: ApiSettings | None,
+    budget_ms: float,
+) -> DryRun:
+    """Run ``event`` through the stages of ``plugins``. ``rows`` given: use them (an enriched
+    event); else enrich through ``api``, or through the API simulator when ``api`` is ``None``.
+    Raises :class:`~claimx_worker.settings.ConfigError` when an ``on_load`` fails."""
+    with StageHarness(plugins, budget_ms=budget_ms, strict=False, block_io=True) as harness:
+        names = tuple(instance.name for instance in harness.instances)
+        received = harness.event_received(event)
+        source = "file" if rows is not None else ("simulator" if api is None else "api")
+        run = DryRun(event=event, instances=names, source=source, received=received)
+        if received.filtered:
+            run = attrs.evolve(run, source="none")
+        elif rows is not None:
+            completed = harness.enrichment_complete(event, rows, handler_metadata(event))
+            run = attrs.evolve(run, rows=rows, completed=completed)
+        else:
+            try:
+                enrichment = _enrich(event, api)
+            except ProcessingError as exc:
+                failure = EventFailure(category=exc.category, message=str(exc))
+                run = attrs.evolve(
+                    run, failure=failure, failed=harness.event_failed(event, failure)
+                )
+            else:
+                completed = harness.enrichment_complete(event, enrichment.rows, enrichment.metadata)
+                run = attrs.evolve(run, rows=enrichment.rows, completed=completed)
+        return attrs.evolve(run, problems=harness.problems, io_attempts=harness.io_attempts)
+
+
+def _enrich(event: ClaimXEvent, api: ApiSettings | None) -> Enrichment:
+    if api is not None:
+        return asyncio.run(_enrich_with(event, api))
+    with ClaimXApiSimulator(seed=DATA_SEED) as simulator:
+        settings = ApiSettings(base_url=simulator.base_url, token=SIMULATOR_TOKEN, retries=0)
+        return asyncio.run(_enrich_with(event, settings))
+
+
+async def _enrich_with(event: ClaimXEvent, settings: ApiSettings) -> Enrichment:
+    async with Enricher.from_settings(settings, registry=CollectorRegistry()) as enricher:
+        return await enricher.enrich(event)
+
+
+# ---------------------------------------------------------------------- output
+
+
+def describe_action(
+    event: ClaimXEvent, stage: Stage, action: PluginAction | Filter, instance: str
+) -> dict[str, Any]:
+    """One action as a JSON-able object: instance, stage, type, fields, payload; secret header
+    values masked."""
+    if isinstance(action, Filter):
+        return {
+            "instance": instance,
+            "stage": stage.value,
+            "type": "filter",
+            "reason": action.reason,
+        }
+    item = action.action
+    described: dict[str, Any] = {
+        "instance": instance,
+        "stage": stage.value,
+        "index": action.index,
+        "type": ACTION_TYPE_NAMES[type(item)],
+    }
+    key = idempotency_key(event.event_id, instance, action.index)
+    if isinstance(item, PublishToTopic):
+        described |= {
+            "topic": item.topic,
+            "key": event.project_id if item.key is None else item.key,
+            "headers": _headers(item.headers),
+            "idempotency_key": key,
+            "value": _payload(item.value),
+        }
+    elif isinstance(item, Webhook):
+        described |= {
+            "method": item.method.upper(),
+            "url": item.url,
+            "timeout": item.timeout,
+            "headers": _headers(item.headers),
+            "signed": item.signing_secret is not None,
+            "idempotency_key": key,
+            "body": _payload(item.body),
+        }
+    elif isinstance(item, Log):
+        described |= {"level": item.level, "message": item.message, "fields": _payload(item.fields)}
+    elif isinstance(item, Metric):
+        described |= {
+            "name": item.name,
+            "counter": _counter(item.name),
+            "value": item.value,
+            "labels": dict(item.labels),
+        }
+    return described
+
+
+def render_json(run: DryRun, redactor: Redactor) -> str:
+    """The actions as a JSON list, one object per action (see :func:`describe_action`)."""
+    items = [
+        describe_action(run.event, stage, action, name) for stage, action, name in run.actions()
+    ]
+    return redactor.redact(json.dumps(items, indent=2, ensure_ascii=False))
+
+
+def render_notes(run: DryRun) -> list[str]:
+    """What the action list does not say: the data source, filters, failures, problems."""
+    notes: list[str] = []
+    if run.source == "simulator":
+        notes.append(
+            "Enriched through the built-in ClaimX API simulator: the rows are simulated data, "
+            "not this project's."
+        )
+    if not run.instances:
+        notes.append("No plugin instance is enabled: nothing would run.")
+    if run.received.filtered:
+        notes.append(
+            f"Filtered before enrichment by {run.received.filtered_by} "
+            f"({run.received.filter.reason if run.received.filter else ''}): no API call, no "
+            "entity rows, no later instance."
+        )
+    if run.completed is not None and run.completed.filtered:
+        notes.append(
+            f"Filtered after enrichment by {run.completed.filtered_by}: the entity rows would "
+            "not be written and lower-priority instances were not called."
+        )
+    if run.failure is not None:
+        where = (
+            "would be retried later, and dead-lettered when its retries run out"
+            if run.failure.category == ErrorCategory.TRANSIENT
+            else "would go to the DLQ"
+        )
+        notes.append(
+            f"Enrichment failed ({run.failure.category}): {run.failure.message}. The event "
+            f"{where}; on_event_failed's actions for it are listed."
+        )
+    if run.instances and not any(not isinstance(action, Filter) for _, action, _ in run.actions()):
+        notes.append("No action: no plugin instance returned an action for this event.")
+    notes += [f"I/O refused (a dry run has no side effects): {a}" for a in run.io_attempts]
+    notes += [f"Problem: {p}" for p in run.problems if not isinstance(p.exception, BlockedIOError)]
+    return notes
+
+
+def render_human(run: DryRun, redactor: Redactor) -> str:
+    """A readable report: the event, the rows, one block per action, notes."""
+    event = run.event
+    lines = [f"Event {event.event_type} {event.event_id} (project {event.project_id})"]
+    if run.rows is not None:
+        lines.append(f"Rows ({_source_label(run.source)}): {_row_summary(run.rows)}")
+    lines.append(f"Plugin instances in run order: {', '.join(run.instances) or 'none'}")
+    actions = run.actions()
+    count = sum(1 for _, action, _ in actions if not isinstance(action, Filter))
+    lines += [
+        "",
+        f"{count} action{'' if count == 1 else 's'} would run (dry run: none was executed).",
+    ]
+    for number, (stage, action, name) in enumerate(actions, start=1):
+        described = describe_action(event, stage, action, name)
+        lines += ["", *_block(number, described)]
+    notes = render_notes(run)
+    if notes:
+        lines += ["", *notes]
+    return redactor.redact("\n".join(lines))
+
+
+def _block(number: int, described: dict[str, Any]) -> list[str]:
+    head = (
+        f"{number}. {described['type']} from {described['instance']} "
+        f"({described['stage']}"
+        + (f", action {described['index']}" if "index" in described else "")
+        + ")"
+    )
+    lines = [head]
+    for key, value in described.items():
+        if key in ("type", "instance", "stage", "index"):
+            continue
+        if isinstance(value, dict | list):
+            if not value:
+                continue
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            lines.append(f"   {key}:")
+            lines += [f"     {line}" for line in text.splitlines()]
+        else:
+            shown = value if isinstance(value, str) else json.dumps(value)
+            lines.append(f"   {key}: {shown}")
+    return lines
+
+
+def _source_label(source: str) -> str:
+    return {
+        "file": "from the file",
+        "api": "enriched through the ClaimX API",
+        "simulator": "enriched through the ClaimX API simulator",
+    }.get(source, source)
+
+
+def _row_summary(rows: EntityRows) -> str:
+    data = converter.unstructure(rows)
+    parts = [f"{name} {len(items)}" for name, items in data.items() if items]
+    return ", ".join(parts) or "none"
+
+
+def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: MASK if is_secret_key(name) else value for name, value in headers.items()}
+
+
+def _payload(value: Any) -> Any:
+    """A payload as JSON data (bytes: parsed if JSON, else text)."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", errors="replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return json.loads(json.dumps(converter.unstructure(value), default=repr))
+
+
+def _counter(name: str) -> str | None:
+    try:
+        return metric_name(name)
+    except PluginMetricError:
+        return None
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def run_simulation(
+    text: str,
+    *,
+    enriched: bool,
+    plugins_dir: Path | None,
+    api: ApiSettings | None,
+    budget_ms: float,
+    as_json: bool,
+    env: Mapping[str, str],
+    redactor: Redactor,
+    echo: Callable[[str], None],
+    note: Callable[[str], None],
+) -> int:
+    """Read the event in ``text``, run it, print the report; return the exit status (0: ran
+    cleanly, 1: a hook problem, refused I/O or failed enrichment). Raises
+    :class:`InvalidInputError` for a bad event file and
+    :class:`~claimx_worker.settings.ConfigError` for bad plugin configuration (exit 2)."""
+    event, rows = read_input(text, enriched=enriched)
+    if plugins_dir is not None and not plugins_dir.is_dir():
+        problem = ConfigProblem(display_path(plugins_dir), None, "", "plugins directory not found")
+        raise ConfigError([problem])
+    plugins = load_plugins(plugins_dir, env=env)
+    redactor.add(*plugins.secrets, *([] if api is None else [api.token]))
+    run = dry_run(plugins, event, rows=rows, api=api, budget_ms=budget_ms)
+    if as_json:
+        echo(render_json(run, redactor))
+        for line in render_notes(run):
+            note(redactor.redact(line))
+    else:
+        echo(render_human(run, redactor))
+    return 0 if run.ok else 1
