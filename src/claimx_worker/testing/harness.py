@@ -123,7 +123,8 @@ def load_instances(
     instance directory, or a plugins directory. ``name``: the instance name of a mapping without
     one (default: its ``plugin``), or the one instance of a plugins directory to load.
     ``env`` (default ``os.environ``) fills ``${VAR}``. ``plugin_class`` is the class behind the
-    entry point the config names, for a class that is not installed. Raises
+    entry point the config names (of several, the one that is not installed), for a class that
+    is not installed. Raises
     :class:`~claimx_worker.settings.ConfigError` naming the problems.
     """
     environ = dict(os.environ if env is None else env)
@@ -553,21 +554,22 @@ class _ClassEntryPoint(EntryPoint):
 def _with_class(
     plugin_class: type, plugins_dir: Path, env: Mapping[str, str]
 ) -> dict[str, InstalledPlugin]:
-    """The installed plugins, with the entry point the config names bound to ``plugin_class``."""
-    names = {spec.plugin for spec in scan_instances(plugins_dir, env=env).specs if spec.enabled} - {
-        None
-    }
-    if len(names) != 1:
+    """The installed plugins, with ``plugin_class`` behind the entry point the config names:
+    the only one, or else the only one that is not installed."""
+    installed = dict(installed_plugins())
+    names = {spec.plugin for spec in scan_instances(plugins_dir, env=env).specs if spec.enabled}
+    named = sorted(name for name in names if name is not None)
+    candidates = named if len(named) == 1 else [n for n in named if n not in installed]
+    if len(candidates) != 1:
         raise ValueError(
-            "plugin_class needs a config naming exactly one plugin entry point "
-            f"(found {sorted(str(n) for n in names)})"
+            "plugin_class needs a config naming one plugin entry point, or one that is not "
+            f"installed (entry points named: {named})"
         )
-    name = str(names.pop())
-    entry = _ClassEntryPoint(name, plugin_class)
-    local = InstalledPlugin(
-        name=name, value=entry.value, distribution=None, version=None, entry_point=entry
+    entry = _ClassEntryPoint(candidates[0], plugin_class)
+    installed[entry.name] = InstalledPlugin(
+        name=entry.name, value=entry.value, distribution=None, version=None, entry_point=entry
     )
-    return {**installed_plugins(), name: local}
+    return installed
 
 
 # ---------------------------------------------------------------------- helpers

@@ -377,3 +377,14 @@ def test_the_stage_harness_fixture_closes_what_it_opened(
         opened_plugins.append(plugin)
         assert not plugin.unloaded
     assert json.dumps([p.loaded[1].topic for p in opened_plugins if p.loaded]) == '["one", "two"]'
+
+
+def test_plugin_class_needs_one_entry_point_to_stand_for(tmp_path: Path) -> None:
+    instance_dir(tmp_path, "one", "plugin: first_local\nconfig: {topic: a}\n")
+    instance_dir(tmp_path, "two", "plugin: second_local\nconfig: {topic: b}\n")
+    with pytest.raises(ValueError, match=r"entry points named: \['first_local', 'second_local'\]"):
+        StageHarness.from_config(tmp_path, plugin_class=Echo)
+    with StageHarness.from_config(tmp_path, plugin_class=Echo, name="two") as harness:
+        assert harness.instances[0].origin == "entry point 'second_local' (" + (
+            f"{Echo.__module__}:{Echo.__qualname__})"
+        )
