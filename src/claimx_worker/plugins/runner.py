@@ -65,6 +65,7 @@ class StageResult:
 
 
 EMPTY_RESULT = StageResult()
+_NOT_FILTER = tuple(action_type for action_type in ACTION_TYPES if action_type is not Filter)
 
 
 def hook_name(stage: Stage) -> str:
@@ -256,15 +257,14 @@ def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
     if stage is Stage.EVENT_RECEIVED:
         return (result,) if isinstance(result, Filter) else None
     items: Sequence[object]
-    if isinstance(result, ACTION_TYPES):
-        items = (result,)
-    elif isinstance(result, list | tuple):
+    if isinstance(result, (list, tuple)):
         items = result
+    elif isinstance(result, ACTION_TYPES):
+        items = (result,)
     else:
         return None
+    allowed = _NOT_FILTER if stage is Stage.EVENT_FAILED else ACTION_TYPES
     for item in items:
-        if not isinstance(item, ACTION_TYPES):
-            return None
-        if stage is Stage.EVENT_FAILED and isinstance(item, Filter):
+        if not isinstance(item, allowed):
             return None
     return items
