@@ -38,6 +38,8 @@ _USERINFO = re.compile(r"(://[^/\s:@]+:)[^/\s@]+(?=@)")
 _KEY_VALUE = re.compile(r"(?<![\w.-])([\w.-]+)=[^\s&\"',;)\]}]+")
 _KEY_PARTS_IN_TEXT = (*_SECRET_KEY_PARTS, "api-key")
 _SCALARS = (str, bool, int, float)
+_MEMO_SIZE = 1024
+_MEMO_MAX_TEXT = 1024
 
 
 def _mask_key_value(match: re.Match[str]) -> str:
@@ -86,15 +88,17 @@ class Redactor:
     """Masks registered secret values and credential-looking text with ``***``.
 
     Secrets are registered at start (and later, from any thread) with :meth:`add`. Reads never
-    lock: every :meth:`add` publishes a new compiled pattern in one reference swap.
+    lock: every :meth:`add` publishes a new compiled pattern, with an empty memo of redacted
+    texts, in one reference swap. The memo serves lines that repeat word for word (the task
+    trigger's "matched" line, for one); it is bounded and emptied when full.
     """
 
-    __slots__ = ("_lock", "_pattern", "_secrets")
+    __slots__ = ("_lock", "_secrets", "_state")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
+        self._state: tuple[re.Pattern[str] | None, dict[str, str]] = (None, {})
         self.add(*secrets)
 
     def __repr__(self) -> str:
@@ -117,14 +121,19 @@ class Redactor:
             forms: set[str] = set().union(*(_variants(s) for s in known))
             alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
             self._secrets = known
-            self._pattern = re.compile(alternation)
+            self._state = (re.compile(alternation), {})
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every registered secret and credential-looking value masked."""
-        pattern = self._pattern
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        return _mask_credentials(text)
+        pattern, memo = self._state
+        masked = memo.get(text)
+        if masked is None:
+            masked = _mask_credentials(text if pattern is None else pattern.sub(MASK, text))
+            if len(text) <= _MEMO_MAX_TEXT:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[text] = masked
+        return masked
 
 
 def scrub_field(key: str, value: object) -> object:

@@ -45,6 +45,22 @@ def test_secrets_added_later_are_masked() -> None:
     assert redactor.redact("x late-secret") == f"x {MASK}"
 
 
+def test_a_text_seen_before_a_secret_was_added_is_masked_after() -> None:
+    redactor = Redactor(["tok-12345"])
+    text = "INFO: Matched | trigger_name=late-secret tok-12345"
+    assert redactor.redact(text) == f"INFO: Matched | trigger_name=late-secret {MASK}"
+    assert redactor.redact(text) == f"INFO: Matched | trigger_name=late-secret {MASK}"
+    redactor.add("late-secret")
+    assert redactor.redact(text) == f"INFO: Matched | trigger_name={MASK} {MASK}"
+
+
+def test_many_distinct_and_long_texts_are_all_masked() -> None:
+    redactor = Redactor(["tok-12345"])
+    for index in range(3000):
+        text = f"line {index} tok-12345" + "x" * (index % 3 * 1000)
+        assert redactor.redact(text) == f"line {index} {MASK}" + "x" * (index % 3 * 1000)
+
+
 def test_repr_does_not_show_secrets() -> None:
     assert "tok-12345" not in repr(Redactor(["tok-12345"]))
 
