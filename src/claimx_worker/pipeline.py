@@ -49,6 +49,11 @@ class Pipeline:
 
     async def process(self, event: ClaimXEvent, ctx: ProcessContext) -> None:
         """Run one event; enrichment errors propagate to the runtime's retry/DLQ routing."""
+        # The runtime runs process() eagerly, in its own fetch task, up to the first suspension.
+        # Suspend at once, so that what follows runs in this event's task: a TaskGroup (the
+        # concurrent API calls) or asyncio.timeout (plugin budgets) entered in the fetch task
+        # would cancel the fetch task when a call fails or times out.
+        await asyncio.sleep(0)
         received = await self._host.run_event_received(event)
         self._submit(event, received.actions, ctx)
         if received.filtered:

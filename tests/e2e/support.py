@@ -137,6 +137,7 @@ def write_settings(
     api_url: str,
     actions: Mapping[str, Any] | None = None,
     processing: Mapping[str, Any] | None = None,
+    api: Mapping[str, Any] | None = None,
 ) -> Path:
     """A worker settings file: fast commits and retries, the simulator's token from
     ``CLAIMX_API_TOKEN``, any free metrics port."""
@@ -174,6 +175,7 @@ def write_settings(
                 "base_url": api_url,
                 "token": "${CLAIMX_API_TOKEN}",
                 "timeout_seconds": 5,
+                **(api or {}),
             },
             "actions": {
                 "backoff_base": 0.05,
@@ -245,6 +247,7 @@ def deploy(
     trigger: Mapping[str, Any],
     actions: Mapping[str, Any] | None = None,
     processing: Mapping[str, Any] | None = None,
+    api: Mapping[str, Any] | None = None,
 ) -> Deployment:
     """Write ``directory/plugins/<trigger instance>/config.yaml`` and ``directory/worker.yaml``."""
     plugins = directory / "plugins"
@@ -259,6 +262,7 @@ def deploy(
         api_url=api_url,
         actions=actions,
         processing=processing,
+        api=api,
     )
     return Deployment(config, group)
 
@@ -322,6 +326,19 @@ class WorkerProcess:
             self.process.wait(10)
 
 
+def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``claimx-worker ARGS...`` to completion (the simulator's token in the environment)."""
+    return subprocess.run(
+        [str(WORKER), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN, **env},
+        cwd=REPO,
+        check=False,
+    )
+
+
 # --------------------------------------------------------------------------- Kafka I/O
 
 
@@ -373,6 +390,7 @@ class TopicTail:
             )
         )
         partitions = broker.admin().list_topics(topic, timeout=10).topics[topic].partitions
+        self._partitions = [TopicPartition(topic, p) for p in partitions]
         self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
 
     def __enter__(self) -> Self:
@@ -401,11 +419,19 @@ class TopicTail:
         return new
 
     def wait_for(
-        self, done: Callable[[list[Record]], bool], timeout: float = 60.0, *, what: str = ""
+        self,
+        done: Callable[[list[Record]], bool],
+        timeout: float = 60.0,
+        *,
+        what: str = "",
+        worker: WorkerProcess | None = None,
     ) -> list[Record]:
-        """Poll until ``done(records)``; fail after ``timeout`` seconds."""
+        """Poll until ``done(records)``; fail after ``timeout`` seconds, or as soon as
+        ``worker`` exits."""
         deadline = time.monotonic() + timeout
         while not done(self.records):
+            if worker is not None:
+                worker.alive()
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{self.topic}: {what or 'condition'} not met after {timeout} s "
@@ -414,8 +440,19 @@ class TopicTail:
             self.poll()
         return self.records
 
-    def settle(self, quiet: float = 1.0) -> list[Record]:
-        """Keep polling until nothing new arrived for ``quiet`` seconds."""
+    def settle(self, quiet: float = 1.0, timeout: float = 30.0) -> list[Record]:
+        """Read up to the topic's current end, then until nothing new came for ``quiet`` s."""
+        ends = {
+            tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            for tp in self._partitions
+        }
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {r.partition: r.offset + 1 for r in self.records}
+            if all(seen.get(p, 0) >= end for p, end in ends.items()):
+                break
+            assert time.monotonic() < deadline, f"{self.topic}: not read to its end"
+            self.poll()
         until = time.monotonic() + quiet
         while time.monotonic() < until:
             if self.poll(0.1):

@@ -5,8 +5,6 @@ does not hold up the events that do not call it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from claimx_worker.actions import DeadLetter
 from claimx_worker.model import EventType
-from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
+from claimx_worker.testing.claimx_api import ClaimXApiSimulator
 from claimx_worker.testing.kafka import KafkaBroker
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.e2e.support import (
@@ -24,7 +22,6 @@ from tests.e2e.support import (
     INSTANCE,
     PHOTO,
     PHOTO_PATH,
-    WORKER,
     Deployment,
     SentEvent,
     Topics,
@@ -36,6 +33,7 @@ from tests.e2e.support import (
     deploy,
     expected_actions,
     produce,
+    run_cli,
     task_events,
     trigger_config,
 )
@@ -140,7 +138,9 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
         TopicTail(kafka_broker, topics.actions_dlq) as actions_dlq,
         TopicTail(kafka_broker, topics.enriched) as enriched,
     ):
-        actions_dlq.wait_for(lambda r: len(r) >= len(hooks), 60, what="dead-lettered actions")
+        actions_dlq.wait_for(
+            lambda r: len(r) >= len(hooks), 60, what="dead-lettered actions", worker=worker
+        )
         enriched.wait_for(lambda r: len(r) >= len(events), 30, what="entity rows")
         wait_committed(kafka_broker, deployment, topics.pending)  # dead-lettered counts as done
         records = actions_dlq.settle(0.5)
@@ -165,15 +165,8 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
     assert len(webhook_receiver.at(DAMAGE_PATH, ok=False)) == len(hooks)  # not retried
 
     webhook_receiver.behave(DAMAGE_PATH, status=200)
-    config = deployment.config
-    replay = subprocess.run(
-        [str(WORKER), "dlq", "replay", "--topic", topics.actions_dlq, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN},
-        check=False,
-    )
+    config = str(deployment.config)
+    replay = run_cli("dlq", "replay", "--topic", topics.actions_dlq, "--config", config, env={})
     assert replay.returncode == 0, replay.stdout + replay.stderr
     delivered = webhook_receiver.at(DAMAGE_PATH, ok=True)
     assert sorted(r.headers["idempotency-key"] for r in delivered) == sorted(hooks)
@@ -212,7 +205,7 @@ def test_slow_webhook_does_not_hold_up_other_events(
     produce(kafka_broker, topics.pending, [e.message() for e in stream])
 
     with TopicTail(kafka_broker, topics.enriched) as enriched:
-        enriched.wait_for(lambda r: len(r) >= len(stream), 60, what="entity rows")
+        enriched.wait_for(lambda r: len(r) >= len(stream), 60, what="entity rows", worker=worker)
         webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) == len(slow), 30)
         wait_committed(kafka_broker, deployment, topics.pending)
     assert worker.terminate() == 0

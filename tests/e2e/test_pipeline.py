@@ -138,7 +138,9 @@ def test_two_thousand_mixed_events_end_to_end(
         TopicTail(kafka_broker, topics.dlq) as dlq,
         TopicTail(kafka_broker, topics.actions_dlq) as actions_dlq,
     ):
-        enriched.wait_for(lambda r: len(r) >= len(enriched_ids), 120, what="entity rows")
+        enriched.wait_for(
+            lambda r: len(r) >= len(enriched_ids), 120, what="entity rows", worker=worker
+        )
         worker.alive()
         download_tail.wait_for(lambda r: len(r) >= len(downloads), 30, what="download tasks")
         triggers.wait_for(lambda r: len(r) >= len(publishes), 30, what="trigger messages")

@@ -1,0 +1,76 @@
+"""ClaimX API errors through ``claimx-worker run``: a failed API call during enrichment sends the
+event through the retry topics and the worker carries on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from claimx_worker.model import EventType
+from claimx_worker.testing.claimx_api import ClaimXApiSimulator, Endpoint
+from claimx_worker.testing.kafka import KafkaBroker
+from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.e2e.support import (
+    DAMAGE_PATH,
+    PHOTO,
+    PHOTO_PATH,
+    Topics,
+    TopicTail,
+    WorkerProcess,
+    by_event,
+    deploy,
+    produce,
+    task_events,
+    trigger_config,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def test_failed_api_calls_are_retried_and_the_worker_carries_on(
+    kafka_broker: KafkaBroker,
+    topics: Topics,
+    claimx_api: ClaimXApiSimulator,
+    webhook_receiver: WebhookReceiver,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # Task events fetch the assignment and the (uncached) project concurrently; the assignment
+    # calls fail first, while the project calls are still in flight.
+    events = task_events(
+        20, prefix="api", template=PHOTO, event_type=EventType.CUSTOM_TASK_ASSIGNED
+    )
+    claimx_api.knobs.latency_seconds = 0.05
+    claimx_api.fail_next(*[503] * 5, endpoint=Endpoint.TASK_ASSIGNMENT)
+    claimx_api.fail_next(*[404] * 2, endpoint=Endpoint.TASK_ASSIGNMENT)
+    trigger = trigger_config(
+        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
+    )
+    deployment = deploy(
+        tmp_path,
+        broker=kafka_broker,
+        topics=topics,
+        api_url=claimx_api.base_url,
+        trigger=trigger,
+        api={"retries": 0},  # a 503 goes to the retry topic at once
+    )
+    produce(kafka_broker, topics.pending, [e.message() for e in events])
+    worker = WorkerProcess(deployment.config, {})
+    workers.append(worker)
+
+    with (
+        TopicTail(kafka_broker, topics.enriched) as enriched,
+        TopicTail(kafka_broker, topics.dlq) as dlq,
+    ):
+        enriched.wait_for(
+            lambda r: len(r) >= len(events) - 2, 60, what="entity rows", worker=worker
+        )
+        dlq.wait_for(lambda r: len(r) >= 2, 30, what="the two 404s dead-lettered")
+        worker.alive()
+        assert len(by_event(enriched.settle(0.5))) == len(events) - 2
+        assert len(dlq.settle(0.5)) == 2
+    output = worker.output()
+    assert output.count("sent to a retry topic") == 5
+    assert "Traceback" not in output
+    assert worker.terminate() == 0, output[-3000:]
