@@ -210,6 +210,6 @@ def test_fixture_fails_instead_of_skipping(
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(pytester.path / "no-bin"))  # no java here
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "claimx_worker.testing")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*Kafka broker unavailable: java*not found*"])
