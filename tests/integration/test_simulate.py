@@ -200,8 +200,9 @@ class Alerts(Plugin[None]):
 
 @pytest.fixture
 def local_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "local_plugins.py").write_text(LOCAL_PLUGINS)
+    (tmp_path / "simulate_demo_plugins.py").write_text(LOCAL_PLUGINS)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "simulate_demo_plugins", raising=False)
     return tmp_path
 
 
@@ -209,7 +210,7 @@ def plugins_dir(root: Path, **instances: str) -> str:
     for name, cls in instances.items():
         (root / "plugins" / name).mkdir(parents=True)
         (root / "plugins" / name / "config.yaml").write_text(
-            f"module: local_plugins\nclass: {cls}\n"
+            f"module: simulate_demo_plugins\nclass: {cls}\n"
         )
     return str(root / "plugins")
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from claimx_worker.testing import PluginContract
 
-SHIPPED = Path(__file__).resolve().parents[2] / "plugins" / "config" / "task_trigger" / "config.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "plugins/config/task_trigger/config.yaml"
 
 
 class TestTaskTriggerContract(PluginContract):
-    """The shipped ``plugins/config/task_trigger/config.yaml``, variables at their defaults."""
+    """``plugins/config/task_trigger/config.yaml`` as shipped, its variables at their defaults
+    (topics and webhook URLs from ``${VAR:-default}``)."""
 
     config_path = SHIPPED
-    env = {}
+    env: ClassVar[dict[str, str]] = {}

@@ -26,6 +26,7 @@ def test_the_guide_s_complete_test_file_passes(pytester: pytest.Pytester) -> Non
     assert set(files) == {"conftest.py", "test_task_trigger_kit.py"}
     for name, body in files.items():
         (pytester.path / name).write_text(body)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")  # pytest-asyncio
     result = pytester.runpytest("-p", "no:cacheprovider")
     contract_tests = 3 + 3 * len(CONTRACT_EVENT_TYPES)
     result.assert_outcomes(passed=6 + contract_tests)

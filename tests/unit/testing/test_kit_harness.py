@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -207,7 +208,7 @@ def test_a_plugins_directory_loads_every_instance_or_the_one_named(tmp_path: Pat
 def test_a_module_and_class_config_needs_no_plugin_class(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "local_plugins.py").write_text(
+    (tmp_path / "harness_demo_plugins.py").write_text(
         "from claimx_worker import Log, Plugin, hookimpl\n"
         "class Hello(Plugin[None]):\n"
         "    @hookimpl\n"
@@ -215,7 +216,8 @@ def test_a_module_and_class_config_needs_no_plugin_class(
         "        return Log(message='hello ' + context.instance_name)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    config = {"name": "greeter", "module": "local_plugins", "class": "Hello"}
+    monkeypatch.delitem(sys.modules, "harness_demo_plugins", raising=False)
+    config = {"name": "greeter", "module": "harness_demo_plugins", "class": "Hello"}
     with StageHarness.from_config(config) as harness:
         assert harness.actions(make_event("PROJECT_CREATED")) == [Log(message="hello greeter")]
 
