@@ -36,11 +36,12 @@ from claimx_worker.testing.harness import (
     STAGE_HOOKS,
     ConfigSource,
     HookError,
+    HookProblem,
     ProblemKind,
     StageHarness,
     load_instances,
 )
-from claimx_worker.testing.io_guard import BlockedIOError
+from claimx_worker.testing.io_guard import BlockedIOError, IOAttempt
 
 CONTRACT_EVENT_TYPES: tuple[str, ...] = (*(t.value for t in EventType), UNKNOWN_EVENT_TYPE)
 """The event types every stage is run with."""
@@ -189,7 +190,7 @@ def check_stage(
 
 def _attempt(
     harness: StageHarness, run: Callable[[], StageResult]
-) -> tuple[StageResult, list[Any], list[Any]]:
+) -> tuple[StageResult, list[HookProblem], list[IOAttempt]]:
     problems_before, attempts_before = len(harness.problems), len(harness.io_attempts)
     result = run()
     return (
