@@ -169,9 +169,13 @@ async def open_pipeline(
 
 def _webhook_client(settings: ActionSettings) -> httpx.AsyncClient:
     """httpx over aiohttp (several times less CPU per request than httpx's own transport here);
-    no global connection cap: the executor caps each endpoint itself."""
+    no global connection cap: the executor caps each endpoint itself.
+
+    The transport hands ``max_connections`` to aiohttp's connector as its total cap, and
+    ``None`` leaves aiohttp's default of 100, which let one slow endpoint hold every connection;
+    0 is aiohttp's "no limit"."""
     limits = httpx.Limits(
-        max_connections=None, max_keepalive_connections=settings.endpoint_max_in_flight
+        max_connections=0, max_keepalive_connections=settings.endpoint_max_in_flight
     )
     return httpx.AsyncClient(transport=AiohttpTransport(limits=limits))
 

@@ -218,3 +218,42 @@ def test_slow_webhook_does_not_hold_up_other_events(
         # every later event of the project was written while its slow call was in flight
         for follower in followers[project]:
             assert written_at[follower.event_id] < answered_at, (follower, request)
+
+
+def test_slow_endpoint_does_not_starve_other_endpoints(
+    kafka_broker: KafkaBroker,
+    topics: Topics,
+    claimx_api: ClaimXApiSimulator,
+    webhook_receiver: WebhookReceiver,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    # 150 calls in flight at once to an endpoint that takes 4 s, then 20 calls to another
+    # endpoint: those are all answered while the slow endpoint's are still in flight.
+    slow = task_events(
+        150, prefix="slow", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED
+    )
+    fast = task_events(
+        20, prefix="fast", template=PHOTO, event_type=EventType.CUSTOM_TASK_COMPLETED, project=3000
+    )
+    with WebhookReceiver() as slow_receiver:
+        slow_receiver.behave(DAMAGE_PATH, delay=4.0)
+        trigger = trigger_config(
+            topics.triggers, webhook_receiver.url(PHOTO_PATH), slow_receiver.url(DAMAGE_PATH)
+        )
+        deployment = deploy(
+            tmp_path,
+            broker=kafka_broker,
+            topics=topics,
+            api_url=claimx_api.base_url,
+            trigger=trigger,
+        )
+        worker = start(deployment, workers)
+        produce(kafka_broker, topics.pending, [e.message() for e in slow])
+        slow_receiver.wait_until(lambda: slow_receiver.in_flight[DAMAGE_PATH] == len(slow), 15)
+        produce(kafka_broker, topics.pending, [e.message() for e in fast])
+        webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) == len(fast), 30)
+        assert slow_receiver.requests == [], "the fast calls waited for the slow endpoint"
+        slow_receiver.wait_until(lambda: len(slow_receiver.requests) == len(slow), 30)
+        wait_committed(kafka_broker, deployment, topics.pending)
+    assert worker.terminate() == 0
