@@ -139,14 +139,7 @@ class StageRunner:
             return EMPTY_RESULT
         actions: list[PluginAction] = []
         for call in calls:
-            context = PluginContext(
-                event=event,
-                stage=stage,
-                rows=rows,
-                metadata=metadata,
-                config=call.config,
-                instance_name=call.instance,
-            )
+            context = PluginContext(event, stage, rows, metadata, call.config, call.instance)
             if call.is_async:
                 result = await self._call_async(call, context, error, event)
             else:  # the hot path, inline
