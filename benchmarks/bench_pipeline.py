@@ -1,0 +1,324 @@
+"""Whole-pipeline throughput: ``claimx-worker run`` (one process) on a local broker, with the
+ClaimX API simulator (0 ms latency) and a webhook receiver each in a process of their own.
+
+The input topic (6 partitions, 1,000 projects) is filled before the worker starts with a mix of
+every event type; every tenth event is a completed task of template 456, whose trigger publishes
+the payload to a topic and POSTs it to the receiver. Two runs, each with its own topics, group
+and receiver:
+
+- ``pipeline_e2e``: the receiver answers at once;
+- ``pipeline_slow_webhook``: the receiver takes 2 s per call (``baseline`` and ``ratio``
+  against ``pipeline_e2e``).
+
+The worker runs with its default settings: a rate R with 10% calls of 2 s keeps 0.2 R calls in
+flight (Little's law), within the default 256 per endpoint and 500 events in flight up to about
+1,200 events/s.
+
+Events/s count from the first event consumed (the first entity-row message's timestamp) to the
+moment the group's committed offsets reach the end of the input topic (polled every 50 ms;
+commits every 200 ms), so the last webhooks' 2 s are inside the slow run.
+``events_per_cpu_second`` divides the events by the worker's CPU time from its partition
+assignment on (all its threads): the rate a worker would reach with a core to itself, which the
+wall-clock figure does not show on a machine shared with the broker, the simulator and the
+receiver. ``lost`` counts expected webhooks and trigger messages that never arrived (by
+idempotency key). A run whose committed offsets stop advancing for 30 s is reported with value 0
+and an ``error``. Prints one JSON list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from ruamel.yaml import YAML
+
+from claimx_worker.actions import idempotency_key
+from claimx_worker.testing.claimx_api import DEFAULT_TASK_TEMPLATE_IDS, SIMULATOR_TOKEN
+from claimx_worker.testing.kafka import KafkaBroker, TopicSpec, open_kafka_broker
+from claimx_worker.testing.webhooks import load_record
+
+EVENTS = 20_000
+PARTITIONS = 6
+PROJECTS = 1000
+MATCH_EVERY = 10
+SLOW_SECONDS = 2.0
+INSTANCE = "task_trigger"
+TEMPLATE, OTHER_TEMPLATE = 456, 123
+TARGET_EVENTS_PER_S = 1000.0
+TARGET_RATIO = 0.9
+STALL_SECONDS = 30.0
+OTHER_TYPES = (
+    "PROJECT_CREATED",
+    "PROJECT_FILE_ADDED",
+    "CUSTOM_TASK_ASSIGNED",
+    "POLICYHOLDER_INVITED",
+    "VIDEO_COLLABORATION_COMPLETED",
+    "PROJECT_MFN_ADDED",
+    "CUSTOM_TASK_COMPLETED",
+    "POLICYHOLDER_JOINED",
+    "PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL",
+)
+WORKER = Path(sys.executable).with_name("claimx-worker")
+
+
+def _assignment(template: int, index: int) -> int:
+    """The ``index``-th assignment id the simulator gives ``template`` (``ids[id % 3]``)."""
+    return 9_000_000 + 3 * index + DEFAULT_TASK_TEMPLATE_IDS.index(template)
+
+
+def make_events() -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """The input records, and the ids of the events that match the trigger."""
+    records, matching = [], []
+    for i in range(EVENTS):
+        project = str(1 + i % PROJECTS)
+        body: dict[str, Any] = {"event_id": f"bench-{i:07d}", "project_id": project}
+        if i % MATCH_EVERY == 0:
+            body["event_type"] = "CUSTOM_TASK_COMPLETED"
+            body["task_assignment_id"] = str(_assignment(TEMPLATE, i))
+            matching.append(body["event_id"])
+        else:
+            body["event_type"] = OTHER_TYPES[i % MATCH_EVERY - 1]
+            if body["event_type"].startswith("CUSTOM_TASK"):
+                body["task_assignment_id"] = str(_assignment(OTHER_TEMPLATE, i))
+        records.append((project.encode(), json.dumps(body).encode()))
+    return records, matching
+
+
+@contextlib.contextmanager
+def service(module: str, *args: str) -> Iterator[str]:
+    """``python -m module args`` in its own process; yields the URL it prints first."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"{module} did not start (exit {process.wait(10)})")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+def write_files(directory: Path, broker: KafkaBroker, names: dict[str, str], hook: str) -> Path:
+    """The trigger instance and the worker settings (default tuning) in ``directory``."""
+    yaml = YAML()
+    plugin = directory / "plugins" / INSTANCE
+    plugin.mkdir(parents=True)
+    trigger = {
+        "name": INSTANCE,
+        "plugin": "task_trigger",
+        "config": {
+            "triggers": {
+                TEMPLATE: {
+                    "name": "Photo Documentation Task",
+                    "on_completed": {
+                        "publish_to_topic": names["triggers"],
+                        "webhook": {"url": f"{hook}/hooks/photo", "timeout": 10},
+                    },
+                }
+            }
+        },
+    }
+    with (plugin / "config.yaml").open("w") as stream:
+        yaml.dump(trigger, stream)
+    settings = {
+        "kafka": {
+            "bootstrap_servers": broker.bootstrap_servers,
+            "claimx": {
+                "enrichment_worker": {
+                    "consumer_group": names["group"],
+                    "topics": {
+                        key: names[key]
+                        for key in ("pending", "enriched", "downloads", "dlq", "actions_dlq")
+                    }
+                    | {"retry_prefix": names["retry_prefix"]},
+                    "processing": {
+                        "plugins_dir": str(directory / "plugins"),
+                        "commit_interval_seconds": 0.2,
+                        "retry_delays": ["1s"],
+                    },
+                }
+            },
+        },
+        "claimx_api": {"base_url": names["api"], "token": "${CLAIMX_API_TOKEN}"},
+        "metrics": {"port": 0},
+    }
+    config = directory / "worker.yaml"
+    with config.open("w") as stream:
+        yaml.dump(settings, stream)
+    return config
+
+
+def committed(consumer: Consumer, topic: str, partitions: int) -> int:
+    """Events below the group's committed offsets (0 while its coordinator is loading)."""
+    try:
+        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+    except KafkaException:
+        return 0
+    return sum(max(tp.offset, 0) for tp in offsets)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StalledError(RuntimeError):
+    """The worker's committed offsets stopped advancing."""
+
+
+def run_worker(config: Path, log: Path, consumer: Consumer, topic: str) -> tuple[float, float]:
+    """``claimx-worker run`` until the group committed every event; returns the wall-clock
+    time that happened and the worker's CPU seconds from its partition assignment on."""
+    env = {**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [str(WORKER), "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        while b"Partitions assigned" not in log.read_bytes():
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+            time.sleep(0.01)
+        cpu_start = cpu_seconds(worker.pid)
+        done, progress_at = 0, time.monotonic()
+        while done < EVENTS:
+            time.sleep(0.05)
+            now_done = committed(consumer, topic, PARTITIONS)
+            if now_done > done:
+                done, progress_at = now_done, time.monotonic()
+            elif time.monotonic() - progress_at > STALL_SECONDS or worker.poll() is not None:
+                raise StalledError(f"committed offsets stopped at {done} of {EVENTS} events")
+        return time.time(), cpu_seconds(worker.pid) - cpu_start
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+
+
+def first_timestamp(broker: KafkaBroker, topic: str) -> float:
+    """The earliest timestamp (seconds) among the first messages of ``topic``'s partitions."""
+    consumer = Consumer(broker.client_config({"group.id": f"bench-{uuid.uuid4().hex[:8]}"}))
+    partitions = broker.admin().list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    firsts: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while len(firsts) < len(partitions) and time.monotonic() < deadline:
+        for message in consumer.consume(500, 0.2):
+            if message.error() is None:
+                firsts.setdefault(message.partition(), message.timestamp()[1])
+    consumer.close()
+    return min(firsts.values()) / 1000
+
+
+def trigger_keys(broker: KafkaBroker, topic: str, expected: int) -> set[str]:
+    """Idempotency keys of the messages on the trigger topic."""
+    consumer = Consumer(broker.client_config({"group.id": f"bench-{uuid.uuid4().hex[:8]}"}))
+    partitions = broker.admin().list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    keys: set[str] = set()
+    quiet_until = time.monotonic() + 3
+    while time.monotonic() < quiet_until and len(keys) < expected:
+        for message in consumer.consume(1000, 0.2):
+            quiet_until = time.monotonic() + 3
+            keys.update(v.decode() for k, v in message.headers() or () if k == "idempotency_key")
+    consumer.close()
+    return keys
+
+
+def run(broker: KafkaBroker, api: str, hook: str, record: Path) -> dict[str, Any]:
+    """One pipeline run: events/s (wall clock and per CPU second of the worker) and ``lost``."""
+    run_id = uuid.uuid4().hex[:8]
+    names = {
+        key: f"bench.pipeline.{run_id}.{key}"
+        for key in ("pending", "enriched", "downloads", "dlq", "actions_dlq", "triggers")
+    } | {"retry_prefix": f"bench.pipeline.{run_id}.retry", "group": f"bench-{run_id}", "api": api}
+    topics = [names[k] for k in ("enriched", "downloads", "dlq", "actions_dlq", "triggers")]
+    topics += [names["pending"], f"{names['retry_prefix']}.1s"]
+    broker.create_topics([TopicSpec(name, PARTITIONS) for name in topics])
+    records, matching = make_events()
+    producer = Producer(broker.client_config({"linger.ms": 20, "batch.num.messages": 10_000}))
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(names["pending"], value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    watcher = Consumer(broker.client_config({"group.id": names["group"]}))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = write_files(Path(tmp), broker, names, hook)
+            finished, cpu = run_worker(config, Path(tmp) / "worker.log", watcher, names["pending"])
+    finally:
+        watcher.close()
+    elapsed = finished - first_timestamp(broker, names["enriched"])
+    hooks = {idempotency_key(event_id, INSTANCE, 1) for event_id in matching}
+    published = {idempotency_key(event_id, INSTANCE, 0) for event_id in matching}
+    delivered = {r.headers.get("idempotency-key") for r in load_record(record) if r.status == 200}
+    arrived = trigger_keys(broker, names["triggers"], len(published))
+    broker.delete_topics(topics)
+    return {
+        "value": round(EVENTS / elapsed, 1),
+        "events_per_cpu_second": round(EVENTS / cpu, 1),
+        "lost": len(hooks - delivered) + len(published - arrived),
+    }
+
+
+def measure(broker: KafkaBroker, api: str, receiver_args: tuple[str, ...]) -> dict[str, Any]:
+    """:func:`run` against a webhook receiver process started with ``receiver_args``; a stalled
+    run is reported with value 0 and its error."""
+    with tempfile.TemporaryDirectory() as tmp:
+        record = Path(tmp) / "webhooks.jsonl"
+        args = ("--record", str(record), *receiver_args)
+        with service("claimx_worker.testing.webhooks", *args) as hook:
+            try:
+                return run(broker, api, hook, record)
+            except StalledError as exc:
+                return {"value": 0.0, "error": str(exc)}
+
+
+def main() -> None:
+    with (
+        open_kafka_broker() as broker,
+        service("claimx_worker.testing.claimx_api", "--port", "0") as api,
+    ):
+        fast = measure(broker, api, ())
+        slow = measure(broker, api, ("--delay", str(SLOW_SECONDS)))
+    common = {"unit": "events/s", "events": EVENTS}
+    ratio = slow["value"] / fast["value"] if fast["value"] else 0.0
+    results = [
+        {"name": "pipeline_e2e", **fast, **common, "target": TARGET_EVENTS_PER_S},
+        {
+            "name": "pipeline_slow_webhook",
+            **slow,
+            **common,
+            "baseline": fast["value"],
+            "ratio": round(ratio, 3),
+            "target_ratio": TARGET_RATIO,
+            "webhook_seconds": SLOW_SECONDS,
+        },
+    ]
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
