@@ -303,6 +303,8 @@ class KafkaRuntime(Generic[T]):
             try:
                 await asyncio.wait_for(self._room.wait(), _STALL_SECONDS)
             except TimeoutError:
+                if not self._backpressure:  # room was freed while the wait was being cancelled
+                    return []
                 self._stalled = True
                 await self._apply_pauses(consumer)
                 return list(await consumer.consume(self._batch_size, 0))  # serves rebalances
