@@ -27,13 +27,14 @@ import enum
 import json
 import random
 import sys
-import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
 from attrs import define, field
+
+from claimx_worker.testing.background import BackgroundLoop
 
 SIMULATOR_TOKEN = "c2ltdWxhdG9yOm5vdC1hLXNlY3JldA=="
 """The Basic token the simulator accepts by default (base64 of ``simulator:not-a-secret``)."""
@@ -287,9 +288,7 @@ class ClaimXApiSimulator:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
+        self._background = BackgroundLoop("claimx-api-simulator", self.start_async, self.stop_async)
 
     def __repr__(self) -> str:
         return f"ClaimXApiSimulator(base_url={self.base_url!r})"
@@ -349,38 +348,12 @@ class ClaimXApiSimulator:
 
     def start(self) -> ClaimXApiSimulator:
         """Serve on a background thread with its own event loop; returns when bound."""
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            self._stopped = asyncio.Event()
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_until_complete(self._stopped.wait())
-            loop.run_until_complete(self.stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="claimx-api-simulator", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
+        self._background.run()
         return self
 
     def stop(self) -> None:
         """Stop the background server and join its thread."""
-        if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread = self._loop = self._stopped = None
+        self._background.stop()
 
     def __enter__(self) -> ClaimXApiSimulator:
         return self.start()

@@ -40,6 +40,8 @@ from typing import IO, Any, Self
 import attrs
 from aiohttp import web
 
+from claimx_worker.testing.background import BackgroundLoop
+
 
 @attrs.define
 class Behaviour:
@@ -135,9 +137,7 @@ class WebhookReceiver:
         self._peak: Counter[str] = Counter()
         self._changed = threading.Condition(threading.RLock())
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
+        self._background = BackgroundLoop("webhook-receiver", self.start, self.aclose)
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(base_url={self.base_url!r})"
@@ -240,42 +240,12 @@ class WebhookReceiver:
 
     def start_in_thread(self) -> Self:
         """Serve on a daemon thread with its own event loop; returns when bound."""
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        async def serve() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stopping = asyncio.Event()
-            try:
-                await self.start()
-            except BaseException as exc:
-                failure.append(exc)
-                raise
-            finally:
-                ready.set()
-            try:
-                await self._stopping.wait()
-            finally:
-                await self.aclose()
-
-        def run() -> None:
-            with contextlib.suppress(BaseException):
-                asyncio.run(serve())
-
-        self._thread = threading.Thread(target=run, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
+        self._background.run()
         return self
 
     def stop(self) -> None:
         """Stop the thread started by :meth:`start_in_thread` and join it."""
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread = self._loop = self._stopping = None
+        self._background.stop()
 
     def __enter__(self) -> Self:
         return self.start_in_thread()
