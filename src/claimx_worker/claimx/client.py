@@ -212,7 +212,7 @@ class ClaimXApiClient:
         try:
             self._breaker.before_request()
         except CircuitOpenError:
-            self._metrics.api_requests.labels(request.endpoint, "circuit_open").inc()
+            self._metrics.api_requests_by(request.endpoint, "circuit_open").inc()
             raise
         outcome = "cancelled"
         try:
@@ -223,7 +223,7 @@ class ClaimXApiClient:
                     response = await self._exchange(request)
                 finally:
                     elapsed = time.perf_counter() - started
-                    self._metrics.api_duration.labels(request.endpoint).observe(elapsed)
+                    self._metrics.api_duration_by(request.endpoint).observe(elapsed)
             payload = _classify(request, response)
             outcome = "ok"
             return payload
@@ -245,7 +245,7 @@ class ClaimXApiClient:
             self._breaker.after_request(
                 healthy=None if outcome == "cancelled" else outcome != "transient"
             )
-            self._metrics.api_requests.labels(request.endpoint, outcome).inc()
+            self._metrics.api_requests_by(request.endpoint, outcome).inc()
 
     async def _exchange(self, request: _Request) -> httpx.Response:
         """Send one request through the transport and read the whole response."""

@@ -104,7 +104,7 @@ class Enricher:
             rows = await handler.run(context)
         finally:
             elapsed = time.perf_counter() - started
-            self._metrics.enrichment_duration.labels(known.value).observe(elapsed)
+            self._metrics.enrichment_duration_by(known.value).observe(elapsed)
         metadata = _metadata(handler.name, tally.count, started)
         logger.bind(
             event_id=event.event_id,
