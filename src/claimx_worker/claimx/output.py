@@ -39,8 +39,12 @@ _ROW_LISTS = (
 )
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Compact JSON (``json.dumps`` with options builds an encoder per call)."""
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(value).encode()
 
 
 def _headers(event: ClaimXEvent) -> Headers:
@@ -73,7 +77,8 @@ def entity_rows_message(event: ClaimXEvent, rows: EntityRows) -> tuple[bytes, by
         "projects": [project_columns(row) for row in rows.projects],
     }
     for name in _ROW_LISTS:
-        body[name] = converter.unstructure(getattr(rows, name), tuple[Any, ...])
+        row_list = getattr(rows, name)
+        body[name] = converter.unstructure(row_list, tuple[Any, ...]) if row_list else []
     return event.project_id.encode(), _dumps(body), _headers(event)
 
 
