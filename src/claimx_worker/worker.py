@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 from confluent_kafka.admin import AdminClient
 from httpx_aiohttp import AiohttpTransport
@@ -149,10 +148,11 @@ async def open_pipeline(
         await producer.send(topic, value, key, headers)
 
     executor = ActionExecutor(
-        attrs.evolve(settings.actions, dlq_topic=settings.kafka.worker.topics.actions_dlq),
+        settings.actions,
         client=client,
         produce=produce,
         registry=registry,
+        dlq_topic=settings.kafka.worker.topics.actions_dlq,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
     )
     resources.push_async_callback(executor.aclose)

@@ -70,12 +70,15 @@ async def make_executor(
     client = httpx.AsyncClient()
     made: list[ActionExecutor] = []
 
-    def make(secret_refs: dict[str, str] | None = None, **settings: Any) -> ActionExecutor:
+    def make(
+        secret_refs: dict[str, str] | None = None, dlq: str = dlq_topic, **settings: Any
+    ) -> ActionExecutor:
         executor = ActionExecutor(
-            ActionSettings(**{"dlq_topic": dlq_topic, **settings}),
+            ActionSettings(**settings),
             client=client,
             produce=producer.send,
             registry=CollectorRegistry(),
+            dlq_topic=dlq,
             secret_refs=secret_refs,
         )
         made.append(executor)
@@ -250,7 +253,7 @@ async def test_a_failed_dlq_write_fails_the_action_without_leaking_secrets(
     monkeypatch.setenv("WEBHOOK_TOKEN", TOKEN)
     receiver.behave("/gone", status=404)
     executor = make_executor(
-        secret_refs=secret_refs_from_environ([], os.environ), dlq_topic="claimx.no-such-dlq"
+        secret_refs=secret_refs_from_environ([], os.environ), dlq="claimx.no-such-dlq"
     )
     action = Webhook(url=receiver.url("/gone"), headers={"Authorization": f"Bearer {TOKEN}"})
     with LogCapture() as logs, pytest.raises(DeadLetterWriteError) as caught:
@@ -270,10 +273,11 @@ async def test_error_messages_naming_a_secret_are_scrubbed(
     monkeypatch.setenv("WEBHOOK_TOKEN", TOKEN)
     async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
         executor = ActionExecutor(
-            ActionSettings(dlq_topic=dlq_topic, max_attempts=1),
+            ActionSettings(max_attempts=1),
             client=client,
             produce=producer.send,
             registry=CollectorRegistry(),
+            dlq_topic=dlq_topic,
             secret_refs=secret_refs_from_environ([], os.environ),
         )
         # httpx over aiohttp names the host in its connection errors.

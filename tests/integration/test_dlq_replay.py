@@ -58,10 +58,11 @@ async def dead_letter(
     await producer.start()
     client = httpx.AsyncClient()
     executor = ActionExecutor(
-        ActionSettings(dlq_topic=dlq_topic),
+        ActionSettings(),
         client=client,
         produce=producer.send,
         registry=CollectorRegistry(),
+        dlq_topic=dlq_topic,
         secret_refs=secret_refs_from_environ([], os.environ),
     )
 

@@ -68,10 +68,11 @@ async def test_shipped_instance_delivers_to_kafka_and_webhooks(
     ]
     async with httpx.AsyncClient() as client:
         executor = ActionExecutor(
-            ActionSettings(dlq_topic=kafka_topic_factory()),
+            ActionSettings(),
             client=client,
             produce=producer.send,
             registry=registry,
+            dlq_topic=kafka_topic_factory(),
         )
         submitted = []
         with LogCapture() as logs:

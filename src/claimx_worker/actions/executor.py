@@ -45,7 +45,7 @@ from claimx_worker.actions.retry import (
     deliver,
 )
 from claimx_worker.actions.secrets import SecretScrubber
-from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
@@ -81,7 +81,8 @@ class DeadLetterWriteError(RuntimeError):
 class ActionExecutor:
     """Delivers actions; see the module docstring. Use one per worker, on the worker's loop.
 
-    ``produce`` is the runtime's acknowledged produce function, ``secret_refs`` maps secret
+    ``produce`` is the runtime's acknowledged produce function, ``dlq_topic`` is where exhausted
+    actions go (the worker's ``topics.actions_dlq``), ``secret_refs`` maps secret
     values to the environment variables they came from (for DLQ records), ``rng`` drives the
     backoff jitter.
     """
@@ -93,10 +94,12 @@ class ActionExecutor:
         client: httpx.AsyncClient,
         produce: Produce,
         registry: CollectorRegistry,
+        dlq_topic: str = DEFAULT_DLQ_TOPIC,
         secret_refs: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
+        self._dlq_topic = dlq_topic
         self._policy = settings.retry_policy
         self._produce = produce
         self._scrubber = SecretScrubber(secret_refs or {})
@@ -122,7 +125,7 @@ class ActionExecutor:
     @property
     def dlq_topic(self) -> str:
         """Where exhausted actions go."""
-        return self._settings.dlq_topic
+        return self._dlq_topic
 
     @property
     def in_flight(self) -> int:

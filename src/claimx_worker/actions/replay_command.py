@@ -53,6 +53,7 @@ class ReplayOptions:
 @attrs.frozen(kw_only=True)
 class _Setup:
     topic: str
+    actions: ActionSettings
     consumer: dict[str, Any]
     producer: dict[str, Any]
     secrets: frozenset[str]
@@ -94,6 +95,7 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
     servers = options.bootstrap_servers
     topic = options.topic
     secrets: frozenset[str] = frozenset()
+    actions = ActionSettings()
     if options.config is not None:
         try:
             loaded = load_worker_config(options.config, environ)
@@ -104,11 +106,13 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         servers = servers or kafka.bootstrap_servers
         topic = topic or kafka.worker.topics.actions_dlq
         secrets = loaded.secrets
+        actions = loaded.value.actions
     if not servers:
         raise _UsageError("no Kafka: give --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS or --config")
     base = {**common, "bootstrap.servers": servers}
     return _Setup(
         topic=topic or DEFAULT_DLQ_TOPIC,
+        actions=actions,
         consumer={**base, **consumer, "group.id": options.group},
         producer={"enable.idempotence": True, **base, **producer},
         secrets=secrets,
@@ -146,10 +150,11 @@ async def _executor(
     try:
         async with httpx.AsyncClient() as client:
             executor = ActionExecutor(
-                ActionSettings(dlq_topic=setup.topic),
+                setup.actions,
                 client=client,
                 produce=producer.send,
                 registry=CollectorRegistry(),
+                dlq_topic=setup.topic,
                 secret_refs=refs,
             )
             try:

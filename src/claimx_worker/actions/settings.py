@@ -37,8 +37,6 @@ class ActionSettings:
     """How long an open circuit waits before letting one probe request through."""
     topic_max_in_flight: int = attrs.field(default=1000, validator=attrs.validators.gt(0))
     """Unacknowledged ``PublishToTopic`` messages per topic."""
-    dlq_topic: str = DEFAULT_DLQ_TOPIC
-    """Where exhausted actions go."""
     signing_secret: str | None = attrs.field(default=None, repr=False)
     """Default Standard Webhooks signing secret."""
 
