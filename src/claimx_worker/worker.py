@@ -141,16 +141,10 @@ async def open_pipeline(
     resources.push_async_callback(_close_producer, producer)
     client = _webhook_client(settings.actions)
     resources.push_async_callback(client.aclose)
-
-    async def produce(
-        topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        await producer.send(topic, value, key, headers)
-
     executor = ActionExecutor(
         settings.actions,
         client=client,
-        produce=produce,
+        produce=producer.send,
         registry=registry,
         dlq_topic=settings.kafka.worker.topics.actions_dlq,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
