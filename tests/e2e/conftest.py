@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
 from claimx_worker.testing.kafka import KafkaBroker
-from tests.e2e.support import Topics, WorkerProcess
+from tests.e2e.support import StartWorker, Topics, WorkerProcess
 
 
 @pytest.fixture
@@ -20,9 +21,17 @@ def topics(kafka_broker: KafkaBroker) -> Iterator[Topics]:
 
 
 @pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    """Worker processes a test started; any still running afterwards is killed."""
+def start_worker() -> Iterator[StartWorker]:
+    """Starts ``claimx-worker run`` subprocesses; any still running after the test is killed."""
     started: list[WorkerProcess] = []
-    yield started
+
+    def start(
+        config: Path, env: Mapping[str, str] | None = None, name: str = "worker"
+    ) -> WorkerProcess:
+        worker = WorkerProcess(config, env or {}, name)
+        started.append(worker)
+        return worker
+
+    yield start
     for worker in started:
         worker.kill()

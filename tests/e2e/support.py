@@ -326,6 +326,10 @@ class WorkerProcess:
             self.process.wait(10)
 
 
+StartWorker = Callable[..., WorkerProcess]
+"""The ``start_worker`` fixture: ``start_worker(config, env=None, name="worker")``."""
+
+
 def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """``claimx-worker ARGS...`` to completion (the simulator's token in the environment)."""
     return subprocess.run(
@@ -473,6 +477,14 @@ def committed_lag(broker: KafkaBroker, group: str, topic: str) -> dict[int, int]
         return lag
     finally:
         consumer.close()
+
+
+def wait_committed(broker: KafkaBroker, group: str, topic: str, timeout: float = 30.0) -> None:
+    """Wait until ``group`` has committed every partition of ``topic`` to its end."""
+    deadline = time.monotonic() + timeout
+    while any(committed_lag(broker, group, topic).values()):
+        assert time.monotonic() < deadline, "offsets not committed to the end"
+        time.sleep(0.25)
 
 
 # --------------------------------------------------------------------------- the scenario

@@ -15,9 +15,9 @@ from tests.e2e.support import (
     DAMAGE_PATH,
     PHOTO,
     PHOTO_PATH,
+    StartWorker,
     Topics,
     TopicTail,
-    WorkerProcess,
     by_event,
     deploy,
     produce,
@@ -33,7 +33,7 @@ def test_failed_api_calls_are_retried_and_the_worker_carries_on(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     # Task events fetch the assignment and the (uncached) project concurrently; the assignment
@@ -56,8 +56,7 @@ def test_failed_api_calls_are_retried_and_the_worker_carries_on(
         api={"retries": 0},  # a 503 goes to the retry topic at once
     )
     produce(kafka_broker, topics.pending, [e.message() for e in events])
-    worker = WorkerProcess(deployment.config, {})
-    workers.append(worker)
+    worker = start_worker(deployment.config, {})
 
     with (
         TopicTail(kafka_broker, topics.enriched) as enriched,

@@ -24,36 +24,29 @@ from tests.e2e.support import (
     PHOTO_PATH,
     Deployment,
     SentEvent,
+    StartWorker,
     Topics,
     TopicTail,
     WorkerProcess,
     by_event,
     check_payload,
-    committed_lag,
     deploy,
     expected_actions,
     produce,
     run_cli,
     task_events,
     trigger_config,
+    wait_committed,
 )
 
 pytestmark = pytest.mark.kafka
 
 
-def start(deployment: Deployment, workers: list[WorkerProcess]) -> WorkerProcess:
+def start(deployment: Deployment, start_worker: StartWorker) -> WorkerProcess:
     """A worker that has joined its group (so events produced now meet a running pipeline)."""
-    worker = WorkerProcess(deployment.config, {})
-    workers.append(worker)
+    worker = start_worker(deployment.config)
     worker.wait_for_log("Partitions assigned")
     return worker
-
-
-def wait_committed(broker: KafkaBroker, deployment: Deployment, topic: str) -> None:
-    deadline = time.monotonic() + 30
-    while any(committed_lag(broker, deployment.group, topic).values()):
-        assert time.monotonic() < deadline, "offsets not committed to the end"
-        time.sleep(0.25)
 
 
 def test_webhook_outage_then_recovery_loses_no_call(
@@ -61,7 +54,7 @@ def test_webhook_outage_then_recovery_loses_no_call(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     events = task_events(
@@ -80,7 +73,7 @@ def test_webhook_outage_then_recovery_loses_no_call(
         trigger=trigger,
         actions={"max_attempts": 50, "max_age": 120},
     )
-    worker = start(deployment, workers)
+    worker = start(deployment, start_worker)
     outage_end = time.monotonic() + 2.0
     for path in (PHOTO_PATH, DAMAGE_PATH):
         webhook_receiver.behave(path, fail_until=outage_end, fail_status=503)
@@ -93,7 +86,7 @@ def test_webhook_outage_then_recovery_loses_no_call(
         ),
         timeout=60,
     )
-    wait_committed(kafka_broker, deployment, topics.pending)
+    wait_committed(kafka_broker, deployment.group, topics.pending)
     with TopicTail(kafka_broker, topics.actions_dlq) as actions_dlq:
         assert actions_dlq.settle(0.5) == []
 
@@ -116,7 +109,7 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     events = task_events(
@@ -131,8 +124,7 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
     )
     webhook_receiver.behave(DAMAGE_PATH, status=404)
     produce(kafka_broker, topics.pending, [e.message() for e in events])
-    worker = WorkerProcess(deployment.config, {})
-    workers.append(worker)
+    worker = start_worker(deployment.config, {})
 
     with (
         TopicTail(kafka_broker, topics.actions_dlq) as actions_dlq,
@@ -142,7 +134,9 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
             lambda r: len(r) >= len(hooks), 60, what="dead-lettered actions", worker=worker
         )
         enriched.wait_for(lambda r: len(r) >= len(events), 30, what="entity rows")
-        wait_committed(kafka_broker, deployment, topics.pending)  # dead-lettered counts as done
+        wait_committed(
+            kafka_broker, deployment.group, topics.pending
+        )  # dead-lettered counts as done
         records = actions_dlq.settle(0.5)
     assert worker.terminate() == 0
 
@@ -180,7 +174,7 @@ def test_slow_webhook_does_not_hold_up_other_events(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     # Per project: an event whose trigger calls the 2 s webhook, then ten events that call
@@ -201,13 +195,13 @@ def test_slow_webhook_does_not_hold_up_other_events(
         tmp_path, broker=kafka_broker, topics=topics, api_url=claimx_api.base_url, trigger=trigger
     )
     webhook_receiver.behave(DAMAGE_PATH, delay=2.0)
-    worker = start(deployment, workers)
+    worker = start(deployment, start_worker)
     produce(kafka_broker, topics.pending, [e.message() for e in stream])
 
     with TopicTail(kafka_broker, topics.enriched) as enriched:
         enriched.wait_for(lambda r: len(r) >= len(stream), 60, what="entity rows", worker=worker)
         webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) == len(slow), 30)
-        wait_committed(kafka_broker, deployment, topics.pending)
+        wait_committed(kafka_broker, deployment.group, topics.pending)
     assert worker.terminate() == 0
 
     written_at = {r.json()["event_id"]: r.timestamp_ms / 1000 for r in enriched.records}
@@ -225,7 +219,7 @@ def test_slow_endpoint_does_not_starve_other_endpoints(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     # 150 calls in flight at once to an endpoint that takes 4 s, then 20 calls to another
@@ -248,12 +242,12 @@ def test_slow_endpoint_does_not_starve_other_endpoints(
             api_url=claimx_api.base_url,
             trigger=trigger,
         )
-        worker = start(deployment, workers)
+        worker = start(deployment, start_worker)
         produce(kafka_broker, topics.pending, [e.message() for e in slow])
         slow_receiver.wait_until(lambda: slow_receiver.in_flight[DAMAGE_PATH] == len(slow), 15)
         produce(kafka_broker, topics.pending, [e.message() for e in fast])
         webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) == len(fast), 30)
         assert slow_receiver.requests == [], "the fast calls waited for the slow endpoint"
         slow_receiver.wait_until(lambda: len(slow_receiver.requests) == len(slow), 30)
-        wait_committed(kafka_broker, deployment, topics.pending)
+        wait_committed(kafka_broker, deployment.group, topics.pending)
     assert worker.terminate() == 0

@@ -5,7 +5,6 @@ out, offsets committed, nothing dead-lettered but the poison sent."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,17 @@ from tests.e2e.support import (
     PHOTO_PATH,
     UNKNOWN_TYPE,
     SentEvent,
+    StartWorker,
     Topics,
     TopicTail,
-    WorkerProcess,
     by_event,
     check_payload,
-    committed_lag,
     deploy,
     expected_actions,
     mixed_events,
     produce,
     trigger_config,
+    wait_committed,
 )
 
 pytestmark = pytest.mark.kafka
@@ -102,7 +101,7 @@ def test_two_thousand_mixed_events_end_to_end(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     events = mixed_events(2000, prefix="mix")
@@ -128,8 +127,7 @@ def test_two_thousand_mixed_events_end_to_end(
         tmp_path, broker=kafka_broker, topics=topics, api_url=claimx_api.base_url, trigger=trigger
     )
     produce(kafka_broker, topics.pending, [e.message() for e in events] + POISON)
-    worker = WorkerProcess(deployment.config, {})
-    workers.append(worker)
+    worker = start_worker(deployment.config, {})
 
     with (
         TopicTail(kafka_broker, topics.enriched) as enriched,
@@ -146,10 +144,7 @@ def test_two_thousand_mixed_events_end_to_end(
         triggers.wait_for(lambda r: len(r) >= len(publishes), 30, what="trigger messages")
         dlq.wait_for(lambda r: len(r) >= len(POISON), 30, what="poison in the DLQ")
         webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) >= len(hooks), 30)
-        deadline = time.monotonic() + 30
-        while any(committed_lag(kafka_broker, deployment.group, topics.pending).values()):
-            assert time.monotonic() < deadline, "offsets not committed to the end"
-            time.sleep(0.25)
+        wait_committed(kafka_broker, deployment.group, topics.pending)
         for tail in (enriched, download_tail, triggers, dlq, actions_dlq):
             tail.settle(0.5)
 

@@ -4,7 +4,6 @@ once with stable idempotency keys; SIGTERM drains, commits and unloads the plugi
 from __future__ import annotations
 
 import os
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from tests.e2e.support import (
     PHOTO,
     PHOTO_PATH,
     UNKNOWN_TYPE,
+    StartWorker,
     Topics,
     TopicTail,
-    WorkerProcess,
     committed_lag,
     deploy,
     expected_actions,
@@ -30,6 +29,7 @@ from tests.e2e.support import (
     produce,
     task_events,
     trigger_config,
+    wait_committed,
     write_yaml,
 )
 
@@ -54,7 +54,7 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     completed, assigned = EventType.CUSTOM_TASK_COMPLETED, EventType.CUSTOM_TASK_ASSIGNED
@@ -87,16 +87,14 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
         webhook_receiver.behave(path, delay=0.2)  # calls in flight when it dies
     produce(kafka_broker, topics.pending, [e.message() for e in events])
 
-    first = WorkerProcess(deployment.config, {}, name="first")
-    workers.append(first)
+    first = start_worker(deployment.config, {}, name="first")
     webhook_receiver.wait_until(lambda: len(webhook_receiver.requests) >= 40, 60)
     first.alive()
     first.kill()
     before = len(webhook_receiver.requests)
     assert before < len(hooks), "the worker finished before it was killed"
 
-    second = WorkerProcess(deployment.config, {}, name="second")
-    workers.append(second)
+    second = start_worker(deployment.config, {}, name="second")
     with TopicTail(kafka_broker, topics.triggers) as triggers:
         webhook_receiver.wait_until(
             lambda: (
@@ -109,10 +107,7 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
             60,
             what="every trigger message",
         )
-        deadline = time.monotonic() + 30
-        while any(committed_lag(kafka_broker, deployment.group, topics.pending).values()):
-            assert time.monotonic() < deadline, "offsets not committed to the end"
-            time.sleep(0.25)
+        wait_committed(kafka_broker, deployment.group, topics.pending)
         messages = triggers.settle(0.5)
     assert second.terminate() == 0, second.output()[-3000:]
 
@@ -136,7 +131,7 @@ def test_sigterm_drains_commits_and_unloads_plugins(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     events = mixed_events(600, prefix="stop", projects=60)
@@ -169,10 +164,9 @@ def test_sigterm_drains_commits_and_unloads_plugins(
     placed = {r.json()["event_id"]: (r.partition, r.offset) for r in records}
     ends = {p: 1 + max(o for q, o in placed.values() if q == p) for p, _ in placed.values()}
     pythonpath = os.pathsep.join(filter(None, [str(modules), os.environ.get("PYTHONPATH")]))
-    worker = WorkerProcess(
+    worker = start_worker(
         deployment.config, {"PYTHONPATH": pythonpath, "E2E_UNLOAD_MARKER": str(marker)}
     )
-    workers.append(worker)
 
     with TopicTail(kafka_broker, topics.enriched) as enriched:
         enriched.wait_for(

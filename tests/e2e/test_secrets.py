@@ -21,9 +21,9 @@ from tests.e2e.support import (
     PHOTO,
     PHOTO_PATH,
     Record,
+    StartWorker,
     Topics,
     TopicTail,
-    WorkerProcess,
     deploy,
     expected_actions,
     mixed_events,
@@ -52,7 +52,7 @@ def test_webhook_token_appears_in_no_log_dlq_record_or_error(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
-    workers: list[WorkerProcess],
+    start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     token = f"tok-{uuid.uuid4().hex}"
@@ -83,8 +83,7 @@ def test_webhook_token_appears_in_no_log_dlq_record_or_error(
     claimx_api.fail_next(429, 500, endpoint=Endpoint.PROJECT)
     claimx_api.fail_next(503, endpoint=Endpoint.TASK_ASSIGNMENT)
     produce(kafka_broker, topics.pending, [e.message() for e in events] + poison)
-    worker = WorkerProcess(deployment.config, {"WEBHOOK_TOKEN": token, "LOG_LEVEL": "DEBUG"})
-    workers.append(worker)
+    worker = start_worker(deployment.config, {"WEBHOOK_TOKEN": token, "LOG_LEVEL": "DEBUG"})
 
     with (
         TopicTail(kafka_broker, topics.actions_dlq) as actions_dlq,
