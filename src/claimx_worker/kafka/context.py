@@ -7,7 +7,10 @@ When is an event done? When ``process(item, ctx)`` has returned, every message i
 Ordering: events with the same Kafka key run ``process()`` one at a time in offset order; the next
 event of a key starts as soon as ``process()`` of the previous one *returns*, even while its
 outputs and deferred work are still pending. Events without a key have no order. ``process()``
-starts eagerly: the part before its first ``await`` runs while the batch is dispatched.
+starts eagerly: the part before its first ``await`` runs while the batch is dispatched, in the
+runtime's fetch task. So a processor must not enter a ``TaskGroup`` or ``asyncio.timeout`` before
+its first suspension (a failure there would cancel the fetch task): ``await asyncio.sleep(0)``
+first, as the ClaimX pipeline does. A processor that never suspends costs no task at all.
 
 Rebalance and shutdown: events already fetched from a revoked partition (also those queued behind
 their key) are finished up to the drain deadline before the commit; what is still queued then is
