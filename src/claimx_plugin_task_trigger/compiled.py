@@ -5,10 +5,9 @@ The hot path is two dict lookups; a match builds the actions from precomputed te
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from attrs import frozen
-from loguru import logger
 
 from claimx_plugin_task_trigger.config import (
     ActionBlock,
@@ -18,10 +17,7 @@ from claimx_plugin_task_trigger.config import (
     TaskTriggerConfig,
     WebhookConfig,
 )
-from claimx_worker import Action, EventType, Log, Metric, PublishToTopic, Webhook
-
-if TYPE_CHECKING:
-    from loguru import Logger
+from claimx_worker import Action, EventType, Log, Metric, PreparedLogLine, PublishToTopic, Webhook
 
 Payload = dict[str, Any]
 
@@ -99,13 +95,13 @@ class MetricTemplate:
 
 @frozen
 class CompiledTrigger:
-    """A trigger for one event type: its name, its action templates in firing order, and the
-    logger of its "Task trigger matched" line (bound at load: every field is fixed per trigger).
+    """A trigger for one event type: its name, its action templates in firing order, and its
+    "Task trigger matched" line (prepared at load: every field is fixed per trigger).
     """
 
     name: str
     actions: tuple[ActionTemplate, ...]
-    log: Logger
+    matched_line: PreparedLogLine
 
     def build(self, payload: Payload) -> list[Action]:
         """The actions for ``payload``, in order."""
@@ -131,13 +127,15 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
             blocks = [block for block in (specific, trigger.on_any) if block is not None]
             if blocks:
                 actions = tuple(template for block in blocks for template in _templates(block))
-                log = logger.bind(
+                matched_line = PreparedLogLine(
+                    "info",
+                    "Task trigger matched",
                     trigger_name=trigger.name,
                     task_id=task_id,
                     event_type=event_type,
                     action_count=len(actions),
                 )
-                routes[event_type][task_id] = CompiledTrigger(trigger.name, actions, log)
+                routes[event_type][task_id] = CompiledTrigger(trigger.name, actions, matched_line)
     return routes
 
 

@@ -50,5 +50,5 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             return None
         payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
         actions = trigger.build(payload)
-        trigger.log.info("Task trigger matched")
+        trigger.matched_line.emit()
         return actions

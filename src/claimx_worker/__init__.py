@@ -21,6 +21,7 @@ from claimx_worker.model.rows import (
     TaskTemplateRow,
     VideoCollabRow,
 )
+from claimx_worker.observability.logs import PreparedLogLine
 from claimx_worker.plugins.base import Plugin
 from claimx_worker.settings.loader import ConfigValueError
 
@@ -41,6 +42,7 @@ __all__ = [
     "Metric",
     "Plugin",
     "PluginContext",
+    "PreparedLogLine",
     "ProjectRow",
     "PublishToTopic",
     "Stage",

@@ -19,7 +19,7 @@ from claimx_worker.observability.health import (
     Readiness,
     run_heartbeat,
 )
-from claimx_worker.observability.logs import LogFormat, configure_logging
+from claimx_worker.observability.logs import LogFormat, PreparedLogLine, configure_logging
 from claimx_worker.observability.metrics import HealthCollector, register_process_metrics
 from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key, scrub_field
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
@@ -32,6 +32,7 @@ __all__ = [
     "Liveness",
     "LogFormat",
     "ObservabilityServer",
+    "PreparedLogLine",
     "Readiness",
     "Redactor",
     "configure_logging",

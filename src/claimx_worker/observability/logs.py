@@ -1,4 +1,8 @@
-"""Loguru set-up: one sink that writes every record as a redacted human or JSON line."""
+"""Loguru set-up: one sink that writes every record as a redacted human or JSON line.
+
+:class:`PreparedLogLine` is the cheap path for a line written per event whose level, message
+and fields never change: rendered once, then written straight to that sink.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import traceback
-from collections.abc import Callable
-from datetime import UTC
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
@@ -17,7 +22,7 @@ from loguru import logger
 from claimx_worker.observability.redaction import Redactor, scrub_field
 
 if TYPE_CHECKING:
-    from loguru import Message, Record, RecordException
+    from loguru import Level, Message, Record, RecordException
 
 LOG_LEVEL_ENV = "LOG_LEVEL"
 LOG_FORMAT_ENV = "LOG_FORMAT"
@@ -35,6 +40,8 @@ class LogFormat(enum.StrEnum):
 
 
 Formatter = Callable[["Record", Redactor], str]
+Writer = Callable[[], None]
+"""Writes one prepared line (see :class:`PreparedLogLine`)."""
 
 
 def configure_logging(
@@ -59,11 +66,11 @@ def configure_logging(
     log_format = _parse_format(
         os.environ.get(LOG_FORMAT_ENV, LogFormat.HUMAN) if fmt is None else fmt
     )
-    formatter = format_json if log_format is LogFormat.JSON else format_human
     stream = sys.stderr if sink is None else sink
+    line_sink = _LineSink(stream, log_format, redactor, logger.level(level_name).no)
     logger.remove()
     logger.add(
-        _LineSink(stream, formatter, redactor),
+        line_sink,
         level=level_name,
         format=_no_format,
         colorize=False,
@@ -71,6 +78,8 @@ def configure_logging(
         diagnose=False,
         catch=False,
     )
+    line_sink.handlers = _loguru_handlers()
+    _INSTALLED[0] = line_sink
     if capture_stdlib:
         _capture_stdlib(logger.level(level_name).no)
 
@@ -80,12 +89,7 @@ def format_human(record: Record, redactor: Redactor) -> str:
 
     The first line is redacted before newlines in it are escaped, so it stays one line.
     """
-    line = f"{record['level'].name}: {record['message']}"
-    extra = record["extra"]
-    if extra:
-        fields = " ".join([f"{key}={scrub_field(key, value)}" for key, value in extra.items()])
-        line = f"{line} | {fields}"
-    line = _one_line(redactor.redact(line))
+    line = _human_line(record["level"].name, record["message"], record["extra"], redactor)
     if record["exception"] is None:
         return line
     exception = _exception_text(record["exception"])
@@ -97,28 +101,71 @@ def format_json(record: Record, redactor: Redactor) -> str:
 
     Redacted after encoding (the redactor knows the JSON-escaped form of every secret).
     """
-    payload: dict[str, object] = {
-        "time": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
-        "level": record["level"].name,
-        "message": record["message"],
-    }
-    for key, value in record["extra"].items():
-        payload[f"extra_{key}" if key in _JSON_RESERVED else key] = scrub_field(key, value)
+    payload = _json_payload(
+        _iso_time(record["time"]), record["level"].name, record["message"], record["extra"]
+    )
     exception = _exception_text(record["exception"])
     if exception:
         payload["exception"] = exception
     return redactor.redact(json.dumps(payload, ensure_ascii=False))
 
 
+class PreparedLogLine:
+    """A log line whose level, message and fields never change, for a line written per event.
+
+    Build it once (in ``on_load``), then :meth:`emit` writes the same line as
+    ``logger.bind(**fields).log(level, message)`` at a fraction of the cost: while the sink
+    :func:`configure_logging` installed is loguru's only handler, the line is rendered and
+    redacted once and written to that sink directly (loguru's per-module ``disable()`` and
+    patchers are not applied there). Otherwise (logging not configured, or a test added a sink)
+    it goes through loguru. Raises ``ValueError`` for an unknown level.
+    """
+
+    __slots__ = ("_fields", "_level", "_message", "_sink", "_write")
+
+    def __init__(self, level: str, message: str, /, **fields: object) -> None:
+        self._level: Level = logger.level(level.upper())
+        self._message = message
+        self._fields = fields
+        self._sink: _LineSink | None = None
+        self._write: Writer = _write_nothing
+
+    def emit(self) -> None:
+        """Write the line (or nothing, below the configured level)."""
+        sink = _INSTALLED[0]
+        if sink is None or sink.handlers is not _loguru_handlers():
+            logger.opt(depth=1).bind(**self._fields).log(self._level.name, self._message)
+            return
+        if self._sink is not sink:
+            self._write = sink.prepare(self._level, self._message, self._fields)
+            self._sink = sink
+        self._write()
+
+
 class _LineSink:
     """Loguru sink: formats the record itself, redacts, writes one line; never raises."""
 
-    __slots__ = ("_formatter", "_redactor", "_stream")
+    __slots__ = (
+        "_formatter",
+        "_levelno",
+        "_lock",
+        "_log_format",
+        "_redactor",
+        "_stream",
+        "handlers",
+    )
 
-    def __init__(self, stream: TextIO, formatter: Formatter, redactor: Redactor) -> None:
+    def __init__(
+        self, stream: TextIO, log_format: LogFormat, redactor: Redactor, levelno: int
+    ) -> None:
         self._stream = stream
-        self._formatter = formatter
+        self._log_format = log_format
+        self._formatter: Formatter = format_json if log_format is LogFormat.JSON else format_human
         self._redactor = redactor
+        self._levelno = levelno
+        self._lock = threading.Lock()  # prepared lines are written outside loguru's lock
+        self.handlers: object = None
+        """Loguru's handler table right after this sink was added (changes on add/remove)."""
 
     def __call__(self, message: Message) -> None:
         record = message.record
@@ -126,11 +173,42 @@ class _LineSink:
             line = self._formatter(record, self._redactor)
         except Exception as error:  # a log call must never break the worker
             line = f"ERROR: Log record could not be formatted | error={type(error).__name__}"
+        self._write_line(line)
+
+    def prepare(self, level: Level, message: str, fields: Mapping[str, object]) -> Writer:
+        """A function writing this line as ``__call__`` would write its record."""
+        if level.no < self._levelno:
+            return _write_nothing
+        if self._log_format is LogFormat.HUMAN:
+            line = _human_line(level.name, message, fields, self._redactor)
+            return lambda: self._write_line(line)
+        marker = "\x00time\x00"  # cannot be (part of) a secret, survives redaction
+        encoded = self._redactor.redact(
+            json.dumps(_json_payload(marker, level.name, message, fields), ensure_ascii=False)
+        )
+        head, tail = encoded.split(json.dumps(marker), 1)
+        return lambda: self._write_line(f'{head}"{_iso_time(datetime.now(UTC))}"{tail}')
+
+    def _write_line(self, line: str) -> None:
         try:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            with self._lock:
+                self._stream.write(line + "\n")
+                self._stream.flush()
         except (OSError, ValueError):  # closed or broken stream: nowhere left to report it
             pass
+
+
+_INSTALLED: list[_LineSink | None] = [None]
+"""The sink of the last :func:`configure_logging` call (loguru's handlers are global too)."""
+
+
+def _loguru_handlers() -> object:
+    """Loguru's handler table (replaced by every ``add``/``remove``); ``None`` if not found."""
+    return getattr(getattr(logger, "_core", None), "handlers", None)
+
+
+def _write_nothing() -> None:
+    return None
 
 
 class _StdlibToLoguru(logging.Handler):
@@ -182,6 +260,27 @@ def _parse_format(value: str) -> LogFormat:
         raise ValueError(
             f"{LOG_FORMAT_ENV}: unknown format {value!r}; expected 'human' or 'json'"
         ) from None
+
+
+def _human_line(level: str, message: str, extra: Mapping[str, object], redactor: Redactor) -> str:
+    line = f"{level}: {message}"
+    if extra:
+        fields = " ".join([f"{key}={scrub_field(key, value)}" for key, value in extra.items()])
+        line = f"{line} | {fields}"
+    return _one_line(redactor.redact(line))
+
+
+def _json_payload(
+    time: str, level: str, message: str, extra: Mapping[str, object]
+) -> dict[str, object]:
+    payload: dict[str, object] = {"time": time, "level": level, "message": message}
+    for key, value in extra.items():
+        payload[f"extra_{key}" if key in _JSON_RESERVED else key] = scrub_field(key, value)
+    return payload
+
+
+def _iso_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _one_line(text: str) -> str:

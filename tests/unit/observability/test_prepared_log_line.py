@@ -1,0 +1,138 @@
+"""PreparedLogLine: the same line as a loguru call, through the installed sink or through loguru."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from loguru import logger
+
+from claimx_worker import PreparedLogLine
+from claimx_worker.observability import MASK, Redactor, configure_logging
+
+SECRET = "tok-0123456789abcdef"
+FIELDS = {
+    "trigger_name": "Photo Documentation Task",
+    "task_id": 456,
+    "event_type": "CUSTOM_TASK_COMPLETED",
+    "action_count": 3,
+}
+
+
+@pytest.fixture(autouse=True)
+def _restore_loguru() -> Iterator[None]:
+    yield
+    logger.remove()
+    logger.add(sys.stderr)
+
+
+def configured(fmt: str, level: str = "INFO") -> io.StringIO:
+    sink = io.StringIO()
+    configure_logging(
+        redactor=Redactor([SECRET]), level=level, fmt=fmt, sink=sink, capture_stdlib=False
+    )
+    return sink
+
+
+def through_loguru(fmt: str, level: str, message: str, /, **fields: object) -> str:
+    sink = configured(fmt)
+    logger.bind(**fields).log(level, message)
+    return sink.getvalue()
+
+
+def test_human_line_equals_the_loguru_line() -> None:
+    line = PreparedLogLine("info", "Task trigger matched", **FIELDS)
+    sink = configured("human")
+    line.emit()
+    line.emit()
+    expected = through_loguru("human", "INFO", "Task trigger matched", **FIELDS)
+    assert expected == (
+        "INFO: Task trigger matched | trigger_name=Photo Documentation Task task_id=456 "
+        "event_type=CUSTOM_TASK_COMPLETED action_count=3\n"
+    )
+    assert sink.getvalue() == expected * 2
+
+
+def test_json_line_equals_the_loguru_line_with_the_time_of_each_emit() -> None:
+    line = PreparedLogLine("WARNING", 'Quoted "message"', **FIELDS, message="reserved key")
+    sink = configured("json")
+    before = datetime.now(UTC)
+    line.emit()
+    after = datetime.now(UTC)
+    prepared = json.loads(sink.getvalue())
+    expected = json.loads(
+        through_loguru("json", "WARNING", 'Quoted "message"', **FIELDS, message="reserved key")
+    )
+    emitted_at = datetime.fromisoformat(prepared.pop("time"))
+    expected.pop("time")
+    assert prepared == expected
+    assert prepared["extra_message"] == "reserved key"
+    assert before - timedelta(milliseconds=1) <= emitted_at <= after
+
+
+def test_secrets_are_redacted_in_both_formats() -> None:
+    for fmt in ("human", "json"):
+        line = PreparedLogLine("info", f"token {SECRET}", url=f"https://x/?t={SECRET}", api_key="k")
+        sink = configured(fmt)
+        line.emit()
+        text = sink.getvalue()
+        assert SECRET not in text
+        assert "k\n" not in text
+        assert text.count(MASK) == 3, text
+
+
+def test_nothing_is_written_below_the_configured_level() -> None:
+    sink = configured("human", level="WARNING")
+    PreparedLogLine("info", "Task trigger matched", **FIELDS).emit()
+    assert sink.getvalue() == ""
+
+
+def test_an_added_sink_receives_the_line_through_loguru() -> None:
+    sink = configured("human")
+    line = PreparedLogLine("info", "Task trigger matched", **FIELDS)
+    line.emit()
+    records: list[tuple[str, dict[str, object]]] = []
+    handler = logger.add(lambda m: records.append((m.record["message"], m.record["extra"])))
+    line.emit()
+    logger.remove(handler)
+    assert records == [("Task trigger matched", FIELDS)]
+    assert sink.getvalue().count("Task trigger matched") == 2
+
+
+def test_a_new_configuration_renders_the_line_again() -> None:
+    line = PreparedLogLine("info", "Task trigger matched", task_id=456)
+    first = configured("human")
+    line.emit()
+    second = configured("json")
+    line.emit()
+    assert first.getvalue() == "INFO: Task trigger matched | task_id=456\n"
+    assert json.loads(second.getvalue())["task_id"] == 456
+
+
+def test_unconfigured_logging_goes_through_loguru() -> None:
+    logger.remove()
+    records: list[str] = []
+    logger.add(lambda m: records.append(m.record["message"]))
+    PreparedLogLine("debug", "Quiet line").emit()
+    assert records == ["Quiet line"]
+
+
+def test_an_unknown_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="LOUD"):
+        PreparedLogLine("loud", "x")
+
+
+def test_the_installed_sink_is_written_without_a_loguru_record() -> None:
+    # a patcher runs on every loguru record: it marks the lines that went through loguru
+    sink = configured("human")
+    logger.configure(patcher=lambda record: record["extra"].update(via="loguru"))
+    try:
+        PreparedLogLine("info", "Prepared").emit()
+        logger.info("Logged")
+    finally:
+        logger.configure(patcher=lambda record: None)
+    assert sink.getvalue() == "INFO: Prepared\nINFO: Logged | via=loguru\n"
