@@ -1,8 +1,8 @@
 """The task trigger's configuration: attrs classes the plugin host structures from ``config:``.
 
-Every class is frozen; validators raise :class:`~claimx_worker.ConfigValueError`, which the host
-reports at the key's file and line. Classes with a ``SHORTHAND`` also accept a plain string (the
-host structures ``webhook: "https://..."`` as ``{"url": "https://..."}``).
+Every class is frozen; validators raise :class:`~claimx_worker.ConfigValueError` naming their
+field, which the host reports at that key's file and line. Classes with a ``SHORTHAND`` also
+accept a plain string (the host structures ``webhook: "https://..."`` as ``{"url": "https://..."}``).
 """
 
 from __future__ import annotations
@@ -65,48 +65,59 @@ def template_fields(template: str) -> tuple[str, ...]:
 
 def _check_template(_instance: object, attribute: Attribute[Any], value: str | None) -> None:
     if value is not None:
-        template_fields(value)
+        try:
+            template_fields(value)
+        except ConfigValueError as error:
+            raise ConfigValueError(str(error), key=attribute.name) from None
 
 
 def _check_not_blank(_instance: object, attribute: Attribute[Any], value: str) -> None:
     if not value.strip():
-        raise ConfigValueError(f"{attribute.name} must not be empty")
+        raise ConfigValueError(f"{attribute.name} must not be empty", key=attribute.name)
 
 
-def _check_url(_instance: object, _attribute: Attribute[Any], value: str) -> None:
+def _check_url(_instance: object, attribute: Attribute[Any], value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigValueError("url must be an absolute http:// or https:// URL")
+        raise ConfigValueError(
+            "url must be an absolute http:// or https:// URL", key=attribute.name
+        )
 
 
 def _upper(value: str) -> str:
     return value.upper()
 
 
-def _check_method(_instance: object, _attribute: Attribute[Any], value: str) -> None:
+def _check_method(_instance: object, attribute: Attribute[Any], value: str) -> None:
     if value not in WEBHOOK_METHODS:
         raise ConfigValueError(
-            f"unsupported method {value!r}; expected one of {', '.join(sorted(WEBHOOK_METHODS))}"
+            f"unsupported method {value!r}; expected one of {', '.join(sorted(WEBHOOK_METHODS))}",
+            key=attribute.name,
         )
 
 
-def _check_timeout(_instance: object, _attribute: Attribute[Any], value: float) -> None:
+def _check_timeout(_instance: object, attribute: Attribute[Any], value: float) -> None:
     if not value > 0:
-        raise ConfigValueError("timeout must be a positive number of seconds")
+        raise ConfigValueError("timeout must be a positive number of seconds", key=attribute.name)
 
 
-def _check_metric_name(_instance: object, _attribute: Attribute[Any], value: str) -> None:
+def _check_metric_name(_instance: object, attribute: Attribute[Any], value: str) -> None:
     if not _METRIC_NAME.match(value):
-        raise ConfigValueError(f"invalid metric name {value!r}; use letters, digits and _")
+        raise ConfigValueError(
+            f"invalid metric name {value!r}; use letters, digits and _", key=attribute.name
+        )
 
 
-def _check_labels(_instance: object, _attribute: Attribute[Any], value: dict[str, str]) -> None:
+def _check_labels(_instance: object, attribute: Attribute[Any], value: dict[str, str]) -> None:
     for name in value:
         if not _LABEL_NAME.match(name) or name.startswith("__"):
-            raise ConfigValueError(f"invalid label name {name!r}; use letters, digits and _")
+            raise ConfigValueError(
+                f"invalid label name {name!r}; use letters, digits and _", key=attribute.name
+            )
         if name == "instance":
             raise ConfigValueError(
-                "label 'instance' is reserved: the worker adds the instance name"
+                "label 'instance' is reserved: the worker adds the instance name",
+                key=attribute.name,
             )
 
 

@@ -211,6 +211,42 @@ def test_validator_errors_are_reported_at_their_key(tmp_path: Path) -> None:
     ]
 
 
+def _check_not_blank(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.strip():
+        raise ConfigValueError("must not be blank", key=attribute.name)
+
+
+@attrs.frozen(kw_only=True)
+class Route:
+    SHORTHAND: ClassVar[str] = "to"
+    to: str = attrs.field(validator=_check_not_blank)
+    via: str = attrs.field(default="x", validator=_check_not_blank, metadata={CONFIG_KEY: "by"})
+
+
+@attrs.frozen(kw_only=True)
+class Routes:
+    routes: dict[str, Route]
+
+
+def test_a_keyed_validator_error_is_reported_at_the_field_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        routes:
+          a:
+            to: x
+            by: " "
+          b: {to: ""}
+          c: "  "
+        """,
+    )
+    assert problems(path, Routes) == [
+        "config.yaml:4: config.routes.a.by: must not be blank",
+        "config.yaml:5: config.routes.b.to: must not be blank",
+        "config.yaml:6: config.routes.c: must not be blank",  # shorthand: no key of its own
+    ]
+
+
 def test_unset_variable_is_one_problem_naming_it(tmp_path: Path) -> None:
     path = write(
         tmp_path,

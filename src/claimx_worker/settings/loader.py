@@ -15,7 +15,7 @@ Rules, in the order they apply:
   for an ``int`` so variables can fill numbers, but ``5`` is not a ``str``), missing keys, bad
   enum or ``Literal`` values, and errors raised by attrs validators or ``__attrs_post_init__``
   (raise :class:`ConfigValueError`, or any ``ValueError``/``TypeError``) are reported at the
-  line of their key.
+  line of their class's key, or of the field's own key with ``ConfigValueError(..., key=...)``.
 - An attrs class with ``SHORTHAND: ClassVar[str] = "field"`` accepts a scalar wherever it is
   expected, structured as ``{"field": scalar}``.
 - A field whose YAML key differs from its Python name (e.g. ``class``) declares it with
@@ -87,8 +87,13 @@ Path_ = tuple[Hashable, ...]
 class ConfigValueError(ValueError):
     """Raise from a config class's validators or ``__attrs_post_init__`` to report a problem.
 
-    The message is reported at the file and line of the offending key.
+    The message is reported at the file and line of the mapping being structured; with ``key``
+    (a field of that class, e.g. ``attribute.name`` in a validator) at that field's own key.
     """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @frozen
@@ -295,8 +300,13 @@ class _Structurer:
             with_notes, without = exc.group_exceptions()
             for sub, note in with_notes:
                 self._collect(sub, (*path, _yaml_key(exc.cl, note.name)))
-            for sub in without:
-                self._collect(sub, path)
+            for sub in without:  # raised by the class itself (validators, post-init)
+                if isinstance(sub, ConfigValueError) and sub.key is not None:
+                    field_path = (*path, _yaml_key(exc.cl, sub.key))
+                    # a shorthand scalar has no keys: its problem stays at its own key
+                    self._add(field_path if self._is_mapping(path) else path, str(sub))
+                else:
+                    self._collect(sub, path)
         elif isinstance(exc, IterableValidationError):
             iterable_notes, others = exc.group_exceptions()
             for sub, iterable_note in iterable_notes:
@@ -313,11 +323,16 @@ class _Structurer:
     def _add(self, path: Path_, message: str) -> None:
         if any(path[: len(done)] == done for done in self._reported):
             return  # a variable problem already explains this value
-        key, line = self._locate(path)
+        key, line, _ = self._locate(path)
         self._problems.append(ConfigProblem(self._file, line, key, message))
 
-    def _locate(self, path: Path_) -> tuple[str, int | None]:
-        """The dotted key path and the best line for ``path`` (the deepest key that exists)."""
+    def _is_mapping(self, path: Path_) -> bool:
+        """Whether the YAML value at ``path`` is a mapping."""
+        return isinstance(self._locate(path)[2], CommentedMap)
+
+    def _locate(self, path: Path_) -> tuple[str, int | None, Any]:
+        """The dotted key path, the best line for ``path`` (the deepest key that exists) and
+        the YAML value there (``None`` where the path leaves the file)."""
         node = self._root
         line = self._root_line
         text = self._prefix
@@ -336,7 +351,7 @@ class _Structurer:
                 node = node[element]
             else:
                 node = None
-        return text, line
+        return text, line, node
 
 
 def _start_line(node: Any) -> int | None:

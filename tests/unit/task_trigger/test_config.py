@@ -167,7 +167,7 @@ BROKEN = [
               publish_to_topic: {topic: t, key: "{task_id:05d}"}
         """,
         [
-            "5: config.triggers.456.on_completed.publish_to_topic: placeholder {task_id} "
+            "5: config.triggers.456.on_completed.publish_to_topic.key: placeholder {task_id} "
             "takes no format spec or conversion; write {task_id}"
         ],
         id="format-spec",
@@ -193,6 +193,32 @@ BROKEN = [
         """,
         ["2: config.triggers.456.name: required key is missing"],
         id="missing-name",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            on_any: {log: x}
+            name: "  "
+        """,
+        ["4: config.triggers.456.name: name must not be empty"],
+        id="blank-name",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            name: X
+            on_any:
+              metric:
+                labels: {kind: photo}
+                name: "bad name"
+        """,
+        [
+            "7: config.triggers.456.on_any.metric.name: invalid metric name 'bad name'; use "
+            "letters, digits and _"
+        ],
+        id="metric-name-in-mapping",
     ),
     pytest.param(
         """
@@ -226,7 +252,10 @@ BROKEN = [
             on_any:
               webhook: {url: "ftp://example.com"}
         """,
-        ["5: config.triggers.456.on_any.webhook: url must be an absolute http:// or https:// URL"],
+        [
+            "5: config.triggers.456.on_any.webhook.url: url must be an absolute http:// or "
+            "https:// URL"
+        ],
         id="webhook-url",
     ),
     pytest.param(
@@ -240,8 +269,8 @@ BROKEN = [
                 method: GET
         """,
         [
-            "5: config.triggers.456.on_any.webhook: unsupported method 'GET'; expected one of "
-            "PATCH, POST, PUT"
+            "7: config.triggers.456.on_any.webhook.method: unsupported method 'GET'; "
+            "expected one of PATCH, POST, PUT"
         ],
         id="webhook-method",
     ),
@@ -253,7 +282,10 @@ BROKEN = [
             on_any:
               webhook: {url: "https://example.com", timeout: 0}
         """,
-        ["5: config.triggers.456.on_any.webhook: timeout must be a positive number of seconds"],
+        [
+            "5: config.triggers.456.on_any.webhook.timeout: timeout must be a positive number "
+            "of seconds"
+        ],
         id="webhook-timeout",
     ),
     pytest.param(
@@ -293,7 +325,7 @@ BROKEN = [
               metric: {name: ok, labels: {"bad-label": x}}
         """,
         [
-            "5: config.triggers.456.on_any.metric: invalid label name 'bad-label'; use "
+            "5: config.triggers.456.on_any.metric.labels: invalid label name 'bad-label'; use "
             "letters, digits and _"
         ],
         id="metric-label",
@@ -307,7 +339,7 @@ BROKEN = [
               metric: {name: ok, labels: {instance: x}}
         """,
         [
-            "5: config.triggers.456.on_any.metric: label 'instance' is reserved: the worker "
+            "5: config.triggers.456.on_any.metric.labels: label 'instance' is reserved: the worker "
             "adds the instance name"
         ],
         id="metric-reserved-label",
