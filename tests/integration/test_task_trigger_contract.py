@@ -11,8 +11,8 @@ SHIPPED = Path(__file__).resolve().parents[2] / "plugins/config/task_trigger/con
 
 
 class TestTaskTriggerContract(PluginContract):
-    """``plugins/config/task_trigger/config.yaml`` as shipped, its variables at their defaults
-    (topics and webhook URLs from ``${VAR:-default}``)."""
+    """``plugins/config/task_trigger/config.yaml`` as shipped: the webhook token set, the other
+    variables at their defaults (topics and webhook URLs from ``${VAR:-default}``)."""
 
     config_path = SHIPPED
-    env: ClassVar[dict[str, str]] = {}
+    env: ClassVar[dict[str, str]] = {"WEBHOOK_TOKEN": "contract-token"}

@@ -36,6 +36,7 @@ from claimx_worker.cli import cli
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
+from claimx_worker.settings import ConfigError
 from tests.unit.task_trigger.support import task_event, task_row, task_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -376,6 +377,16 @@ async def test_one_runbook_line_per_match_and_nothing_for_a_miss(
     )
 
 
+def test_the_shipped_instance_refuses_to_start_without_the_webhook_token() -> None:
+    with pytest.raises(ConfigError) as info:
+        PluginHost.load(PLUGINS_CONFIG, env={}, registry=CollectorRegistry())
+    assert [str(problem) for problem in info.value.problems] == [
+        "plugins/config/task_trigger/config.yaml:21: "
+        "config.triggers.456.on_completed.webhook.headers.Authorization: "
+        "environment variable 'WEBHOOK_TOKEN' is not set and has no default"
+    ]
+
+
 async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     tmp_path: Path,
 ) -> None:
@@ -386,7 +397,7 @@ async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     (second,) = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")[1:]
     (plugins_dir / "damage_assessment").mkdir()
     (plugins_dir / "damage_assessment" / "config.yaml").write_text(second)
-    host = await started_host(plugins_dir, env={})
+    host = await started_host(plugins_dir, env={"WEBHOOK_TOKEN": "tok-1"})
 
     assert [i.name for i in host.instances] == ["task_trigger", "damage_assessment"]
     photo = await run(host, COMPLETED, 456)
@@ -396,7 +407,7 @@ async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     assert isinstance(webhook, Webhook)
     assert publish.topic == "claimx.task-triggers"
     assert webhook.url == "http://127.0.0.1:8099/hooks/task-trigger"
-    assert webhook.headers == {"Authorization": "Bearer "}
+    assert webhook.headers == {"Authorization": "Bearer tok-1"}
     damage = await run(host, COMPLETED, 789)
     assert [(r.instance, type(r.action)) for r in damage] == [
         ("task_trigger", PublishToTopic),
@@ -441,6 +452,7 @@ def test_readme_configuration_errors_are_what_validate_prints(
     directory.mkdir(parents=True)
     (directory / "config.yaml").write_text("\n".join(shipped) + "\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WEBHOOK_TOKEN", "tok-1")
     (documented,) = fenced_blocks(README, "text")
 
     try:
