@@ -121,22 +121,25 @@ class PreparedLogLine:
     it goes through loguru. Raises ``ValueError`` for an unknown level.
     """
 
-    __slots__ = ("_fields", "_level", "_message", "_sink", "_write")
+    __slots__ = ("_fields", "_level", "_message", "_secrets", "_sink", "_write")
 
     def __init__(self, level: str, message: str, /, **fields: object) -> None:
         self._level: Level = logger.level(level.upper())
         self._message = message
         self._fields = fields
         self._sink: _LineSink | None = None
+        self._secrets: frozenset[str] = frozenset()
         self._write: Writer = _write_nothing
 
     def emit(self) -> None:
         """Write the line (or nothing, below the configured level)."""
         sink = _INSTALLED[0]
-        if sink is None or sink.handlers is not _loguru_handlers():
+        handlers = _loguru_handlers()
+        if sink is None or handlers is None or sink.handlers is not handlers:
             logger.opt(depth=1).bind(**self._fields).log(self._level.name, self._message)
             return
-        if self._sink is not sink:
+        if self._sink is not sink or self._secrets is not sink.secrets:
+            self._secrets = sink.secrets  # read first: a secret added meanwhile renders again
             self._write = sink.prepare(self._level, self._message, self._fields)
             self._sink = sink
         self._write()
@@ -174,6 +177,11 @@ class _LineSink:
         except Exception as error:  # a log call must never break the worker
             line = f"ERROR: Log record could not be formatted | error={type(error).__name__}"
         self._write_line(line)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The redactor's secrets (a new set whenever one is added)."""
+        return self._redactor.secrets
 
     def prepare(self, level: Level, message: str, fields: Mapping[str, object]) -> Writer:
         """A function writing this line as ``__call__`` would write its record."""

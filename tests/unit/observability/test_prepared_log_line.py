@@ -85,6 +85,19 @@ def test_secrets_are_redacted_in_both_formats() -> None:
         assert text.count(MASK) == 3, text
 
 
+def test_a_secret_registered_after_the_first_line_is_masked_in_the_next() -> None:
+    redactor = Redactor()
+    sink = io.StringIO()
+    configure_logging(redactor=redactor, level="INFO", fmt="human", sink=sink, capture_stdlib=False)
+    line = PreparedLogLine("info", "Calling", url="https://x/?t=late-secret-42")
+    line.emit()
+    redactor.add("late-secret-42")
+    line.emit()
+    first, second = sink.getvalue().splitlines()
+    assert "late-secret-42" in first
+    assert second == f"INFO: Calling | url=https://x/?t={MASK}"
+
+
 def test_nothing_is_written_below_the_configured_level() -> None:
     sink = configured("human", level="WARNING")
     PreparedLogLine("info", "Task trigger matched", **FIELDS).emit()
