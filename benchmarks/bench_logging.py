@@ -1,4 +1,5 @@
-"""Cost of one log line through the redacted sink, against loguru's own string format.
+"""Cost of one log line through the redacted sink, against loguru's own string format; and of
+the same line as a :class:`~claimx_worker.PreparedLogLine` (rendered once, written directly).
 
 Prints one JSON document: a list of ``{"name", "value", "unit", "baseline", "ratio"}``.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from claimx_worker import PreparedLogLine
 from claimx_worker.observability import Redactor, configure_logging
 
 LINES = 20_000
@@ -28,15 +30,24 @@ class NullSink:
         """Nothing buffered."""
 
 
+FIELDS: dict[str, object] = {
+    "trigger_name": "Photo Documentation Task",
+    "task_id": 456,
+    "event_type": "CUSTOM_TASK_COMPLETED",
+    "action_count": 3,
+}
+
+
 def log_lines() -> None:
-    bound = logger.bind(
-        trigger_name="Photo Documentation Task",
-        task_id=456,
-        event_type="CUSTOM_TASK_COMPLETED",
-        action_count=3,
-    )
+    bound = logger.bind(**FIELDS)
     for _ in range(LINES):
         bound.info("Task trigger matched")
+
+
+def prepared_lines() -> None:
+    line = PreparedLogLine("info", "Task trigger matched", **FIELDS)
+    for _ in range(LINES):
+        line.emit()
 
 
 def per_line_us(setup: Callable[[], None], body: Callable[[], None] = log_lines) -> float:
@@ -74,6 +85,8 @@ def main() -> None:
         "log_line_human_no_secrets": per_line_us(ours("human", [])),
         "log_line_human_5_secrets": per_line_us(ours("human", SECRETS)),
         "log_line_json_5_secrets": per_line_us(ours("json", SECRETS)),
+        "log_line_prepared_human": per_line_us(ours("human", SECRETS), prepared_lines),
+        "log_line_prepared_json": per_line_us(ours("json", SECRETS), prepared_lines),
     }
     results: list[dict[str, object]] = [
         {"name": "log_line_loguru_string_format", "value": round(baseline, 2), "unit": "us/line"}
