@@ -139,6 +139,17 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
     return routes
 
 
+def published_topics(routes: Routes) -> set[str]:
+    """The topics of every ``publish_to_topic`` action in ``routes``."""
+    return {
+        template.config.topic
+        for triggers in routes.values()
+        for trigger in triggers.values()
+        for template in trigger.actions
+        if isinstance(template, PublishTemplate)
+    }
+
+
 def _templates(block: ActionBlock) -> list[ActionTemplate]:
     templates: list[ActionTemplate] = []
     if block.publish_to_topic is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from claimx_plugin_task_trigger.compiled import Routes, compile_routes
+from claimx_plugin_task_trigger.compiled import Routes, compile_routes, published_topics
 from claimx_plugin_task_trigger.config import TaskTriggerConfig
 from claimx_plugin_task_trigger.payload import PayloadBuilder
 from claimx_worker import Action, Plugin, PluginContext, hookimpl
@@ -30,6 +30,11 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             include_task_data=config.include_task_data,
             include_project_data=config.include_project_data,
         )
+
+    @hookimpl
+    def published_topics(self) -> set[str]:
+        """The topics this instance's ``publish_to_topic`` actions write to."""
+        return published_topics(self._routes)
 
     @hookimpl
     def on_enrichment_complete(

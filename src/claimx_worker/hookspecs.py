@@ -10,7 +10,7 @@ load error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pluggy
@@ -37,6 +37,16 @@ class ClaimXHookSpecs:
 
         An exception stops start-up (exit code 2, naming the instance): a half-loaded plugin
         would silently miss events. ``claimx-worker plugins validate`` does not call it.
+        """
+
+    @hookspec
+    def published_topics(self, instance_name: str) -> Iterable[str] | None:
+        """The Kafka topics this instance's actions publish to; called once, after ``on_load``.
+
+        The worker checks at start that they exist, with its own topics (exit code 2 naming the
+        missing ones; ``kafka.create_topics: true`` creates them). Leave it out when the topics
+        are only known per event: a publish to a missing topic is retried, then dead-lettered.
+        An exception or a value that is not a collection of names stops start-up like ``on_load``.
         """
 
     @hookspec

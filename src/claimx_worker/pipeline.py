@@ -44,7 +44,11 @@ class Pipeline:
     def processor(self) -> Processor[ClaimXEvent]:
         """The :class:`~claimx_worker.kafka.Processor` the Kafka runtime runs."""
         return Processor(
-            decode=parse_event, process=self.process, on_failed=self.on_failed, on_stop=self.stop
+            decode=parse_event,
+            process=self.process,
+            on_failed=self.on_failed,
+            on_stop=self.stop,
+            output_topics=self._host.published_topics,
         )
 
     async def process(self, event: ClaimXEvent, ctx: ProcessContext) -> None:

@@ -78,12 +78,14 @@ async def test_missing_topics_are_named_and_nothing_is_consumed(
     async def process(value: bytes, ctx: ProcessContext) -> None:
         raise AssertionError("nothing may be consumed")
 
-    runtime = KafkaRuntime(
-        settings, Processor(decode=bytes, process=process), registry=CollectorRegistry()
+    topics = settings.worker.topics
+    plugin_topic = f"{topics.pending}.plugin-out"  # e.g. a task trigger's publish_to_topic
+    processor = Processor(
+        decode=bytes, process=process, output_topics=(plugin_topic, topics.pending)
     )
+    runtime = KafkaRuntime(settings, processor, registry=CollectorRegistry())
     with pytest.raises(MissingTopicsError) as caught:
         await asyncio.wait_for(runtime.run(), 30)
-    topics = settings.worker.topics
     expected = sorted(
         [
             f"{topics.retry_prefix}.1m",
@@ -91,6 +93,7 @@ async def test_missing_topics_are_named_and_nothing_is_consumed(
             topics.downloads,
             topics.dlq,
             topics.actions_dlq,
+            plugin_topic,
         ]
     )
     assert caught.value.topics == expected
@@ -105,12 +108,14 @@ async def test_create_topics_creates_the_missing_ones(
     settings = kafka_settings(kafka_broker, kafka_topic_factory, create=False)
     settings = attrs.evolve(settings, create_topics=True, topic_partitions=4)
     registry = CollectorRegistry()
-    processor = Processor(decode=bytes, process=_noop)
+    plugin_topic = f"{settings.worker.topics.pending}.plugin-out"
+    processor = Processor(decode=bytes, process=_noop, output_topics=(plugin_topic,))
     async with running(settings, processor, registry=registry) as runtime:
         kafka_topic_factory.created.extend(runtime.topics)  # deleted after the test
         await wait_for(lambda: gauge(registry, "claimx_partitions_assigned") == 8, "assignment")
     metadata = kafka_broker.admin().list_topics(timeout=10).topics
-    assert len(runtime.topics) == 6
+    assert len(runtime.topics) == 7
+    assert plugin_topic in runtime.topics
     for name in runtime.topics:
         assert len(metadata[name].partitions) == 4
 

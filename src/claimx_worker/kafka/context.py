@@ -28,7 +28,7 @@ and deferred work are no longer waited for. A retried event is processed again w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import frozen
@@ -229,9 +229,12 @@ class Processor(Generic[T]):
       (before the event counts as done); its exceptions are logged and ignored.
     - ``on_stop()``: optional; awaited once at shutdown after in-flight events were drained and
       offsets committed, before the producer is flushed.
+    - ``output_topics``: topics ``process`` writes to besides the worker's own (e.g. plugin
+      publish topics); checked (or created) at start with them.
     """
 
     decode: Callable[[bytes], T]
     process: Callable[[T, ProcessContext], Awaitable[None]]
     on_failed: Callable[[FailedEvent[T]], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
+    output_topics: Collection[str] = ()

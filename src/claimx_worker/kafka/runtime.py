@@ -189,13 +189,14 @@ class KafkaRuntime(Generic[T]):
         self.input_topics = [worker.topics.pending, *retry_topics]
         """Topics consumed: the input topic and the retry topics."""
         topics = worker.topics
-        self.topics = [
+        own = [
             *self.input_topics,
             topics.enriched,
             topics.downloads,
             topics.dlq,
             topics.actions_dlq,
         ]
+        self.topics = [*own, *sorted(set(processor.output_topics) - set(own))]
         """Every topic the worker consumes or produces (checked at start)."""
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self._paused: set[tuple[str, int]] = set()

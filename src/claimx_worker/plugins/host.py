@@ -3,7 +3,8 @@
 ::
 
     host = PluginHost.load(plugins_dir, env=os.environ, registry=registry)  # ConfigError
-    await host.start()                                   # on_load, priority order; ConfigError
+    await host.start()                 # on_load + published_topics, priority order; ConfigError
+    host.published_topics                                # the topics the instances publish to
     received = await host.run_event_received(event)      # received.filtered: drop the event
     result = await host.run_enrichment_complete(event, rows, metadata)
     failed = await host.run_event_failed(event, EventFailure(...))
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -50,6 +51,7 @@ class PluginHost:
         self._runner = StageRunner(plugins, self._metrics, budget_ms=budget_ms)
         self._redactor = Redactor(plugins.secrets)
         self._loaded: list[PluginInstance] = []
+        self._topics: frozenset[str] = frozenset()
         self._running = False
 
     @classmethod
@@ -80,28 +82,37 @@ class PluginHost:
         """Secret strings found in the instances' configs (register them with the redactor)."""
         return self._plugins.secrets
 
-    async def start(self) -> None:
-        """Call ``on_load`` of every instance in priority order.
+    @property
+    def published_topics(self) -> frozenset[str]:
+        """The topics the instances' ``published_topics`` hooks named (known after start)."""
+        return self._topics
 
-        An exception stops start-up: the instances already loaded are unloaded, and a
-        :class:`~claimx_worker.settings.ConfigError` names the failing instance.
+    async def start(self) -> None:
+        """Call ``on_load``, then ``published_topics``, of every instance in priority order.
+
+        An exception (or topics that are not a collection of names) stops start-up: the
+        instances already loaded are unloaded, and a
+        :class:`~claimx_worker.settings.ConfigError` names the failing instance and hook.
         """
+        topics: set[str] = set()
         for instance in self._plugins.instances:
+            hook = "on_load"
             try:
                 await self._lifecycle(
-                    instance, "on_load", config=instance.config, instance_name=instance.name
+                    instance, hook, config=instance.config, instance_name=instance.name
+                )
+                self._loaded.append(instance)
+                hook = "published_topics"
+                topics |= _topic_names(
+                    await self._lifecycle(instance, hook, instance_name=instance.name)
                 )
             except Exception as exc:
                 await self.stop()
                 detail = self._redactor.redact(f"{type(exc).__name__}: {exc}")
                 raise ConfigError(
-                    [
-                        instance.spec.problem(
-                            f"on_load of instance '{instance.name}' raised {detail}"
-                        )
-                    ]
+                    [instance.spec.problem(f"{hook} of instance '{instance.name}' raised {detail}")]
                 ) from None
-            self._loaded.append(instance)
+        self._topics = frozenset(topics)
         self._running = True
 
     async def stop(self) -> None:
@@ -144,20 +155,32 @@ class PluginHost:
         if not self._running:
             raise RuntimeError("PluginHost.start() must complete before events are run")
 
-    async def _lifecycle(self, instance: PluginInstance, hook: str, **values: Any) -> None:
-        """Call ``hook`` of one instance (awaiting it if async), counting it in the metrics."""
+    async def _lifecycle(self, instance: PluginInstance, hook: str, **values: Any) -> Any:
+        """Call ``hook`` of one instance (awaiting it if async), counting it in the metrics;
+        its result, or ``None`` when the instance does not implement it."""
         impls = getattr(self._plugins.manager.hook, hook).get_hookimpls()
         impl = next((impl for impl in impls if impl.plugin_name == instance.name), None)
         if impl is None:
-            return
+            return None
         stats = self._metrics.stats(instance.name, hook)
         start = perf_counter()
         try:
             result = impl.function(*[values[name] for name in impl.argnames])
-            if inspect.isawaitable(result):
-                await result
+            return await result if inspect.isawaitable(result) else result
         except Exception:
             stats.errors[ErrorKind.EXCEPTION] += 1
             raise
         finally:
             stats.observe(perf_counter() - start)
+
+
+def _topic_names(topics: object) -> set[str]:
+    """``published_topics``'s result as a set of names; ``TypeError`` for anything else."""
+    if topics is None:
+        return set()
+    if isinstance(topics, str | bytes) or not isinstance(topics, Iterable):
+        raise TypeError(f"expected a collection of topic names, got {type(topics).__name__}")
+    names = set(topics)
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError(f"expected non-empty topic names, got {sorted(map(repr, names))}")
+    return names

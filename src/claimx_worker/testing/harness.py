@@ -71,7 +71,7 @@ T = TypeVar("T")
 
 STAGE_HOOKS = {stage: f"on_{stage.value}" for stage in Stage}
 """The hook called at each stage."""
-LIFECYCLE_HOOKS = ("on_load", "on_unload")
+LIFECYCLE_HOOKS = ("on_load", "published_topics", "on_unload")
 MAPPING_FILE = "<config mapping>"
 """How problems in a config given as a mapping name their file (lines are not meaningful)."""
 DEFAULT_FAILURE = EventFailure(category=ErrorCategory.PERMANENT, message="simulated failure")
@@ -200,6 +200,11 @@ class StageHarness:
     def instances(self) -> tuple[PluginInstance, ...]:
         """The enabled instances in run order (``instance.plugin`` is the plugin object)."""
         return self._plugins.instances
+
+    @property
+    def published_topics(self) -> frozenset[str]:
+        """The topics the instances' ``published_topics`` hooks named at start."""
+        return self._host.published_topics
 
     @property
     def problems(self) -> tuple[HookProblem, ...]:

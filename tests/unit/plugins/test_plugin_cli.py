@@ -66,7 +66,7 @@ def test_list_json(plugins_dir: Path) -> None:
             "module": "claimx_test_plugins",
             "class": "EchoPlugin",
             "origin": "claimx_test_plugins:EchoPlugin",
-            "hooks": ["on_enrichment_complete", "on_load", "on_unload"],
+            "hooks": ["on_enrichment_complete", "on_load", "on_unload", "published_topics"],
         },
         {
             "name": "old",
@@ -95,7 +95,7 @@ def test_list_text(plugins_dir: Path) -> None:
         "Instances in plugins (run order):\n"
         "  1  events   priority 10   enabled   plugins/counter  hooks: on_enrichment_complete\n"
         "  2  greeter  priority 20   enabled   plugins/greeter  "
-        "hooks: on_enrichment_complete, on_load, on_unload\n"
+        "hooks: on_enrichment_complete, on_load, on_unload, published_topics\n"
         "  -  old      priority 100  disabled  plugins/old\n"
         "\n"
         "Directories without config.yaml (skipped): plugins/drafts\n"

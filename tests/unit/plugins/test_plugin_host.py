@@ -24,6 +24,13 @@ def journal() -> list[str]:
     return list(claimx_test_plugins.EchoPlugin.journal)
 
 
+async def start_failure(host: PluginHost) -> str:
+    """The report of the ConfigError that ``host.start()`` must raise."""
+    with pytest.raises(ConfigError) as info:
+        await host.start()
+    return str(info.value)
+
+
 async def test_on_load_in_priority_order_on_unload_in_reverse(
     tmp_path: Path, registry: CollectorRegistry
 ) -> None:
@@ -64,10 +71,7 @@ async def test_on_load_failure_stops_start_up_naming_the_instance(
     )
     host = PluginHost.load(plugins_dir, env={"RULES_TOKEN": "Bearer s3cr3t"}, registry=registry)
 
-    with pytest.raises(ConfigError) as info:
-        await host.start()
-
-    assert str(info.value) == (
+    assert await start_failure(host) == (
         f"{tmp_path}/rules/config.yaml:1: on_load of instance 'rules' raised "
         "RuntimeError: cannot reach the rules service with hello ***"
     )
@@ -75,6 +79,43 @@ async def test_on_load_failure_stops_start_up_naming_the_instance(
     labels = {"instance": "rules", "hook": "on_load", "kind": "exception"}
     assert registry.get_sample_value("claimx_plugin_errors_total", labels) == 1
     assert host.secrets == {"Bearer s3cr3t"}
+
+
+async def test_published_topics_are_collected_at_start(
+    tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    plugins_dir = write_instances(
+        tmp_path,
+        {
+            "a": sample("EchoPlugin", config={"on_completed": "claimx.alerts"}),
+            "b": sample("EchoPlugin", config={"on_completed": {"topic": "claimx.audit"}}),
+            "c": sample("EchoPlugin"),
+            "d": sample("NoConfigPlugin"),
+        },
+    )
+    host = PluginHost.load(plugins_dir, env={}, registry=registry)
+    assert host.published_topics == frozenset()
+
+    await host.start()
+
+    assert host.published_topics == {"claimx.alerts", "claimx.audit"}
+    await host.stop()
+
+
+async def test_published_topics_that_are_not_a_collection_stop_start_up(
+    tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    plugins_dir = write_instances(
+        tmp_path,
+        {"first": sample("EchoPlugin", priority=1), "alerts": sample("TopicNamePlugin")},
+    )
+    host = PluginHost.load(plugins_dir, env={}, registry=registry)
+
+    assert await start_failure(host) == (
+        f"{tmp_path}/alerts/config.yaml:1: published_topics of instance 'alerts' raised "
+        "TypeError: expected a collection of topic names, got str"
+    )
+    assert journal() == ["load first", "unload first"]
 
 
 def test_a_config_error_exits_2_with_the_report() -> None:
@@ -157,7 +198,7 @@ def test_instance_defaults(tmp_path: Path) -> None:
     spec = instance.spec
     assert (spec.name, spec.enabled, spec.priority, spec.timeout_ms) == ("echo", True, 100, None)
     assert instance.origin == "claimx_test_plugins:EchoPlugin"
-    assert instance.hooks == ("on_enrichment_complete", "on_load", "on_unload")
+    assert instance.hooks == ("on_enrichment_complete", "on_load", "on_unload", "published_topics")
     assert instance.config.greeting == "hi"
 
 

@@ -253,3 +253,11 @@ def test_instances_keep_their_own_triggers() -> None:
     assert fire(other, task_event(), task_rows(task_row(456))) is None
     assert fire(photo, task_event(), task_rows(task_row(456))) is not None
     assert fire(other, task_event(), task_rows(task_row(999))) is not None
+
+
+def test_published_topics_are_the_publish_actions_topics() -> None:
+    assert loaded().published_topics() == {"claimx.task-triggers", "claimx.damage"}
+    no_publish = TaskTriggerConfig(
+        triggers={1: TriggerConfig(name="Log only", on_any=ActionBlock(log=LogConfig(message="x")))}
+    )
+    assert loaded(no_publish).published_topics() == set()
