@@ -25,7 +25,12 @@ from claimx_worker import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
-from claimx_worker.kafka.run import load_processor_factory, run_worker
+from claimx_worker.kafka.run import (
+    event_loop_factory,
+    load_processor_factory,
+    resolve_event_loop,
+    run_worker,
+)
 from claimx_worker.kafka.runtime import admin_config, producer_config
 from claimx_worker.observability import (
     HealthState,
@@ -55,6 +60,7 @@ def run_from_config(config: Path, processor_spec: str | None, environ: Mapping[s
     redactor = Redactor([*loaded.secrets, settings.claimx_api.token])
     configure_logging(redactor=redactor)
     worker = settings.kafka.worker
+    event_loop = resolve_event_loop(worker.processing.event_loop)
     logger.bind(
         version=__version__,
         config=str(config),
@@ -62,9 +68,11 @@ def run_from_config(config: Path, processor_spec: str | None, environ: Mapping[s
         input_topic=worker.topics.pending,
         group=worker.consumer_group,
         bootstrap_servers=settings.kafka.bootstrap_servers,
+        event_loop=str(event_loop),
     ).info("Starting claimx-worker")
     try:
-        asyncio.run(_serve(settings, processor_spec, redactor, environ))
+        with asyncio.Runner(loop_factory=event_loop_factory(event_loop)) as runner:
+            runner.run(_serve(settings, processor_spec, redactor, environ))
     except MissingTopicsError as exc:
         logger.bind(topics=",".join(exc.topics)).error(
             "Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"

@@ -1,10 +1,12 @@
-"""Running the Kafka runtime as a process: signal handling and the ``--processor`` factory."""
+"""Running the Kafka runtime as a process: the event loop, signal handling and the
+``--processor`` factory."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import importlib
+import importlib.util
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -15,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka.context import Processor
 from claimx_worker.kafka.runtime import KafkaRuntime
-from claimx_worker.settings.worker import WorkerSettings
+from claimx_worker.settings.worker import EventLoopKind, WorkerSettings
 
 ProcessorFactory = Callable[[WorkerSettings], Processor[Any] | Awaitable[Processor[Any]]]
 """Builds the per-event processor from the worker settings (``--processor module:function``);
@@ -23,6 +25,27 @@ it may be ``async`` (it is called on the worker's event loop)."""
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _GC_YOUNG_THRESHOLD = 20_000
+
+
+def resolve_event_loop(kind: EventLoopKind) -> EventLoopKind:
+    """``kind`` with ``auto`` resolved: uvloop when it is installed, else asyncio."""
+    if kind is not EventLoopKind.AUTO:
+        return kind
+    installed = importlib.util.find_spec("uvloop") is not None
+    return EventLoopKind.UVLOOP if installed else EventLoopKind.ASYNCIO
+
+
+def event_loop_factory(kind: EventLoopKind) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The constructor of the event loop ``kind`` names, for :class:`asyncio.Runner`.
+
+    uvloop (``auto``'s choice when installed) spends markedly less CPU per socket read, timer and
+    callback than asyncio's loop, and the worker is CPU-bound.
+    """
+    if resolve_event_loop(kind) is EventLoopKind.ASYNCIO:
+        return asyncio.new_event_loop
+    import uvloop
+
+    return uvloop.new_event_loop
 
 
 def load_processor_factory(spec: str) -> ProcessorFactory:

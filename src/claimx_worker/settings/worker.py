@@ -17,6 +17,8 @@ value can come from the environment with ``${VAR}`` / ``${VAR:-default}`` in the
 
 from __future__ import annotations
 
+import enum
+import importlib.util
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +66,22 @@ def _check_properties(_: object, attribute: attrs.Attribute[Any], props: Mapping
             )
 
 
+class EventLoopKind(enum.StrEnum):
+    """The asyncio event loop the worker runs on."""
+
+    AUTO = "auto"
+    """uvloop when it is installed (it is a dependency except on Windows), else asyncio's."""
+    UVLOOP = "uvloop"
+    """uvloop; an error when it is not installed."""
+    ASYNCIO = "asyncio"
+    """The standard library's loop."""
+
+
+def _check_event_loop(_: object, __: attrs.Attribute[Any], kind: EventLoopKind) -> None:
+    if kind is EventLoopKind.UVLOOP and importlib.util.find_spec("uvloop") is None:
+        raise ConfigValueError("uvloop is not installed: install it, or use auto or asyncio")
+
+
 @frozen(kw_only=True)
 class TopicSettings:
     """Topic names. Retry topics are ``<retry_prefix>.<delay>``, one per retry delay."""
@@ -105,6 +123,9 @@ class ProcessingSettings:
     """Transient failures wait these delays in turn (one retry topic each), then go to the DLQ."""
     plugin_timeout_ms: float = field(default=50.0, validator=validators.gt(0))
     """Time budget of one plugin hook call (an instance's ``timeout_ms`` overrides it)."""
+    event_loop: EventLoopKind = field(default=EventLoopKind.AUTO, validator=_check_event_loop)
+    """The event loop: ``auto`` (uvloop when installed: less CPU per event), ``uvloop`` or
+    ``asyncio``."""
 
     def __attrs_post_init__(self) -> None:
         low = self.low_water_mark

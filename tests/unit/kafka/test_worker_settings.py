@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 from claimx_worker.settings import ConfigError
 from claimx_worker.settings.worker import (
+    EventLoopKind,
     ProcessingSettings,
     WorkerSettings,
     load_settings,
@@ -141,3 +143,26 @@ def test_plugins_can_be_disabled(tmp_path: Path) -> None:
     text = 'kafka:\n  claimx:\n    enrichment_worker:\n      processing:\n        plugins_dir: ""\n'
     path = write(tmp_path, text)
     assert load_settings(path, {}).kafka.worker.processing.plugins_dir == ""
+
+
+def test_event_loop_defaults_to_auto_and_a_bad_value_names_file_line_and_choices(
+    tmp_path: Path,
+) -> None:
+    assert ProcessingSettings().event_loop is EventLoopKind.AUTO
+    text = "kafka:\n  claimx:\n    enrichment_worker:\n      processing:\n        event_loop: {}\n"
+    assert load_settings(write(tmp_path, text.format("asyncio")), {}).kafka.worker.processing == (
+        ProcessingSettings(event_loop=EventLoopKind.ASYNCIO)
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text.format("trio")), {})
+    text = str(caught.value)
+    assert "claimx_config.yaml:5: kafka.claimx.enrichment_worker.processing.event_loop" in text
+    assert "'auto', 'uvloop', 'asyncio'" in text
+
+
+def test_event_loop_uvloop_is_an_error_when_uvloop_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ValueError, match="uvloop is not installed"):
+        ProcessingSettings(event_loop=EventLoopKind.UVLOOP)
