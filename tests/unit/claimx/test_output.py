@@ -11,10 +11,12 @@ from claimx_worker.model import (
     ClaimXEvent,
     DownloadTask,
     EntityRows,
+    EventType,
     MediaRow,
     ProjectRow,
     TaskRow,
 )
+from claimx_worker.testing.factories import make_event, make_rows
 
 NOW = datetime(2024, 7, 1, 12, 0, 0, 250000, tzinfo=UTC)
 EVENT = ClaimXEvent(event_id="evt-9", event_type="PROJECT_FILE_ADDED", project_id="321")
@@ -108,3 +110,25 @@ def test_download_task_messages_are_keyed_by_media_id() -> None:
         "expires_at": "2024-07-01T12:00:00.250Z",
     }
     assert download_task_messages(EVENT, ()) == []
+
+
+def _compact(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_messages_are_compact_utf8_json_of_every_event_type() -> None:
+    for event_type in EventType:
+        event = make_event(event_type, project_id="Zürich-1")
+        rows = make_rows(event)
+        if rows.is_empty:
+            continue
+        value = entity_rows_message(event, rows)[1]
+        assert value == _compact(json.loads(value)), event_type
+        for _, task, _ in download_task_messages(event, rows.download_tasks):
+            assert task == _compact(json.loads(task))
+
+
+def test_integers_beyond_64_bits_are_written_exactly() -> None:
+    rows = EntityRows(tasks=(TaskRow(assignment_id=2**70, task_id=456, project_id="321"),))
+    value = entity_rows_message(EVENT, rows)[1]
+    assert json.loads(value)["tasks"][0]["assignment_id"] == 2**70
