@@ -84,7 +84,7 @@ class Pipeline:
         """Show a dead-lettered event to ``on_event_failed`` and deliver the actions it returns."""
         if failed.item is None:  # undecodable: there is no event to show
             return
-        failure = EventFailure(category=ErrorCategory(failed.category), message=str(failed.error))
+        failure = EventFailure(category=ErrorCategory(failed.category), message=failed.message)
         result = await self._host.run_event_failed(failed.item, failure)
         for plugin_action in result.actions:
             await self._start(failed.item, plugin_action)

@@ -114,7 +114,7 @@ async def _serve(
             made: Any = load_processor_factory(processor_spec)(settings)
             processor = await made if inspect.isawaitable(made) else made
         health.set_check("plugins_loaded", True)
-        await run_worker(settings, processor, registry=registry)
+        await run_worker(settings, processor, registry=registry, redactor=redactor)
 
 
 async def open_pipeline(

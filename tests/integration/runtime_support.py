@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka import CommittedOffset, KafkaRuntime, ProcessContext, Processor
+from claimx_worker.observability import Redactor
 from claimx_worker.settings.worker import (
     ClaimXKafkaSettings,
     EnrichmentWorkerSettings,
@@ -151,10 +152,15 @@ async def running(
     processor: Processor[Any],
     on_commit: Callable[[Sequence[CommittedOffset]], None] | None = None,
     registry: CollectorRegistry | None = None,
+    redactor: Redactor | None = None,
 ) -> AsyncIterator[KafkaRuntime[Any]]:
     """Run a runtime in a task; on exit stop it and wait until it has drained and committed."""
     runtime = KafkaRuntime(
-        settings, processor, registry=registry or CollectorRegistry(), on_commit=on_commit
+        settings,
+        processor,
+        registry=registry or CollectorRegistry(),
+        on_commit=on_commit,
+        redactor=redactor,
     )
     task = asyncio.create_task(runtime.run())
     try:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.errors import PermanentError, TransientError
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.model.event import ClaimXEvent, parse_event
+from claimx_worker.observability import MASK, Redactor
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import (
     committed,
@@ -271,3 +272,28 @@ async def test_work_abandoned_at_the_drain_deadline_is_redelivered_not_retried(
     retried = read_topic(kafka_broker, f"{topics.retry_prefix}.1m", count=1, timeout=3)
     assert retried == []
     assert committed(kafka_broker, settings.worker.consumer_group, topics.pending, 1) == {}
+
+
+async def test_error_messages_in_dlq_records_and_on_failed_have_secrets_masked(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    secret = "tok-5ecret-0123456789"
+    settings = kafka_settings(kafka_broker, kafka_topic_factory, partitions=1)
+    topics = settings.worker.topics
+    produce(kafka_broker, topics.pending, [(b"bug", b"{}", None)])
+    failed: list[FailedEvent[bytes]] = []
+
+    async def process(value: bytes, ctx: ProcessContext) -> None:
+        raise RuntimeError(f"request to https://api.example.com/?token={secret} failed")
+
+    async def on_failed(event: FailedEvent[bytes]) -> None:
+        failed.append(event)
+
+    processor = Processor(decode=bytes, process=process, on_failed=on_failed)
+    async with running(settings, processor, redactor=Redactor([secret])) as runtime:
+        await wait_for(lambda: runtime.metrics.processed["dlq"] == 1, "the dead letter")
+    (record,) = read_topic(kafka_broker, topics.dlq, 1)
+    assert headers_of(record)["claimx-error"] == (
+        f"request to https://api.example.com/?token={MASK} failed"
+    )
+    assert [event.message for event in failed] == [headers_of(record)["claimx-error"]]

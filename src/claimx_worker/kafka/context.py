@@ -211,6 +211,8 @@ class FailedEvent(Generic[T]):
     context: ProcessContext
     """The record's context (topic, partition, offset, key, headers, attempt, origin)."""
     error: BaseException
+    message: str
+    """The error's message as written to the DLQ record (secrets masked)."""
     category: str
     attempts: int
     dlq_topic: str

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka.context import Processor
 from claimx_worker.kafka.runtime import KafkaRuntime
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings.worker import EventLoopKind, WorkerSettings
 
 ProcessorFactory = Callable[[WorkerSettings], Processor[Any] | Awaitable[Processor[Any]]]
@@ -77,15 +78,20 @@ def tune_gc() -> None:
 
 
 async def run_worker(
-    settings: WorkerSettings, processor: Processor[Any], *, registry: CollectorRegistry
+    settings: WorkerSettings,
+    processor: Processor[Any],
+    *,
+    registry: CollectorRegistry,
+    redactor: Redactor | None = None,
 ) -> None:
-    """Run the runtime until SIGTERM or SIGINT, then drain, commit, stop and flush.
+    """Run the runtime until SIGTERM or SIGINT, then drain, commit, stop and flush; ``redactor``
+    masks secrets in the error messages of DLQ and retry records.
 
     A second signal ends the process at once with status 128 + the signal number. Raises
     :class:`~claimx_worker.kafka.MissingTopicsError` or
     :class:`~claimx_worker.kafka.KafkaRuntimeError` like :meth:`KafkaRuntime.run`.
     """
-    runtime = KafkaRuntime(settings.kafka, processor, registry=registry)
+    runtime = KafkaRuntime(settings.kafka, processor, registry=registry, redactor=redactor)
     tune_gc()
     loop = asyncio.get_running_loop()
     received: list[int] = []

@@ -54,6 +54,7 @@ from claimx_worker.kafka.routing import (
     truncated,
 )
 from claimx_worker.kafka.topics import ensure_topics
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings.worker import KafkaSettings
 
 T = TypeVar("T")
@@ -150,6 +151,7 @@ class KafkaRuntime(Generic[T]):
     """Consumes the input and retry topics and runs ``processor`` per event, at least once.
 
     ``on_commit`` (optional) is called after every successful commit with the offsets committed.
+    ``redactor`` (optional) masks secrets in the error messages of DLQ and retry records.
     ``startup_timeout`` bounds the topic check at start (seconds). Call :meth:`run` once;
     :meth:`stop` (e.g. from a signal handler) makes it drain and return.
     """
@@ -161,6 +163,7 @@ class KafkaRuntime(Generic[T]):
         *,
         registry: CollectorRegistry,
         on_commit: Callable[[Sequence[CommittedOffset]], None] | None = None,
+        redactor: Redactor | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
         worker = settings.worker
@@ -168,6 +171,7 @@ class KafkaRuntime(Generic[T]):
         self._settings = settings
         self._processor = processor
         self._on_commit = on_commit
+        self._redactor = Redactor() if redactor is None else redactor
         self._startup_timeout = startup_timeout
         self._max_in_flight = processing.max_in_flight
         self._resume_at = processing.resume_at
@@ -633,6 +637,7 @@ class KafkaRuntime(Generic[T]):
 
     async def _route_failure(self, ctx: ProcessContext, exc: BaseException) -> None:
         failure = classify(exc)
+        failure = attrs.evolve(failure, message=self._redactor.redact(failure.message))
         route = self._policy.route(
             failure, attempts=ctx.attempt, origin=ctx.origin, headers=ctx.headers, now=time.time()
         )
@@ -703,6 +708,7 @@ class KafkaRuntime(Generic[T]):
             item=ctx.item,
             context=ctx,
             error=exc,
+            message=failure.message,
             category=failure.category,
             attempts=ctx.attempt,
             dlq_topic=route.topic,
