@@ -24,13 +24,13 @@ import asyncio
 import collections
 import contextlib
 import enum
-import json
 import random
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import orjson
 from aiohttp import web
 from attrs import define, field
 
@@ -409,7 +409,7 @@ class ClaimXApiSimulator:
 
     @staticmethod
     def _json(payload: Any) -> web.Response:
-        return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+        return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
     async def _project(self, request: web.Request) -> web.Response:
         if (refused := await self._admit(request, Endpoint.PROJECT)) is not None:
