@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 from confluent_kafka.admin import AdminClient
-from httpx_aiohttp import AiohttpTransport
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
+from claimx_worker.claimx.transport import BufferedAiohttpTransport
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
 from claimx_worker.kafka.run import (
     event_loop_factory,
@@ -170,8 +170,9 @@ async def open_pipeline(
 
 
 def _webhook_client(settings: ActionSettings) -> httpx.AsyncClient:
-    """httpx over aiohttp (several times less CPU per request than httpx's own transport here);
-    no global connection cap: the executor caps each endpoint itself.
+    """httpx over aiohttp (several times less CPU per request than httpx's own transport here),
+    each response read whole in the transport; no global connection cap: the executor caps each
+    endpoint itself.
 
     The transport hands ``max_connections`` to aiohttp's connector as its total cap, and
     ``None`` leaves aiohttp's default of 100, which let one slow endpoint hold every connection;
@@ -179,7 +180,7 @@ def _webhook_client(settings: ActionSettings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=0, max_keepalive_connections=settings.endpoint_max_in_flight
     )
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits))
+    return httpx.AsyncClient(transport=BufferedAiohttpTransport(limits=limits))
 
 
 async def _close_producer(producer: DeliveryProducer) -> None:
