@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from claimx_worker.kafka.runtime import producer_config
 from claimx_worker.settings import ConfigError
 from claimx_worker.settings.worker import (
     EventLoopKind,
+    KafkaSettings,
     ProcessingSettings,
     WorkerSettings,
     load_settings,
@@ -166,3 +168,10 @@ def test_event_loop_uvloop_is_an_error_when_uvloop_is_not_installed(
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ValueError, match="uvloop is not installed"):
         ProcessingSettings(event_loop=EventLoopKind.UVLOOP)
+
+
+def test_producer_lingers_25_ms_unless_the_operator_sets_it_and_is_always_idempotent() -> None:
+    default = producer_config(KafkaSettings())
+    assert (default["linger.ms"], default["enable.idempotence"]) == (25, True)
+    custom = producer_config(KafkaSettings(producer={"linger.ms": 5, "enable.idempotence": False}))
+    assert (custom["linger.ms"], custom["enable.idempotence"]) == (5, True)
