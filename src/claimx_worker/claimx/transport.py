@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import aiohttp
 import httpx
 from aiohttp import ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
-from httpx_aiohttp.transport import map_aiohttp_exceptions
+from httpx_aiohttp.transport import AIOHTTP_EXC_MAP
 
 from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
 
@@ -18,8 +21,9 @@ class BufferedAiohttpTransport(AiohttpTransport):
 
     The API client reads every body whole anyway; streaming it through httpx's async byte-stream
     layers cost about 4% of an enriched event's instructions. Requests go out as httpx-aiohttp
-    sends them, minus its proxy options (none are configured); aiohttp errors map to the same
-    httpx exceptions.
+    sends them, minus its proxy options (none are configured); aiohttp errors map to httpx
+    exceptions through :data:`HTTPX_ERRORS`, the most specific aiohttp class deciding
+    (httpx-aiohttp's own mapping reports a refused connection as ``ConnectTimeout``).
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -27,7 +31,7 @@ class BufferedAiohttpTransport(AiohttpTransport):
         if not isinstance(self.client, ClientSession):
             self.client = self.get_client()
         timeout = request.extensions.get("timeout", {})
-        with map_aiohttp_exceptions():
+        with httpx_errors():
             async with self.client.request(
                 request.method,
                 str(request.url),
@@ -53,6 +57,29 @@ class BufferedAiohttpTransport(AiohttpTransport):
             request=request,
             extensions=extensions,
         )
+
+
+HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    **AIOHTTP_EXC_MAP,
+    aiohttp.ClientConnectionError: httpx.NetworkError,  # httpx-aiohttp: ConnectTimeout
+    aiohttp.ServerDisconnectedError: httpx.RemoteProtocolError,  # what httpx itself raises
+    aiohttp.ConnectionTimeoutError: httpx.ConnectTimeout,
+}
+"""aiohttp error class -> httpx error class: httpx-aiohttp's table, where a connection error that
+is no timeout (a reset, a disconnect) is no longer a ``ConnectTimeout``."""
+
+
+@contextmanager
+def httpx_errors() -> Iterator[None]:
+    """Raise aiohttp errors as the httpx error of the most specific aiohttp class they match."""
+    try:
+        yield
+    except Exception as exc:
+        matches = [source for source in HTTPX_ERRORS if isinstance(exc, source)]
+        if not matches:
+            raise
+        source = max(matches, key=lambda match: len(match.__mro__))
+        raise HTTPX_ERRORS[source](str(exc)) from exc
 
 
 class ThreadPoolTransport(httpx.AsyncBaseTransport):
