@@ -96,16 +96,10 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
     }
 
 
-PRODUCER_LINGER_MS = 25
-"""Default ``linger.ms``: larger batches than librdkafka's 5 ms, so fewer produce requests for
-the worker's librdkafka threads and the broker (about a third less of both CPU in
-``benchmarks/bench_pipeline.py``) for 20 ms more before an event's output is acknowledged."""
-
-
 def producer_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka producer settings: ``common`` + ``producer`` properties, idempotence forced."""
     return {
-        "linger.ms": PRODUCER_LINGER_MS,
+        "linger.ms": 5,
         **settings.common,
         **settings.producer,
         "bootstrap.servers": settings.bootstrap_servers,
