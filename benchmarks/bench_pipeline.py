@@ -11,9 +11,9 @@ and receiver:
   against ``pipeline_e2e``).
 
 The worker runs with its default settings: a rate R with 10% calls of 2 s keeps 0.2 R calls in
-flight (Little's law), within the default 256 per endpoint up to about 1,280 events/s and
-within the default 1,000 events in flight (the former default, 500 with resumption at 250,
-took about a quarter off the slow run).
+flight (Little's law): within the default 512 per endpoint up to about 2,500 events/s (the
+former 256 bound at 1,280) and within the default 1,000 events in flight (the former default,
+500 with resumption at 250, took about a quarter off the slow run).
 
 ``value`` is the sustained rate: events/s while the group's committed offsets (polled every
 50 ms; commits every 200 ms) went from 10% to 90% of the events, so neither the start (group

@@ -29,7 +29,7 @@ class ActionSettings:
     """First retry waits up to this long (full jitter); each retry doubles the bound."""
     backoff_cap: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     """Upper bound of one backoff wait (a ``Retry-After`` may ask for longer)."""
-    endpoint_max_in_flight: int = attrs.field(default=256, validator=attrs.validators.gt(0))
+    endpoint_max_in_flight: int = attrs.field(default=512, validator=attrs.validators.gt(0))
     """Concurrent requests per webhook endpoint (``scheme://host:port``)."""
     breaker_threshold: int = attrs.field(default=5, validator=attrs.validators.gt(0))
     """Consecutive transient failures that open an endpoint's circuit."""
