@@ -11,6 +11,9 @@ Prints one JSON document: a list of ``{"name", "value", "unit", ...}``; ``value`
 of per-batch mean wall-clock times. Extra keys, in process CPU time (steadier than wall time on
 a shared machine): ``cpu_us`` the same calls, ``hook_cpu_us`` the hook called directly (no
 runner), ``hook_at_warning_cpu_us`` that with the log level at WARNING (no info line written).
+``reference_loop_us`` times ``sum(range(1000))`` right after each measurement: the machine's
+speed at that moment (about 15 us on this machine at full speed; the shared VM has periods
+about 1.5x slower, which slow every figure alike).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import statistics
 import tempfile
 import time
+import timeit
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +159,11 @@ def hook_cpu_us(host: PluginHost, event: ClaimXEvent, rows: EntityRows) -> float
     return median_us(call)[1]
 
 
+def reference_loop_us() -> float:
+    """µs of ``sum(range(1000))``, best of 5: how fast the machine runs Python right now."""
+    return round(min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6, 2)
+
+
 async def started_host(plugins_dir: Path) -> PluginHost:
     host = PluginHost.load(
         plugins_dir, env={"WEBHOOK_TOKEN": "tok-0123456789"}, registry=CollectorRegistry()
@@ -198,6 +207,7 @@ def main() -> None:
                 "hook_cpu_us": round(hook_cpu_us(host, event, rows), 2),
                 "triggers": TRIGGERS,
                 "actions": actions,
+                "reference_loop_us": reference_loop_us(),
             }
         )
     configure_logging(
