@@ -75,5 +75,6 @@ def bench(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: the worker on a local broker with the ClaimX API simulator (see README)."""
     install_project(session, "test")
-    session.run("claimx-worker", "plugins", "list")
+    # the shipped task trigger instance needs WEBHOOK_TOKEN: the demo's own (demo.WEBHOOK_TOKEN)
+    session.run("claimx-worker", "plugins", "list", env={"WEBHOOK_TOKEN": "demo-webhook-token"})
     session.run("python", "-m", "claimx_worker.testing.demo", *session.posargs)
