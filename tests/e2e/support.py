@@ -326,6 +326,9 @@ class WorkerProcess:
             self.process.wait(10)
 
 
+DeployScenario = Callable[..., Deployment]
+"""The ``deploy_scenario`` fixture: ``deploy_scenario(actions=..., processing=..., api=...)``."""
+
 StartWorker = Callable[..., WorkerProcess]
 """The ``start_worker`` fixture: ``start_worker(config, env=None, name="worker")``."""
 

@@ -3,26 +3,20 @@ event through the retry topics and the worker carries on."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from claimx_worker.model import EventType
 from claimx_worker.testing.claimx_api import ClaimXApiSimulator, Endpoint
 from claimx_worker.testing.kafka import KafkaBroker
-from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.e2e.support import (
-    DAMAGE_PATH,
     PHOTO,
-    PHOTO_PATH,
+    DeployScenario,
     StartWorker,
     Topics,
     TopicTail,
     by_event,
-    deploy,
     produce,
     task_events,
-    trigger_config,
 )
 
 pytestmark = pytest.mark.kafka
@@ -32,9 +26,8 @@ def test_failed_api_calls_are_retried_and_the_worker_carries_on(
     kafka_broker: KafkaBroker,
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
-    webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     # Task events fetch the assignment and the (uncached) project concurrently; the assignment
     # calls fail first, while the project calls are still in flight.
@@ -44,15 +37,7 @@ def test_failed_api_calls_are_retried_and_the_worker_carries_on(
     claimx_api.knobs.latency_seconds = 0.05
     claimx_api.fail_next(*[503] * 5, endpoint=Endpoint.TASK_ASSIGNMENT)
     claimx_api.fail_next(*[404] * 2, endpoint=Endpoint.TASK_ASSIGNMENT)
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path,
-        broker=kafka_broker,
-        topics=topics,
-        api_url=claimx_api.base_url,
-        trigger=trigger,
+    deployment = deploy_scenario(
         api={"retries": 0},  # a 503 goes to the retry topic at once
     )
     produce(kafka_broker, topics.pending, [e.message() for e in events])

@@ -23,6 +23,7 @@ from tests.e2e.support import (
     PHOTO,
     PHOTO_PATH,
     Deployment,
+    DeployScenario,
     SentEvent,
     StartWorker,
     Topics,
@@ -52,25 +53,16 @@ def start(deployment: Deployment, start_worker: StartWorker) -> WorkerProcess:
 def test_webhook_outage_then_recovery_loses_no_call(
     kafka_broker: KafkaBroker,
     topics: Topics,
-    claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     events = task_events(
         30, prefix="photo", template=PHOTO, event_type=EventType.CUSTOM_TASK_COMPLETED
     ) + task_events(30, prefix="damage", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED)
     hooks = {a.idempotency_key: a for a in expected_actions(events) if a.kind == "webhook"}
     assert len(hooks) == 60
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path,
-        broker=kafka_broker,
-        topics=topics,
-        api_url=claimx_api.base_url,
-        trigger=trigger,
+    deployment = deploy_scenario(
         actions={"max_attempts": 50, "max_age": 120},
     )
     worker = start(deployment, start_worker)
@@ -109,19 +101,14 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     events = task_events(
         8, prefix="gone", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED
     )
     hooks = {a.idempotency_key: a for a in expected_actions(events)}
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path, broker=kafka_broker, topics=topics, api_url=claimx_api.base_url, trigger=trigger
-    )
+    deployment = deploy_scenario()
     webhook_receiver.behave(DAMAGE_PATH, status=404)
     produce(kafka_broker, topics.pending, [e.message() for e in events])
     worker = start_worker(deployment.config, {})
@@ -172,10 +159,9 @@ def test_gone_endpoint_dead_letters_with_context_then_replay_delivers(
 def test_slow_webhook_does_not_hold_up_other_events(
     kafka_broker: KafkaBroker,
     topics: Topics,
-    claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     # Per project: an event whose trigger calls the 2 s webhook, then ten events that call
     # nothing. Same project, same key, same partition: they run in offset order after it.
@@ -188,12 +174,7 @@ def test_slow_webhook_does_not_hold_up_other_events(
         for event in slow
     }
     stream = [e for event in slow for e in (event, *followers[event.project_id])]
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path, broker=kafka_broker, topics=topics, api_url=claimx_api.base_url, trigger=trigger
-    )
+    deployment = deploy_scenario()
     webhook_receiver.behave(DAMAGE_PATH, delay=2.0)
     worker = start(deployment, start_worker)
     produce(kafka_broker, topics.pending, [e.message() for e in stream])

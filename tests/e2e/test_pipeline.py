@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +15,17 @@ from claimx_worker.testing.claimx_api import ClaimXApiSimulator
 from claimx_worker.testing.kafka import KafkaBroker
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.e2e.support import (
-    DAMAGE_PATH,
-    PHOTO_PATH,
     UNKNOWN_TYPE,
+    DeployScenario,
     SentEvent,
     StartWorker,
     Topics,
     TopicTail,
     by_event,
     check_payload,
-    deploy,
     expected_actions,
     mixed_events,
     produce,
-    trigger_config,
     wait_committed,
 )
 
@@ -101,8 +97,8 @@ def test_two_thousand_mixed_events_end_to_end(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     events = mixed_events(2000, prefix="mix")
     by_id = {event.event_id: event for event in events}
@@ -120,12 +116,7 @@ def test_two_thousand_mixed_events_end_to_end(
     assert len(publishes) > 50
     assert len(downloads) > 300
 
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path, broker=kafka_broker, topics=topics, api_url=claimx_api.base_url, trigger=trigger
-    )
+    deployment = deploy_scenario()
     produce(kafka_broker, topics.pending, [e.message() for e in events] + POISON)
     worker = start_worker(deployment.config, {})
 

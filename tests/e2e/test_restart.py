@@ -19,16 +19,15 @@ from tests.e2e.support import (
     PHOTO,
     PHOTO_PATH,
     UNKNOWN_TYPE,
+    DeployScenario,
     StartWorker,
     Topics,
     TopicTail,
     committed_lag,
-    deploy,
     expected_actions,
     mixed_events,
     produce,
     task_events,
-    trigger_config,
     wait_committed,
     write_yaml,
 )
@@ -54,8 +53,8 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
-    tmp_path: Path,
 ) -> None:
     completed, assigned = EventType.CUSTOM_TASK_COMPLETED, EventType.CUSTOM_TASK_ASSIGNED
     events = [
@@ -71,15 +70,7 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
     actions = expected_actions(events)
     hooks = {a.idempotency_key: a for a in actions if a.kind == "webhook"}
     publishes = {a.idempotency_key: a for a in actions if a.kind == "publish"}
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path,
-        broker=kafka_broker,
-        topics=topics,
-        api_url=claimx_api.base_url,
-        trigger=trigger,
+    deployment = deploy_scenario(
         processing={"max_in_flight": 40},
     )
     claimx_api.knobs.latency_seconds = 0.02  # slow enough to be killed mid-run
@@ -131,20 +122,13 @@ def test_sigterm_drains_commits_and_unloads_plugins(
     topics: Topics,
     claimx_api: ClaimXApiSimulator,
     webhook_receiver: WebhookReceiver,
+    deploy_scenario: DeployScenario,
     start_worker: StartWorker,
     tmp_path: Path,
 ) -> None:
     events = mixed_events(600, prefix="stop", projects=60)
     hooks = {a.idempotency_key: a for a in expected_actions(events) if a.kind == "webhook"}
-    trigger = trigger_config(
-        topics.triggers, webhook_receiver.url(PHOTO_PATH), webhook_receiver.url(DAMAGE_PATH)
-    )
-    deployment = deploy(
-        tmp_path,
-        broker=kafka_broker,
-        topics=topics,
-        api_url=claimx_api.base_url,
-        trigger=trigger,
+    deployment = deploy_scenario(
         processing={"max_in_flight": 50, "batch_size": 50},
     )
     modules = tmp_path / "modules"
