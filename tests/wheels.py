@@ -30,4 +30,29 @@ def build_wheel(project: Path, outdir: Path) -> Path:
     return wheel
 
 
+def plugin_pyproject(
+    distribution: str, version: str, requirement: str, entry_point: str, target: str
+) -> str:
+    """A hatchling ``pyproject.toml`` for a one-package plugin distribution: its entry point
+    ``entry_point`` in the group ``claimx.plugins`` is ``target`` (``package:Class``)."""
+    package = target.split(":")[0]
+    return f"""
+[build-system]
+requires = ["hatchling>=1.24"]
+build-backend = "hatchling.build"
+
+[project]
+name = "{distribution}"
+version = "{version}"
+requires-python = ">=3.11"
+dependencies = ["{requirement}"]
+
+[project.entry-points."claimx.plugins"]
+{entry_point} = "{target}"
+
+[tool.hatch.build.targets.wheel]
+packages = ["{package}"]
+"""
+
+
 FreshVenv = Callable[[Sequence[Path]], Path]

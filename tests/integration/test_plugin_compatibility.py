@@ -14,29 +14,15 @@ from pathlib import Path
 import pytest
 
 from claimx_worker import __version__
-from tests.wheels import FreshVenv, build_wheel, uv
+from tests.wheels import FreshVenv, build_wheel, plugin_pyproject, uv
 
 pytestmark = pytest.mark.slow
 
 REQUIREMENT = "claimx-worker>=0.0.1,<0.1"
 
-PYPROJECT = f"""
-[build-system]
-requires = ["hatchling>=1.24"]
-build-backend = "hatchling.build"
-
-[project]
-name = "claimx-plugin-legacy"
-version = "3.1.0"
-requires-python = ">=3.11"
-dependencies = ["{REQUIREMENT}"]
-
-[project.entry-points."claimx.plugins"]
-legacy = "claimx_plugin_legacy:LegacyPlugin"
-
-[tool.hatch.build.targets.wheel]
-packages = ["claimx_plugin_legacy"]
-"""
+PYPROJECT = plugin_pyproject(
+    "claimx-plugin-legacy", "3.1.0", REQUIREMENT, "legacy", "claimx_plugin_legacy:LegacyPlugin"
+)
 
 PLUGIN = '''
 """Writes a marker file when imported."""

@@ -14,27 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.wheels import FreshVenv, build_wheel
+from tests.wheels import FreshVenv, build_wheel, plugin_pyproject
 
 pytestmark = pytest.mark.slow
 
-PYPROJECT = """
-[build-system]
-requires = ["hatchling>=1.24"]
-build-backend = "hatchling.build"
-
-[project]
-name = "acme-claimx-plugin"
-version = "1.2.3"
-requires-python = ">=3.11"
-dependencies = ["claimx-worker"]
-
-[project.entry-points."claimx.plugins"]
-acme_greeter = "acme_claimx_plugin:GreeterPlugin"
-
-[tool.hatch.build.targets.wheel]
-packages = ["acme_claimx_plugin"]
-"""
+PYPROJECT = plugin_pyproject(
+    "acme-claimx-plugin",
+    "1.2.3",
+    "claimx-worker",
+    "acme_greeter",
+    "acme_claimx_plugin:GreeterPlugin",
+)
 
 PLUGIN = '''
 """A third-party plugin: publishes a greeting for every enriched task event."""
