@@ -94,6 +94,25 @@ def default_cache_root(environ: Mapping[str, str] | None = None) -> Path:
     return root / "claimx-worker" / "kafka"
 
 
+def _run_tool(
+    command: list[str], *, cwd: Path, timeout: float, too_slow: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to completion with its output captured; :class:`KafkaBrokerError` with
+    the message ``too_slow`` when it takes longer than ``timeout`` seconds."""
+    try:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise KafkaBrokerError(too_slow) from exc
+
+
 def _tail(text: str, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -244,20 +263,14 @@ class KafkaJars:
             self.root,
         )
         started = time.monotonic()
-        try:
-            result = subprocess.run(
-                command,
-                cwd=self.root,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaBrokerError(
+        result = _run_tool(
+            command,
+            cwd=self.root,
+            timeout=self.timeout,
+            too_slow=(
                 f"Maven did not resolve Apache Kafka {self.version} within {self.timeout:.0f}s"
-            ) from exc
+            ),
+        )
         output = _tail(f"{result.stdout}\n{result.stderr}", 40)
         if result.returncode != 0:
             raise KafkaBrokerError(
@@ -699,20 +712,12 @@ class LocalKafkaBroker(KafkaBroker):
             "-c",
             str(config_file),
         ]
-        try:
-            formatted = subprocess.run(
-                format_command,
-                cwd=self.data_dir,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=self.startup_timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaBrokerError(
-                f"formatting Kafka storage took over {self.startup_timeout:.0f}s"
-            ) from exc
+        formatted = _run_tool(
+            format_command,
+            cwd=self.data_dir,
+            timeout=self.startup_timeout,
+            too_slow=f"formatting Kafka storage took over {self.startup_timeout:.0f}s",
+        )
         if formatted.returncode != 0:
             raise KafkaBrokerError(
                 f"formatting Kafka storage failed (exit {formatted.returncode}):\n"
