@@ -51,18 +51,24 @@ def parse_delay(text: str) -> float:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def _check_delays(_: object, __: attrs.Attribute[Any], delays: tuple[str, ...]) -> None:
-    for delay in delays:
-        parse_delay(delay)
+def _check_delays(_: object, attribute: attrs.Attribute[Any], delays: tuple[str, ...]) -> None:
+    try:
+        for delay in delays:
+            parse_delay(delay)
+    except ConfigValueError as error:
+        raise ConfigValueError(str(error), key=attribute.name) from None
     if len(set(delays)) != len(delays):
-        raise ConfigValueError(f"retry delays must be distinct (one topic each): {list(delays)}")
+        raise ConfigValueError(
+            f"retry delays must be distinct (one topic each): {list(delays)}", key=attribute.name
+        )
 
 
 def _check_properties(_: object, attribute: attrs.Attribute[Any], props: Mapping[str, Any]) -> None:
     for key, value in props.items():
         if not isinstance(value, str | int | float | bool):
             raise ConfigValueError(
-                f"librdkafka property {key!r} must be a string, number or boolean"
+                f"librdkafka property {key!r} must be a string, number or boolean",
+                key=attribute.name,
             )
 
 
@@ -77,9 +83,11 @@ class EventLoopKind(enum.StrEnum):
     """The standard library's loop."""
 
 
-def _check_event_loop(_: object, __: attrs.Attribute[Any], kind: EventLoopKind) -> None:
+def _check_event_loop(_: object, attribute: attrs.Attribute[Any], kind: EventLoopKind) -> None:
     if kind is EventLoopKind.UVLOOP and importlib.util.find_spec("uvloop") is None:
-        raise ConfigValueError("uvloop is not installed: install it, or use auto or asyncio")
+        raise ConfigValueError(
+            "uvloop is not installed: install it, or use auto or asyncio", key=attribute.name
+        )
 
 
 @frozen(kw_only=True)

@@ -176,3 +176,22 @@ def test_producer_lingers_5_ms_unless_the_operator_sets_it_and_is_always_idempot
     assert (default["linger.ms"], default["enable.idempotence"]) == (5, True)
     custom = producer_config(KafkaSettings(producer={"linger.ms": 50, "enable.idempotence": False}))
     assert (custom["linger.ms"], custom["enable.idempotence"]) == (50, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("kafka:\n  producer:\n    linger.ms: [5]\n", "2: kafka.producer"),
+        (
+            "kafka:\n  claimx:\n    enrichment_worker:\n      processing:\n"
+            "        max_in_flight: 10\n        retry_delays: [5m, 5m]\n",
+            "6: kafka.claimx.enrichment_worker.processing.retry_delays",
+        ),
+    ],
+)
+def test_validator_problems_name_the_setting_and_its_line(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert [f"{p.line}: {p.key}" for p in caught.value.problems] == [where]
