@@ -19,6 +19,7 @@ from claimx_worker.claimx import (
     Enricher,
     HttpClientKind,
 )
+from claimx_worker.claimx.enricher import MAX_UNKNOWN_EVENT_TYPES
 from claimx_worker.errors import PermanentError
 from claimx_worker.model import (
     ClaimXEvent,
@@ -437,6 +438,36 @@ async def test_unknown_event_types_pass_through_counted_and_logged_once_per_type
     assert sample(name, {"event_type": "PROJECT_ARCHIVED"}) == 3
     assert sample(name, {"event_type": "NEW_THING"}) == 1
     assert len([w for w in warnings if "Unknown ClaimX event type" in w]) == 2
+    assert claimx_api.total_calls == 0
+
+
+async def test_unknown_event_types_from_the_stream_cannot_grow_labels_or_logs(
+    enricher: Enricher, claimx_api: ClaimXApiSimulator, warnings: list[str]
+) -> None:
+    """Event types are untrusted: random or huge values must not become label values or one
+    warning each (3,000 random 2 KB types once grew /metrics to 12.5 MB)."""
+    hostile = [f"{i:04d}-" + "x" * 2000 for i in range(300)]
+    odd_but_shaped = [f"NEW_TYPE_{i}" for i in range(300)]
+    for event_type in [*hostile, *odd_but_shaped]:
+        await enricher.enrich(event(event_type))
+    registry: CollectorRegistry = enricher.registry  # type: ignore[attr-defined]
+    samples = [
+        s
+        for metric in registry.collect()
+        if metric.name == "claimx_events_unknown_type"
+        for s in metric.samples
+        if s.name.endswith("_total")
+    ]
+    labels = {s.labels["event_type"] for s in samples}
+    assert len(labels) <= MAX_UNKNOWN_EVENT_TYPES + 1
+    assert all(len(label) <= 64 for label in labels)
+    assert sum(s.value for s in samples) == 600  # every event still counted
+    assert registry.get_sample_value(
+        "claimx_events_unknown_type_total", {"event_type": "other"}
+    ) == 600 - (MAX_UNKNOWN_EVENT_TYPES)
+    unknown_lines = [w for w in warnings if "nknown ClaimX event type" in w]
+    assert len(unknown_lines) <= MAX_UNKNOWN_EVENT_TYPES + 1
+    assert all(len(w) < 300 for w in warnings)
     assert claimx_api.total_calls == 0
 
 

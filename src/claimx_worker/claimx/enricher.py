@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_UNKNOWN_EVENT_TYPES = 50
+"""Distinct unknown event types that get a label of their own (event data is untrusted)."""
+OTHER_EVENT_TYPE = "other"
+"""The label of every further unknown type, and of one not shaped like an event type."""
+_EVENT_TYPE_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+_SHOWN_CHARS = 64
+
+
 class Enricher:
     """Turns a :class:`ClaimXEvent` into entity rows and download tasks through the ClaimX API.
 
@@ -53,6 +62,7 @@ class Enricher:
         self._metrics = metrics
         self._now = now
         self._unknown_seen: set[str] = set()
+        self._other_seen = False
 
     @classmethod
     def from_settings(
@@ -116,12 +126,36 @@ class Enricher:
         return Enrichment(rows=rows, metadata=metadata)
 
     def _unknown(self, event: ClaimXEvent) -> None:
-        self._metrics.unknown_event_types.labels(event.event_type).inc()
-        if event.event_type not in self._unknown_seen:
-            self._unknown_seen.add(event.event_type)
-            logger.bind(event_type=event.event_type, event_id=event.event_id).warning(
+        """Count an unknown type; warn once per label. Event data is untrusted, so a type gets
+        a label of its own only while it looks like one and ``MAX_UNKNOWN_EVENT_TYPES`` are
+        not yet labelled; every other is counted (and warned about once) as ``other``."""
+        event_type = event.event_type
+        if event_type in self._unknown_seen:
+            self._metrics.unknown_event_types.labels(event_type).inc()
+            return
+        if (
+            len(self._unknown_seen) < MAX_UNKNOWN_EVENT_TYPES
+            and _EVENT_TYPE_SHAPE.fullmatch(event_type) is not None
+        ):
+            self._unknown_seen.add(event_type)
+            self._metrics.unknown_event_types.labels(event_type).inc()
+            logger.bind(event_type=event_type, event_id=_shortened(event.event_id)).warning(
                 "Unknown ClaimX event type: passing it through without enrichment"
             )
+            return
+        self._metrics.unknown_event_types.labels(OTHER_EVENT_TYPE).inc()
+        if not self._other_seen:
+            self._other_seen = True
+            logger.bind(
+                event_type=_shortened(event_type), event_id=_shortened(event.event_id)
+            ).warning(
+                f"Unknown ClaimX event type counted as '{OTHER_EVENT_TYPE}' (not shaped like an "
+                f"event type, or over {MAX_UNKNOWN_EVENT_TYPES} unknown types): passing it through"
+            )
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
 def _metadata(handler: str | None, api_calls: int, started: float) -> HandlerMetadata:
