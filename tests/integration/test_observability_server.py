@@ -205,3 +205,36 @@ async def test_real_heartbeat_on_a_running_loop() -> None:
             response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["heartbeat_age_seconds"] >= 0.3
+
+
+def test_idle_connections_are_bounded_and_timed_out(
+    registry: CollectorRegistry, health: HealthState
+) -> None:
+    """800 idle half-open requests once made 802 threads: connections are capped and each one
+    has a socket timeout, so the server serves again once the idle ones are dropped."""
+    import socket
+    import threading
+    import time
+
+    before = threading.active_count()
+    with start_observability_server(
+        0, registry, health, host="127.0.0.1", max_connections=8, connection_timeout=0.5
+    ) as server:
+        idle = []
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # never finished
+            idle.append(sock)
+        time.sleep(0.2)
+        assert threading.active_count() - before <= 8 + 1  # the serving thread
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = get(server, "/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server never served again"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        for sock in idle:
+            sock.close()

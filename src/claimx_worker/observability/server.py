@@ -7,7 +7,7 @@ import socketserver
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from loguru import logger
@@ -61,16 +61,33 @@ class ObservabilityServer:
         self.close()
 
 
+DEFAULT_HOST = "0.0.0.0"
+"""Every interface: Prometheus and the orchestrator's probes reach the worker from outside its
+host or pod. The server is read-only and holds no secret; bind ``127.0.0.1`` to keep it local."""
+MAX_CONNECTIONS = 32
+CONNECTION_TIMEOUT_SECONDS = 10.0
+
+
 def start_observability_server(
-    port: int, registry: CollectorRegistry, health: HealthState, *, host: str = "0.0.0.0"
+    port: int,
+    registry: CollectorRegistry,
+    health: HealthState,
+    *,
+    host: str = DEFAULT_HOST,
+    max_connections: int = MAX_CONNECTIONS,
+    connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
 ) -> ObservabilityServer:
     """Serve ``registry`` on ``/metrics`` and ``health`` on ``/healthz`` and ``/readyz``.
 
     ``port`` 0 picks a free port (see :attr:`ObservabilityServer.port`). Requests are handled
-    on daemon threads, so a slow scrape never touches the worker's event loop.
+    on daemon threads, so a slow scrape never touches the worker's event loop; at most
+    ``max_connections`` at once (further ones are closed at once), each dropped after
+    ``connection_timeout`` seconds without data.
     """
     app = make_app(registry, health)
-    httpd = make_server(host, port, app, _ThreadingWSGIServer, _QuietHandler)
+    handler = type("_Handler", (_QuietHandler,), {"timeout": connection_timeout})
+    httpd = make_server(host, port, app, _ThreadingWSGIServer, handler)
+    httpd.slots = threading.BoundedSemaphore(max_connections)
     thread = threading.Thread(
         target=httpd.serve_forever, args=(0.1,), name="claimx-observability", daemon=True
     )
@@ -139,6 +156,24 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64  # the default of 5 drops connections when many probes arrive at once
+    slots: threading.BoundedSemaphore
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while a slot is free; else close it at once."""
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Connection-level errors (a probe hanging up early) go to the debug log, not stderr."""
