@@ -160,6 +160,26 @@ def _normalise_keys(data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+MAX_NESTING = 32
+"""How deep an event's ``metadata`` may nest (event data is untrusted; encoders have limits)."""
+_TOO_DEEP = f"event: nested deeper than {MAX_NESTING} levels"
+
+
+def _nested_deeper(value: object, limit: int) -> bool:
+    """Whether ``value`` holds containers nested more than ``limit`` deep (no recursion)."""
+    level: list[object] = [value]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, Mapping | list)
+            for child in (item.values() if isinstance(item, Mapping) else item)
+        ]
+        if not level:
+            return False
+    return True
+
+
 def parse_event(data: bytes | str | Mapping[str, Any]) -> ClaimXEvent:
     """Parse one event from JSON or a mapping; snake_case and camelCase keys both accepted.
 
@@ -169,11 +189,15 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> ClaimXEvent:
     if isinstance(data, bytes | str):
         try:
             data = json.loads(data)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
             raise InvalidEventError(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidEventError(_TOO_DEEP) from None
     if not isinstance(data, Mapping):
         raise InvalidEventError(f"event: expected a JSON object, got {type(data).__name__}")
     fields = _normalise_keys(data)
+    if _nested_deeper(fields.get("metadata"), MAX_NESTING):
+        raise InvalidEventError(_TOO_DEEP)
     try:
         event = _CONVERTER.structure(fields, ClaimXEvent)
     except ClassValidationError as exc:
