@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,11 +38,13 @@ _EVENTS = st.dictionaries(_FIELDS, _JSON, max_size=8)
 
 
 def _parse(data: bytes | str | dict[str, Any]) -> ClaimXEvent | None:
+    """The event, or None when ``data`` is refused with a non-empty InvalidEventError."""
     try:
         return parse_event(data)
     except InvalidEventError as error:
-        assert str(error)
-        return None
+        message = str(error)
+    assert message
+    return None
 
 
 @given(st.binary(max_size=300))
@@ -69,18 +72,14 @@ def test_deep_nesting_is_an_invalid_event(depth: int) -> None:
 
 def test_nesting_beyond_the_limit_is_refused_with_its_reason() -> None:
     text = '{"event_id":"e","event_type":"T","project_id":"1","metadata":{"x":%s}}'
-    deep = "[" * 5000 + "]" * 5000
-    try:
-        parse_event(text % deep)
-    except InvalidEventError as error:
-        assert "nested" in str(error)
-    else:
-        raise AssertionError("a 5,000-level event was accepted")
+    with pytest.raises(InvalidEventError, match="nested deeper than 32 levels"):
+        parse_event(text % ("[" * 5000 + "]" * 5000))
+    with pytest.raises(InvalidEventError, match="nested deeper than 32 levels"):
+        parse_event(text % ("[" * 40 + "]" * 40))
+    assert parse_event(text % ("[" * 20 + "]" * 20)).metadata
 
 
 def test_huge_numbers_are_invalid_events_not_crashes() -> None:
     text = '{"event_id":"e","event_type":"T","project_id":%s}' % ("9" * 5000)
-    try:
+    with pytest.raises(InvalidEventError, match="not valid JSON"):
         parse_event(text)
-    except InvalidEventError as error:
-        assert "project_id" in str(error) or "JSON" in str(error)
