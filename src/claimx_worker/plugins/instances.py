@@ -29,6 +29,7 @@ from claimx_worker.settings import (
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
+_OUTSIDE = "links outside the plugins directory: refused (copy the file in, or link within it)"
 _VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -86,16 +87,22 @@ class InstanceScan:
 
 
 def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan:
-    """Read every ``<dir>/config.yaml`` below ``plugins_dir`` (hidden and ``_`` dirs skipped)."""
+    """Read every ``<dir>/config.yaml`` below ``plugins_dir`` (hidden and ``_`` dirs skipped).
+
+    A directory or file that is a link leading outside ``plugins_dir`` is a problem, unread."""
     specs: list[InstanceSpec] = []
     without_config: list[Path] = []
     problems: list[ConfigProblem] = []
+    root = plugins_dir.resolve()
     for directory in sorted(plugins_dir.iterdir()):
         if not directory.is_dir() or directory.name.startswith((".", "_")):
             continue
         path = directory / CONFIG_FILE
         if not path.is_file():
             without_config.append(directory)
+            continue
+        if not path.resolve().is_relative_to(root):
+            problems.append(ConfigProblem(display_path(path), None, "", _OUTSIDE))
             continue
         try:
             spec, spec_problems = _read_spec(path, env=env)
