@@ -16,6 +16,8 @@ from claimx_worker.actions.retry import DeliveryReport
 from claimx_worker.actions.secrets import SecretScrubber, restore
 from claimx_worker.model import PublishToTopic, Webhook, converter
 
+RECORD_VERSION = 2
+"""Version 2 records write every literal ``$`` as ``$$`` (see :mod:`.secrets`)."""
 WEBHOOK = "webhook"
 PUBLISH_TO_TOPIC = "publish_to_topic"
 _PAYLOAD_FIELDS = {WEBHOOK: "body", PUBLISH_TO_TOPIC: "value"}
@@ -54,6 +56,8 @@ class DeadLetter:
     masked_headers: tuple[str, ...] = ()
     signed: bool = False
     signing_secret_var: str | None = None
+    record_version: int = 1
+    """Absent in records of earlier versions (1), which cannot be replayed safely."""
 
     @property
     def ref(self) -> ActionRef:
@@ -131,6 +135,7 @@ def dead_letter(
         masked_headers=tuple(masked),
         signed=signing_secret is not None,
         signing_secret_var=scrubber.name_of(signing_secret),
+        record_version=RECORD_VERSION,
     )
 
 
@@ -138,6 +143,11 @@ def to_action(record: DeadLetter, environ: Mapping[str, str]) -> Webhook | Publi
     """The action again, ``${VAR}`` references and the signing secret taken from ``environ``
     (raises :class:`~claimx_worker.actions.secrets.MissingSecretError`); masked headers are
     left out. Raises :class:`UnreplayableError` for a record that cannot be run again."""
+    if record.record_version != RECORD_VERSION:
+        raise UnreplayableError(
+            f"record version {record.record_version}, written by an older claimx-worker: its "
+            "${...} text cannot be told from event data"
+        )
     if record.payload_encoding == "repr":
         raise UnreplayableError("the action's payload was not JSON-serialisable")
     fields = dict(record.action)

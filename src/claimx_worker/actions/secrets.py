@@ -1,10 +1,12 @@
 """Keeping secrets out of action DLQ records, and putting them back on replay.
 
 A registered secret value (``secret_refs``: value -> environment variable name) is replaced by
-its ``${VAR}`` reference wherever it occurs; replay restores the references from the current
-environment. A secret-looking header (``Authorization``, ``X-Api-Key``, ``Cookie``,
-``*token*``, ``*secret*``, ``*signature*``, ...) whose value holds no registered secret is
-replaced by ``***`` and cannot be restored.
+its ``${VAR}`` reference wherever it occurs, and every other ``$`` is written ``$$``, so text
+from event data (``${WEBHOOK_TOKEN}`` in a task name) can never pass for a reference; replay
+restores the references from the current environment and ``$$`` to ``$``. A secret-looking
+header (``Authorization``, ``X-Api-Key``, ``Cookie``, ``*token*``, ``*secret*``,
+``*signature*``, ...) whose value holds no registered secret is replaced by ``***`` and cannot
+be restored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from claimx_worker.observability.redaction import MASK, MIN_SECRET_LENGTH, is_secret_key
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE_OR_DOLLARS = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DOLLAR = re.compile(r"\$")
 
 
 class MissingSecretError(LookupError):
@@ -48,7 +51,7 @@ class SecretScrubber:
 
     def __init__(self, secret_refs: Mapping[str, str]) -> None:
         self._names: dict[str, str] = {}
-        self._pattern: re.Pattern[str] | None = None
+        self._pattern = _DOLLAR
         self.add(secret_refs)
 
     def add(self, secret_refs: Mapping[str, str]) -> None:
@@ -58,7 +61,7 @@ class SecretScrubber:
             return
         self._names |= fresh
         ordered = sorted(self._names, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        self._pattern = re.compile("|".join([*map(re.escape, ordered), _DOLLAR.pattern]))
 
     def __repr__(self) -> str:
         return f"SecretScrubber(<{len(self._names)} secrets>)"
@@ -68,13 +71,15 @@ class SecretScrubber:
         return self._names.get(value) if value else None
 
     def text(self, text: str, used: set[str]) -> str:
-        """``text`` with every registered secret replaced by its reference; adds the variable
-        names it used to ``used``."""
-        if self._pattern is None:
+        """``text`` with every registered secret replaced by its reference and every other
+        ``$`` doubled; adds the variable names it used to ``used``."""
+        if "$" not in text and not self._names:
             return text
 
         def reference(match: re.Match[str]) -> str:
-            name = self._names[match.group()]
+            name = self._names.get(match.group())
+            if name is None:
+                return "$$"
             used.add(name)
             return "${" + name + "}"
 
@@ -109,21 +114,22 @@ class SecretScrubber:
 
 def restore(value: Any, names: Iterable[str], environ: Mapping[str, str]) -> Any:
     """Undo :meth:`SecretScrubber.data` for the variables ``names``, from ``environ``; raises
-    :class:`MissingSecretError` for one that is not set. Other ``${...}`` text is left alone."""
+    :class:`MissingSecretError` for one that is not set. ``$$`` becomes ``$``; other ``${...}``
+    references are left alone."""
     wanted = frozenset(names)
-    if not wanted:
-        return value
     for name in sorted(wanted):
         if name not in environ:
             raise MissingSecretError(name)
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name is None:
+            return "$"
         return environ[name] if name in wanted else match.group()
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            return _REFERENCE.sub(substitute, item)
+            return _REFERENCE_OR_DOLLARS.sub(substitute, item) if "$" in item else item
         if isinstance(item, Mapping):
             return {walk(k): walk(v) for k, v in item.items()}
         if isinstance(item, list):

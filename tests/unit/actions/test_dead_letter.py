@@ -116,3 +116,22 @@ def test_a_payload_that_was_never_json_is_recorded_but_not_replayable() -> None:
     json.loads(record.to_json())
     with pytest.raises(UnreplayableError):
         to_action(record, {})
+
+
+def test_a_record_from_before_dollar_escaping_is_not_replayable() -> None:
+    """Records written before ``$`` was escaped cannot tell a reference from event text."""
+    data = json.loads(dead_letter(REF, _webhook(), REPORT, SCRUBBER).to_json())
+    assert data["record_version"] == 2
+    del data["record_version"]
+    record = DeadLetter.from_json(json.dumps(data))
+    with pytest.raises(UnreplayableError, match="older claimx-worker"):
+        to_action(record, {"WEBHOOK_TOKEN": "t", "SIGNING_SECRET": "s"})
+
+
+def test_reference_text_in_event_data_is_replayed_as_text() -> None:
+    body = {"task_name": "${WEBHOOK_TOKEN} and $${SIGNING_SECRET}", "cost": "$5"}
+    record = DeadLetter.from_json(dead_letter(REF, _webhook(body=body), REPORT, SCRUBBER).to_json())
+    environ = {"WEBHOOK_TOKEN": "real-token-value", "SIGNING_SECRET": "whsec_bmV3"}
+    action = to_action(record, environ)
+    assert action.body == body  # type: ignore[union-attr]
+    assert action.headers["Authorization"] == "Bearer real-token-value"  # type: ignore[union-attr]

@@ -44,6 +44,7 @@ def test_registered_secrets_become_references_and_come_back() -> None:
 
 def test_restore_leaves_other_references_alone_and_names_missing_variables() -> None:
     assert restore("${A} ${B}", ["A"], {"A": "1"}) == "1 ${B}"
+    assert restore("$${A} $$ ${A}", ["A"], {"A": "1"}) == "${A} $ 1"
     with pytest.raises(MissingSecretError, match="WEBHOOK_TOKEN is not set"):
         restore("${WEBHOOK_TOKEN}", ["WEBHOOK_TOKEN"], {})
 
@@ -72,3 +73,20 @@ def test_more_secrets_can_be_added() -> None:
     used: set[str] = set()
     assert scrubber.text(f"a {TOKEN}", used) == "a ${WEBHOOK_TOKEN}"
     assert used == {"WEBHOOK_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["${WEBHOOK_TOKEN}", "$${WEBHOOK_TOKEN}", "cost: $5", "$", "$$", "${", "a$" + TOKEN, "${}"],
+)
+def test_literal_dollar_text_in_data_comes_back_literally(text: str) -> None:
+    """Event data is untrusted: ``${WEBHOOK_TOKEN}`` written into a task name must come back as
+    that text, never as the variable's value."""
+    scrubber = SecretScrubber({TOKEN: "WEBHOOK_TOKEN"})
+    used: set[str] = set()
+    scrubbed = scrubber.data({"name": text, text: 1}, used)
+    environ = {"WEBHOOK_TOKEN": "the-real-token-value"}
+    assert restore(scrubbed, ["WEBHOOK_TOKEN"], environ) == {
+        "name": text.replace(TOKEN, "the-real-token-value"),
+        text.replace(TOKEN, "the-real-token-value"): 1,
+    }
