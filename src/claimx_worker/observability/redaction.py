@@ -24,6 +24,11 @@ _SECRET_KEY_PARTS = (
     "apikey",
     "signature",
     "cookie",
+    "subscription_key",
+    "functions_key",
+    "access_key",
+    "private_key",
+    "credential",
 )
 
 # Credentials recognisable by their shape, whatever the registered secrets are:
@@ -36,7 +41,15 @@ _AUTH_HEADER = re.compile(
 )
 _USERINFO = re.compile(r"(://[^/\s:@]+:)[^/\s@]+(?=@)")
 _KEY_VALUE = re.compile(r"(?<![\w.-])([\w.-]+)=[^\s&\"',;)\]}]+")
-_KEY_PARTS_IN_TEXT = (*_SECRET_KEY_PARTS, "api-key")
+_KEY_COLON = re.compile(r"(?<![\w.-])([\w.-]+)([\"']?\s*:\s*[\"']?)[^\s\"',;)\]}]+")
+# Query parameters that carry credentials in URLs (Azure Functions ``code``, SAS ``sig``).
+_QUERY_CREDENTIAL = re.compile(r"([?&](?:code|sig|key)=)[^\s&#\"',;)\]}]+", re.IGNORECASE)
+# Substrings of every secret key part (``-`` or ``_`` inside): a line holding none of them,
+# most lines, pays only these ``in`` tests.
+_KEY_HINTS = (
+    "auth", "token", "secret", "passw", "api", "signature", "cookie", "subscription",
+    "functions", "access", "private", "credential",
+)  # fmt: skip
 _SCALARS = (str, bool, int, float)
 _MEMO_SIZE = 1024
 _MEMO_MAX_TEXT = 1024
@@ -49,15 +62,29 @@ def _mask_key_value(match: re.Match[str]) -> str:
     return f"{key}={MASK}"
 
 
+def _mask_key_colon(match: re.Match[str]) -> str:
+    key = match.group(1)
+    if not is_secret_key(key) or key.lower().endswith("authorization"):  # see _AUTH_HEADER
+        return match.group(0)
+    return f"{key}{match.group(2)}{MASK}"
+
+
 def _mask_credentials(text: str) -> str:
-    if "@" in text and "://" in text:
-        text = _USERINFO.sub(rf"\1{MASK}", text)
+    if "://" in text:
+        if "@" in text:
+            text = _USERINFO.sub(rf"\1{MASK}", text)
+        if "?" in text:
+            text = _QUERY_CREDENTIAL.sub(rf"\1{MASK}", text)
     lowered = text.lower()
-    for part in _KEY_PARTS_IN_TEXT:  # a loop: any() over a generator costs twice as much
-        if part in lowered:
-            text = _AUTH_HEADER.sub(rf"\1{MASK}", text)
-            return _KEY_VALUE.sub(_mask_key_value, text)
-    return text
+    for hint in _KEY_HINTS:  # a loop: any() over a generator costs twice as much
+        if hint in lowered:
+            break
+    else:
+        return text
+    text = _AUTH_HEADER.sub(rf"\1{MASK}", text)
+    if ":" in text:
+        text = _KEY_COLON.sub(_mask_key_colon, text)
+    return _KEY_VALUE.sub(_mask_key_value, text)
 
 
 @functools.lru_cache(maxsize=1024)

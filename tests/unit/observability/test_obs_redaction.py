@@ -76,6 +76,16 @@ def test_repr_does_not_show_secrets() -> None:
         ("POST https://user:hunter2@example.com/x", f"POST https://user:{MASK}@example.com/x"),
         ("GET /x?api_key=k123&page=2", f"GET /x?api_key={MASK}&page=2"),
         ("sasl.password=pw1 ok", f"sasl.password={MASK} ok"),
+        (
+            "POST https://fn.example.net/api/hook?code=Zm9vYmFy&x=1",
+            f"POST https://fn.example.net/api/hook?code={MASK}&x=1",
+        ),
+        (
+            "url=https://acct.blob.example.net/c/b?sv=2024&sig=abc%2Bdef",
+            f"url=https://acct.blob.example.net/c/b?sv=2024&sig={MASK}",
+        ),
+        ("Ocp-Apim-Subscription-Key: 0123abcd", f"Ocp-Apim-Subscription-Key: {MASK}"),
+        ("x-functions-key=0123abcd", f"x-functions-key={MASK}"),
     ],
 )
 def test_credential_shapes_are_masked_without_registration(text: str, expected: str) -> None:
@@ -88,6 +98,8 @@ def test_credential_shapes_are_masked_without_registration(text: str, expected: 
         "Basic setup finished",
         "https://example.com:8443/service/cxedirest",
         "task_id=456 event_type=CUSTOM_TASK_COMPLETED",
+        "Kafka consume error | code=_PARTITION_EOF",
+        "idempotency_key=evt-1:task_trigger:0 partition_key=12345",
         "Bearer of bad news",
     ],
 )
@@ -107,13 +119,22 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
         "signature",
         "Set-Cookie",
         "passwd",
+        "Ocp-Apim-Subscription-Key",
+        "X-Functions-Key",
+        "aws_secret_access_key",
+        "AWS_ACCESS_KEY_ID",
+        "private_key",
+        "credentials",
     ],
 )
 def test_secret_looking_keys(key: str) -> None:
     assert is_secret_key(key)
 
 
-@pytest.mark.parametrize("key", ["task_id", "trigger_name", "event_type", "url", "status"])
+@pytest.mark.parametrize(
+    "key",
+    ["task_id", "trigger_name", "event_type", "url", "status", "idempotency_key", "code", "key"],
+)
 def test_ordinary_keys(key: str) -> None:
     assert not is_secret_key(key)
 
@@ -183,3 +204,12 @@ def test_adding_secrets_from_many_threads_while_redacting() -> None:
     assert errors == []
     text = " ".join(s for batch in secrets for s in batch)
     assert redactor.redact(text) == " ".join([MASK] * 150)
+
+
+def test_the_cheap_prefilter_covers_every_secret_key_part() -> None:
+    """A line is only searched for ``key=value`` credentials when it holds one of the hints."""
+    from claimx_worker.observability.redaction import _KEY_HINTS, _SECRET_KEY_PARTS
+
+    for part in _SECRET_KEY_PARTS:
+        for spelling in (part, part.replace("_", "-"), part.upper()):
+            assert any(hint in spelling.lower() for hint in _KEY_HINTS), spelling
