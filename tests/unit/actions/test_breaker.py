@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from tests.fakes import FakeClock
+
 from claimx_worker.actions.breaker import Admission, BreakerState, CircuitBreaker
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _open(clock: Clock, threshold: int = 3) -> CircuitBreaker:
+def _open(clock: FakeClock, threshold: int = 3) -> CircuitBreaker:
     breaker = CircuitBreaker(threshold=threshold, reset=10.0, clock=clock)
     for _ in range(threshold):
         breaker.record(breaker.admit(), healthy=False)
@@ -22,7 +16,7 @@ def _open(clock: Clock, threshold: int = 3) -> CircuitBreaker:
 
 
 def test_closed_admits_and_a_success_resets_the_count() -> None:
-    breaker = CircuitBreaker(threshold=3, reset=10.0, clock=Clock())
+    breaker = CircuitBreaker(threshold=3, reset=10.0, clock=FakeClock(100.0))
     for _ in range(2):
         breaker.record(breaker.admit(), healthy=False)
     breaker.record(breaker.admit(), healthy=True)
@@ -33,7 +27,7 @@ def test_closed_admits_and_a_success_resets_the_count() -> None:
 
 
 def test_open_asks_callers_to_wait_until_the_reset() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = _open(clock)
     assert breaker.admit() == Admission(wait=10.0)
     clock.now += 4
@@ -41,7 +35,7 @@ def test_open_asks_callers_to_wait_until_the_reset() -> None:
 
 
 def test_one_probe_after_the_reset_and_the_others_wait() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = _open(clock)
     clock.now += 10
     probe = breaker.admit()
@@ -51,7 +45,7 @@ def test_one_probe_after_the_reset_and_the_others_wait() -> None:
 
 
 def test_probe_success_closes() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = _open(clock)
     clock.now += 10
     assert breaker.record(breaker.admit(), healthy=True) is BreakerState.CLOSED
@@ -59,7 +53,7 @@ def test_probe_success_closes() -> None:
 
 
 def test_probe_failure_reopens_for_another_reset() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = _open(clock)
     clock.now += 10
     assert breaker.record(breaker.admit(), healthy=False) is BreakerState.OPEN
@@ -67,7 +61,7 @@ def test_probe_failure_reopens_for_another_reset() -> None:
 
 
 def test_a_cancelled_probe_frees_the_probe_slot() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = _open(clock)
     clock.now += 10
     assert breaker.record(breaker.admit(), healthy=None) is BreakerState.OPEN
@@ -75,7 +69,7 @@ def test_a_cancelled_probe_frees_the_probe_slot() -> None:
 
 
 def test_late_failures_of_calls_admitted_before_opening_do_not_extend_it() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     breaker = CircuitBreaker(threshold=2, reset=10.0, clock=clock)
     early = [breaker.admit() for _ in range(3)]
     breaker.record(early[0], healthy=False)

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from tests.fakes import FakeClock
 
 from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def changes() -> list[CircuitState]:
 
 
 @pytest.fixture
-def breaker(clock: Clock, changes: list[CircuitState]) -> CircuitBreaker:
+def breaker(clock: FakeClock, changes: list[CircuitState]) -> CircuitBreaker:
     return CircuitBreaker(
         failure_threshold=3, reset_seconds=10, clock=clock, on_change=changes.append
     )
@@ -48,7 +41,9 @@ def test_opens_after_threshold_consecutive_failures(breaker: CircuitBreaker) -> 
     assert breaker.state is CircuitState.OPEN
 
 
-def test_open_circuit_fails_fast_with_retry_after(breaker: CircuitBreaker, clock: Clock) -> None:
+def test_open_circuit_fails_fast_with_retry_after(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     fail(breaker, 3)
     clock.now = 4
     with pytest.raises(CircuitOpenError) as caught:
@@ -58,7 +53,7 @@ def test_open_circuit_fails_fast_with_retry_after(breaker: CircuitBreaker, clock
 
 
 def test_one_trial_after_reset_time_closes_on_success(
-    breaker: CircuitBreaker, clock: Clock, changes: list[CircuitState]
+    breaker: CircuitBreaker, clock: FakeClock, changes: list[CircuitState]
 ) -> None:
     fail(breaker, 3)
     clock.now = 10
@@ -72,7 +67,7 @@ def test_one_trial_after_reset_time_closes_on_success(
     assert changes == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
 
 
-def test_failed_trial_reopens_for_another_period(breaker: CircuitBreaker, clock: Clock) -> None:
+def test_failed_trial_reopens_for_another_period(breaker: CircuitBreaker, clock: FakeClock) -> None:
     fail(breaker, 3)
     clock.now = 10
     fail(breaker, 1)
@@ -85,7 +80,7 @@ def test_failed_trial_reopens_for_another_period(breaker: CircuitBreaker, clock:
     assert breaker.state is CircuitState.HALF_OPEN
 
 
-def test_cancelled_trial_releases_the_slot(breaker: CircuitBreaker, clock: Clock) -> None:
+def test_cancelled_trial_releases_the_slot(breaker: CircuitBreaker, clock: FakeClock) -> None:
     fail(breaker, 3)
     clock.now = 10
     breaker.before_request()
