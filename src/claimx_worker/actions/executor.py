@@ -20,7 +20,6 @@ import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.actions.breaker import BreakerState
 from claimx_worker.actions.dead_letter import (
     PUBLISH_TO_TOPIC,
     WEBHOOK,
@@ -47,6 +46,7 @@ from claimx_worker.actions.retry import (
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
+from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
@@ -270,7 +270,7 @@ class ActionExecutor:
         self._tasks.discard(task)
         self._metrics.in_flight.dec()
 
-    def _circuit_changed(self, endpoint: str, state: BreakerState) -> None:
+    def _circuit_changed(self, endpoint: str, state: CircuitState) -> None:
         self._metrics.circuit_changed(endpoint, state)
         logger.bind(endpoint=endpoint, state=str(state)).warning("Webhook circuit changed")
 

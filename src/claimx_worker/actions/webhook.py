@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 import attrs
 import httpx
 
-from claimx_worker.actions.breaker import BreakerState, CircuitBreaker
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
 from claimx_worker.actions.retry import Failure, parse_retry_after
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
+from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Webhook
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -117,10 +117,10 @@ class WebhookSender:
         self._on_attempt = on_attempt
         self._gates: dict[str, EndpointGate] = {}
 
-    def state(self, endpoint: str) -> BreakerState:
+    def state(self, endpoint: str) -> CircuitState:
         """The circuit state of an endpoint (closed when never called)."""
         gate = self._gates.get(endpoint)
-        return BreakerState.CLOSED if gate is None else gate.state
+        return CircuitState.CLOSED if gate is None else gate.state
 
     async def attempt(self, request: WebhookRequest, deadline: float) -> Failure | None:
         """Wait for the endpoint's gate (no later than ``deadline``), then send once."""
@@ -154,13 +154,11 @@ class WebhookSender:
     def _gate(self, endpoint: str) -> EndpointGate:
         gate = self._gates.get(endpoint)
         if gate is None:
-            breaker = CircuitBreaker(
-                threshold=self._settings.breaker_threshold, reset=self._settings.breaker_reset
-            )
             gate = self._gates[endpoint] = EndpointGate(
                 endpoint,
                 max_in_flight=self._settings.endpoint_max_in_flight,
-                breaker=breaker,
+                failure_threshold=self._settings.breaker_threshold,
+                reset_seconds=self._settings.breaker_reset,
                 on_state=self._on_state,
             )
         return gate

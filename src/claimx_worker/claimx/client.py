@@ -23,11 +23,11 @@ import httpx
 from attrs import define, frozen
 from loguru import logger
 
-from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.claimx.transport import build_transport
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.breaker import CircuitBreaker, CircuitOpenError, CircuitState
 
 MEDIA_ID_FILTER_LIMIT = 50
 """Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
@@ -215,11 +215,12 @@ class ClaimXApiClient:
         return base * random.uniform(0.8, 1.2)
 
     async def _attempt(self, request: _Request, tally: ApiCallTally) -> Any:
-        try:
-            self._breaker.before_request()
-        except CircuitOpenError:
+        admission = self._breaker.admit()
+        if admission.wait > 0:
             self._metrics.api_requests_by(request.endpoint, "circuit_open").inc()
-            raise
+            raise CircuitOpenError(
+                "ClaimX API circuit is open: failing fast", retry_after=admission.wait
+            )
         outcome = "cancelled"
         try:
             async with self._semaphore:
@@ -248,8 +249,8 @@ class ClaimXApiClient:
             outcome = exc.category.value
             raise
         finally:
-            self._breaker.after_request(
-                healthy=None if outcome == "cancelled" else outcome != "transient"
+            self._breaker.record(
+                admission, healthy=None if outcome == "cancelled" else outcome != "transient"
             )
             self._metrics.api_requests_by(request.endpoint, outcome).inc()
 

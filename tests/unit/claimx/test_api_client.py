@@ -20,12 +20,11 @@ from tests.fakes import FakeClock
 from claimx_worker.claimx import (
     ApiCallTally,
     ApiSettings,
-    CircuitOpenError,
-    CircuitState,
     ClaimXApiClient,
     ClaimXMetrics,
 )
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.breaker import CircuitOpenError, CircuitState
 
 TOKEN = "dXNlcjpzM2NyZXQtdmFsdWU="
 BASE = "http://claimx.test/api"
