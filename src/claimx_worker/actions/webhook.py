@@ -17,9 +17,10 @@ import httpx
 
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
-from claimx_worker.actions.retry import Failure, parse_retry_after
+from claimx_worker.actions.retry import Failure
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
+from claimx_worker.http.backoff import parse_retry_after
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Webhook
 
