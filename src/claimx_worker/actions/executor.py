@@ -27,11 +27,10 @@ from claimx_worker.actions.dead_letter import (
     dead_letter,
 )
 from claimx_worker.actions.encoding import InvalidActionError
-from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
 from claimx_worker.actions.metrics import ExecutorMetrics
 from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics
 from claimx_worker.actions.publish import (
-    IDEMPOTENCY_HEADER,
     Produce,
     TopicPublisher,
     build_message,
@@ -245,7 +244,7 @@ class ActionExecutor:
         report: DeliveryReport,
     ) -> DeadLetter:
         record = dead_letter(ref, action, report, self._scrubber)
-        headers = [(IDEMPOTENCY_HEADER, ref.key.encode())]
+        headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
         try:
             await self._produce(self.dlq_topic, record.to_json(), ref.project_id.encode(), headers)
         except Exception as exc:

@@ -17,6 +17,7 @@ import httpx
 
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
+from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
 from claimx_worker.actions.retry import Failure
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
@@ -24,11 +25,8 @@ from claimx_worker.http.backoff import parse_retry_after
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Webhook
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
 _OWN_HEADERS = frozenset(
-    {"idempotency-key", "webhook-id", "webhook-timestamp", "webhook-signature"}
+    {HTTP_IDEMPOTENCY_HEADER.lower(), "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 
 
@@ -71,7 +69,7 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
     if body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
-    headers[IDEMPOTENCY_HEADER] = key
+    headers[HTTP_IDEMPOTENCY_HEADER] = key
     secret = action.signing_secret or settings.signing_secret
     try:
         key_bytes = None if secret is None else signing_key(secret)
