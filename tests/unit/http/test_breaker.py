@@ -31,10 +31,15 @@ def fail(breaker: CircuitBreaker, times: int) -> None:
         breaker.record(breaker.admit(), healthy=False)
 
 
-def opened(breaker: CircuitBreaker) -> CircuitBreaker:
+def opened(breaker: CircuitBreaker) -> None:
     fail(breaker, 3)
     assert breaker.state is CircuitState.OPEN
-    return breaker
+
+
+def reset_passed(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    """Open the circuit and let ``reset_seconds`` pass: the next caller probes."""
+    opened(breaker)
+    clock.now += 10
 
 
 def test_closed_admits_and_a_success_resets_the_count(
@@ -70,8 +75,7 @@ def test_open_asks_callers_to_wait_until_the_reset(
 def test_one_probe_after_the_reset_and_the_others_wait(
     breaker: CircuitBreaker, clock: FakeClock
 ) -> None:
-    opened(breaker)
-    clock.now += 10
+    reset_passed(breaker, clock)
     assert breaker.admit() == Admission(probe=True)
     assert breaker.state is CircuitState.HALF_OPEN
     assert breaker.admit() == Admission(wait=10.0)  # only one probe at a time
@@ -80,8 +84,7 @@ def test_one_probe_after_the_reset_and_the_others_wait(
 def test_probe_success_closes(
     breaker: CircuitBreaker, clock: FakeClock, changes: list[CircuitState]
 ) -> None:
-    opened(breaker)
-    clock.now += 10
+    reset_passed(breaker, clock)
     assert breaker.record(breaker.admit(), healthy=True) is CircuitState.CLOSED
     assert breaker.admit() == Admission()
     assert changes == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
@@ -90,8 +93,7 @@ def test_probe_success_closes(
 def test_probe_failure_reopens_for_another_reset(
     breaker: CircuitBreaker, clock: FakeClock, changes: list[CircuitState]
 ) -> None:
-    opened(breaker)
-    clock.now += 10
+    reset_passed(breaker, clock)
     assert breaker.record(breaker.admit(), healthy=False) is CircuitState.OPEN
     assert breaker.admit() == Admission(wait=10.0)
     clock.now += 9
@@ -103,8 +105,7 @@ def test_probe_failure_reopens_for_another_reset(
 
 
 def test_a_cancelled_probe_frees_the_probe_slot(breaker: CircuitBreaker, clock: FakeClock) -> None:
-    opened(breaker)
-    clock.now += 10
+    reset_passed(breaker, clock)
     assert breaker.record(breaker.admit(), healthy=None) is CircuitState.OPEN
     assert breaker.admit() == Admission(probe=True)
     assert breaker.state is CircuitState.HALF_OPEN
@@ -125,8 +126,7 @@ def test_late_failures_of_calls_admitted_before_opening_do_not_extend_it(
 
 def test_only_the_probe_ends_the_half_open_state(breaker: CircuitBreaker, clock: FakeClock) -> None:
     early = breaker.admit()
-    opened(breaker)
-    clock.now += 10
+    reset_passed(breaker, clock)
     probe = breaker.admit()
     assert breaker.record(early, healthy=False) is CircuitState.HALF_OPEN
     assert breaker.record(probe, healthy=True) is CircuitState.CLOSED
