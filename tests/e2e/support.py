@@ -35,6 +35,7 @@ from claimx_worker.testing.claimx_api import (
     SimulatedData,
 )
 from claimx_worker.testing.kafka import KafkaBroker, TopicSpec
+from tests.unit.task_trigger.support import PAYLOAD_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(sys.executable).with_name("claimx-worker")
@@ -48,19 +49,6 @@ INSTANCE = "task_trigger"
 UNKNOWN_TYPE = "CLAIMX_SOMETHING_NEW"
 ALL_TYPES: tuple[str, ...] = (*EventType, UNKNOWN_TYPE)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-PAYLOAD_KEYS = {
-    "trigger_name",
-    "event_id",
-    "event_type",
-    "project_id",
-    "task_id",
-    "assignment_id",
-    "task_name",
-    "task_status",
-    "timestamp",
-    "task",
-    "project",
-}
 
 _yaml = YAML()
 _yaml.default_flow_style = False
@@ -616,7 +604,7 @@ def check_payload(
     event = action.event
     assert event.assignment_id is not None
     assignment = data.assignment(event.assignment_id, TEMPLATES)
-    assert set(payload) == PAYLOAD_KEYS
+    assert set(payload) == set(PAYLOAD_KEYS)
     assert payload["trigger_name"] == action.trigger_name
     assert payload["event_id"] == event.event_id
     assert payload["event_type"] == event.event_type

@@ -12,8 +12,9 @@ import pytest
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.claimx import ApiSettings, CircuitOpenError, CircuitState, Enricher
+from claimx_worker.claimx import ApiSettings, Enricher
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.breaker import CircuitOpenError, CircuitState
 from claimx_worker.model import ClaimXEvent
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator, Endpoint
 

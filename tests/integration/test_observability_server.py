@@ -23,14 +23,7 @@ from claimx_worker.observability import (
     run_heartbeat,
     start_observability_server,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 @pytest.fixture

@@ -37,7 +37,12 @@ from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
 from claimx_worker.settings import ConfigError
-from tests.unit.task_trigger.support import task_event, task_row, task_rows
+from tests.unit.task_trigger.support import (
+    PAYLOAD_BASE_KEYS,
+    task_event,
+    task_row,
+    task_rows,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS_CONFIG = REPO / "plugins" / "config"
@@ -45,17 +50,6 @@ README = PLUGINS_CONFIG / "task_trigger" / "README.md"
 ENV = {"WEBHOOK_TOKEN": "tok-0123456789", "WEBHOOK_SIGNING_SECRET": "whsec_c2VjcmV0LWtleQ=="}
 METADATA = HandlerMetadata(handler="task", api_calls=2, duration_ms=12.0)
 ASSIGNED, COMPLETED = "CUSTOM_TASK_ASSIGNED", "CUSTOM_TASK_COMPLETED"
-BASE_KEYS = [
-    "trigger_name",
-    "event_id",
-    "event_type",
-    "project_id",
-    "task_id",
-    "assignment_id",
-    "task_name",
-    "task_status",
-    "timestamp",
-]
 ISO_MILLIS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
@@ -341,7 +335,7 @@ async def test_readme_action_block_behaves_as_documented(
 def test_readme_payload_example_has_the_payload_keys() -> None:
     (example,) = [json.loads(block) for block in fenced_blocks(README, "json")]
 
-    assert list(example) == [*BASE_KEYS, "task"]
+    assert list(example) == [*PAYLOAD_BASE_KEYS, "task"]
     assert ISO_MILLIS_Z.match(example["timestamp"])
 
 

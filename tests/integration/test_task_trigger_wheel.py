@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.task_trigger.support import PAYLOAD_KEYS
 from tests.wheels import FreshVenv
 
 pytestmark = pytest.mark.slow
@@ -112,19 +113,7 @@ def test_installed_wheel_is_discovered_and_fires(
         "event_type": "CUSTOM_TASK_COMPLETED",
         "event_id": "evt-1",
     }
-    assert list(payload) == [
-        "trigger_name",
-        "event_id",
-        "event_type",
-        "project_id",
-        "task_id",
-        "assignment_id",
-        "task_name",
-        "task_status",
-        "timestamp",
-        "task",
-        "project",
-    ]
+    assert list(payload) == list(PAYLOAD_KEYS)
     assert payload["task"]["date_completed"] == "2024-05-01T12:00:00.000Z"
     assert payload["project"]["project_id"] == "12345"
     assert webhook["url"] == "http://127.0.0.1:9/hook"

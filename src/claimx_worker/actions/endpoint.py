@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import attrs
 import httpx
 
-from claimx_worker.actions.breaker import Admission, BreakerState, CircuitBreaker
+from claimx_worker.http.breaker import Admission, CircuitBreaker, CircuitState
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -42,30 +42,41 @@ class Verdict:
     healthy: bool | None = None
 
 
-StateHook = Callable[[str, BreakerState], None]
+StateHook = Callable[[str, CircuitState], None]
+"""Told an endpoint's new circuit state: ``on_state(endpoint, state)``."""
 
 
 class EndpointGate:
     """Admits calls to one endpoint: waits while its circuit is open (the half-open probe goes
-    first), then for one of ``max_in_flight`` slots."""
+    first), then for one of ``max_in_flight`` slots. The circuit opens after
+    ``failure_threshold`` consecutive failures and lets a probe through ``reset_seconds`` later."""
 
     def __init__(
-        self, name: str, *, max_in_flight: int, breaker: CircuitBreaker, on_state: StateHook
+        self,
+        name: str,
+        *,
+        max_in_flight: int,
+        failure_threshold: int,
+        reset_seconds: float,
+        on_state: StateHook,
     ) -> None:
         self.name = name
-        self._breaker = breaker
+        self._breaker = CircuitBreaker(
+            failure_threshold=failure_threshold,
+            reset_seconds=reset_seconds,
+            on_change=self._state_changed,
+        )
         self._semaphore = asyncio.Semaphore(max_in_flight)
         self._on_state = on_state
-        self._state = breaker.state
         self._changed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"EndpointGate({self.name!r}, {self._breaker!r})"
 
     @property
-    def state(self) -> BreakerState:
+    def state(self) -> CircuitState:
         """The circuit's state."""
-        return self._state
+        return self._breaker.state
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: float) -> AsyncIterator[Verdict | None]:
@@ -73,7 +84,7 @@ class EndpointGate:
         :class:`Verdict` to fill in, or ``None`` when the deadline passed first."""
         admission = await self._admit(deadline)
         if admission is not None and not await acquire_before(self._semaphore, deadline):
-            self._record(admission, None)
+            self._breaker.record(admission, healthy=None)
             admission = None
         if admission is None:
             yield None
@@ -83,12 +94,11 @@ class EndpointGate:
             yield verdict
         finally:
             self._semaphore.release()
-            self._record(admission, verdict.healthy)
+            self._breaker.record(admission, healthy=verdict.healthy)
 
     async def _admit(self, deadline: float) -> Admission | None:
         while True:
             admission = self._breaker.admit()
-            self._publish()
             if admission.wait <= 0:
                 return admission
             remaining = deadline - time.monotonic()
@@ -99,15 +109,7 @@ class EndpointGate:
                 async with asyncio.timeout(min(admission.wait, remaining)):
                     await changed.wait()
 
-    def _record(self, admission: Admission, healthy: bool | None) -> None:
-        self._breaker.record(admission, healthy=healthy)
-        self._publish()
-
-    def _publish(self) -> None:
-        state = self._breaker.state
-        if state is self._state:
-            return
-        self._state = state
+    def _state_changed(self, state: CircuitState) -> None:
         self._on_state(self.name, state)
         self._changed.set()
         self._changed = asyncio.Event()

@@ -20,7 +20,6 @@ import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.actions.breaker import BreakerState
 from claimx_worker.actions.dead_letter import (
     PUBLISH_TO_TOPIC,
     WEBHOOK,
@@ -28,11 +27,10 @@ from claimx_worker.actions.dead_letter import (
     dead_letter,
 )
 from claimx_worker.actions.encoding import InvalidActionError
-from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
 from claimx_worker.actions.metrics import ExecutorMetrics
 from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics
 from claimx_worker.actions.publish import (
-    IDEMPOTENCY_HEADER,
     Produce,
     TopicPublisher,
     build_message,
@@ -47,6 +45,7 @@ from claimx_worker.actions.retry import (
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
+from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
@@ -245,7 +244,7 @@ class ActionExecutor:
         report: DeliveryReport,
     ) -> DeadLetter:
         record = dead_letter(ref, action, report, self._scrubber)
-        headers = [(IDEMPOTENCY_HEADER, ref.key.encode())]
+        headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
         try:
             await self._produce(self.dlq_topic, record.to_json(), ref.project_id.encode(), headers)
         except Exception as exc:
@@ -270,7 +269,7 @@ class ActionExecutor:
         self._tasks.discard(task)
         self._metrics.in_flight.dec()
 
-    def _circuit_changed(self, endpoint: str, state: BreakerState) -> None:
+    def _circuit_changed(self, endpoint: str, state: CircuitState) -> None:
         self._metrics.circuit_changed(endpoint, state)
         logger.bind(endpoint=endpoint, state=str(state)).warning("Webhook circuit changed")
 

@@ -1,4 +1,5 @@
-"""Which action of which event: the deterministic idempotency key receivers de-duplicate on."""
+"""Which action of which event: the deterministic idempotency key receivers de-duplicate on, and
+the header that carries it on each transport."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import attrs
 
 _NAMESPACE = uuid.UUID("5b0f6f3e-2b7c-5d7e-9c1e-6c6169d7a1c7")
 """Fixed namespace of the UUIDv5 keys; changing it would change every key."""
+
+HTTP_IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""The HTTP header with the idempotency key of a webhook request."""
+KAFKA_IDEMPOTENCY_HEADER = "idempotency_key"
+"""The Kafka header with the idempotency key of a published action or an action DLQ record."""
 
 
 def idempotency_key(event_id: str, instance: str, index: int) -> str:

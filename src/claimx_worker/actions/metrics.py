@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from claimx_worker.actions.breaker import BreakerState
+from claimx_worker.http.breaker import CircuitState
 
 _DURATION_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -48,6 +48,6 @@ class ExecutorMetrics:
             registry=registry,
         )
 
-    def circuit_changed(self, endpoint: str, state: BreakerState) -> None:
+    def circuit_changed(self, endpoint: str, state: CircuitState) -> None:
         """Record an endpoint's new circuit state."""
-        self.circuit_open.labels(endpoint).set(0.0 if state is BreakerState.CLOSED else 1.0)
+        self.circuit_open.labels(endpoint).set(0.0 if state is CircuitState.CLOSED else 1.0)

@@ -13,11 +13,9 @@ import attrs
 
 from claimx_worker.actions.encoding import payload_bytes
 from claimx_worker.actions.endpoint import acquire_before
-from claimx_worker.actions.identity import ActionRef
+from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
 from claimx_worker.actions.retry import Failure
 from claimx_worker.model import PublishToTopic
-
-IDEMPOTENCY_HEADER = "idempotency_key"
 
 Produce = Callable[[str, bytes, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
 """``produce(topic, value, key, headers)``: resolves when the broker acknowledges, raises when
@@ -36,8 +34,8 @@ class KafkaMessage:
 
 def build_message(action: PublishToTopic, ref: ActionRef) -> KafkaMessage:
     """Encode ``action``; raises :class:`~claimx_worker.actions.encoding.InvalidActionError`."""
-    headers = [(k, v.encode()) for k, v in action.headers.items() if k != IDEMPOTENCY_HEADER]
-    headers.append((IDEMPOTENCY_HEADER, ref.key.encode()))
+    headers = [(k, v.encode()) for k, v in action.headers.items() if k != KAFKA_IDEMPOTENCY_HEADER]
+    headers.append((KAFKA_IDEMPOTENCY_HEADER, ref.key.encode()))
     key = ref.project_id if action.key is None else action.key
     return KafkaMessage(
         topic=action.topic, value=payload_bytes(action.value), key=key.encode(), headers=headers

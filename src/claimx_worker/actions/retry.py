@@ -1,5 +1,6 @@
-"""Retry policy and loop: exponential backoff with full jitter, ``Retry-After``, attempt and age
-limits. Pure decisions (:class:`RetryPolicy`, :func:`parse_retry_after`) plus one small loop."""
+"""Retry policy and loop of action delivery: attempt and age limits around the HTTP layer's
+:class:`~claimx_worker.http.backoff.Backoff` (full jitter) or the receiver's ``Retry-After``.
+Pure decisions (:class:`RetryPolicy`) plus one small loop."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import attrs
+
+from claimx_worker.http.backoff import Backoff
 
 
 class GiveUp(enum.StrEnum):
@@ -47,19 +49,16 @@ class DeliveryReport:
     last_attempt_at: datetime | None = None
 
 
+_DEFAULT_BACKOFF = Backoff(first=0.5, cap=30.0)
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """Attempt and age limits and the backoff between attempts (seconds)."""
 
     max_attempts: int = 8
     max_age: float = 600.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-
-    def backoff(self, failures: int, rng: random.Random) -> float:
-        """Full jitter: uniform in ``[0, min(cap, base * 2**(failures - 1))]``."""
-        bound = min(self.backoff_cap, self.backoff_base * 2.0 ** min(failures - 1, 62))
-        return rng.uniform(0.0, bound)
+    backoff: Backoff = _DEFAULT_BACKOFF
 
     def next_delay(
         self, failure: Failure, attempts: int, age: float, rng: random.Random
@@ -75,27 +74,10 @@ class RetryPolicy:
             return GiveUp.MAX_ATTEMPTS
         delay = failure.retry_after
         if delay is None:
-            delay = self.backoff(attempts, rng)
+            delay = self.backoff.delay(attempts, rng)
         if age + delay >= self.max_age:
             return GiveUp.MAX_AGE
         return delay
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delta-seconds or HTTP-date), or ``None``
-    when absent or unparsable. Dates in the past give ``0``."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 Attempt = Callable[[float], Awaitable[Failure | None]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from claimx_worker.actions.retry import RetryPolicy
+from claimx_worker.http.backoff import Backoff
 
 DEFAULT_DLQ_TOPIC = "claimx.actions.dlq"
 DEFAULT_REPLAY_GROUP = "claimx-actions-dlq-replay"
@@ -46,6 +47,5 @@ class ActionSettings:
         return RetryPolicy(
             max_attempts=self.max_attempts,
             max_age=self.max_age,
-            backoff_base=self.backoff_base,
-            backoff_cap=self.backoff_cap,
+            backoff=Backoff(first=self.backoff_base, cap=self.backoff_cap),
         )

@@ -15,19 +15,18 @@ from collections.abc import Callable, Mapping
 import attrs
 import httpx
 
-from claimx_worker.actions.breaker import BreakerState, CircuitBreaker
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
-from claimx_worker.actions.retry import Failure, parse_retry_after
+from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
+from claimx_worker.actions.retry import Failure
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
+from claimx_worker.http.backoff import parse_retry_after
+from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Webhook
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
 _OWN_HEADERS = frozenset(
-    {"idempotency-key", "webhook-id", "webhook-timestamp", "webhook-signature"}
+    {HTTP_IDEMPOTENCY_HEADER.lower(), "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 
 
@@ -70,7 +69,7 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
     if body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
-    headers[IDEMPOTENCY_HEADER] = key
+    headers[HTTP_IDEMPOTENCY_HEADER] = key
     secret = action.signing_secret or settings.signing_secret
     try:
         key_bytes = None if secret is None else signing_key(secret)
@@ -117,10 +116,10 @@ class WebhookSender:
         self._on_attempt = on_attempt
         self._gates: dict[str, EndpointGate] = {}
 
-    def state(self, endpoint: str) -> BreakerState:
+    def state(self, endpoint: str) -> CircuitState:
         """The circuit state of an endpoint (closed when never called)."""
         gate = self._gates.get(endpoint)
-        return BreakerState.CLOSED if gate is None else gate.state
+        return CircuitState.CLOSED if gate is None else gate.state
 
     async def attempt(self, request: WebhookRequest, deadline: float) -> Failure | None:
         """Wait for the endpoint's gate (no later than ``deadline``), then send once."""
@@ -154,13 +153,11 @@ class WebhookSender:
     def _gate(self, endpoint: str) -> EndpointGate:
         gate = self._gates.get(endpoint)
         if gate is None:
-            breaker = CircuitBreaker(
-                threshold=self._settings.breaker_threshold, reset=self._settings.breaker_reset
-            )
             gate = self._gates[endpoint] = EndpointGate(
                 endpoint,
                 max_in_flight=self._settings.endpoint_max_in_flight,
-                breaker=breaker,
+                failure_threshold=self._settings.breaker_threshold,
+                reset_seconds=self._settings.breaker_reset,
                 on_state=self._on_state,
             )
         return gate

@@ -1,6 +1,5 @@
 """ClaimX enrichment: API client, one handler per event type, entity rows and download tasks."""
 
-from claimx_worker.claimx.circuit import CircuitOpenError, CircuitState
 from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.enricher import Enricher, Enrichment
 from claimx_worker.claimx.metrics import ClaimXMetrics
@@ -10,8 +9,6 @@ from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
 __all__ = [
     "ApiCallTally",
     "ApiSettings",
-    "CircuitOpenError",
-    "CircuitState",
     "ClaimXApiClient",
     "ClaimXMetrics",
     "Enricher",

@@ -14,8 +14,6 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,11 +21,12 @@ import httpx
 from attrs import define, frozen
 from loguru import logger
 
-from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.claimx.transport import build_transport
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.backoff import Backoff, parse_retry_after
+from claimx_worker.http.breaker import CircuitBreaker, CircuitOpenError, CircuitState
 
 MEDIA_ID_FILTER_LIMIT = 50
 """Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
@@ -53,23 +52,6 @@ class _Request:
     body: Mapping[str, Any] | None = None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
-
-
 def _classify(request: _Request, response: httpx.Response) -> Any:
     """The JSON payload of a 2xx response, else the matching :class:`ProcessingError`."""
     status = response.status_code
@@ -84,7 +66,8 @@ def _classify(request: _Request, response: httpx.Response) -> Any:
     if status == 401:
         raise AuthError(f"{where}: HTTP 401, the API token was rejected")
     if status in (408, 429) or status >= 500:
-        raise TransientError(f"{where}: HTTP {status}", retry_after=_retry_after(response))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise TransientError(f"{where}: HTTP {status}", retry_after=retry_after)
     raise PermanentError(f"{where}: HTTP {status}")
 
 
@@ -110,6 +93,8 @@ class ClaimXApiClient:
         self._settings = settings
         self._metrics = metrics
         self._sleep = sleep
+        self._backoff = Backoff(first=settings.retry_backoff_seconds, jitter=(0.8, 1.2))
+        self._rng = random.Random()
         # Requests go straight to the httpx transport with absolute URLs: httpx.AsyncClient's
         # URL merging, cookie, auth and redirect layers (none of which we use) cost more CPU per
         # request than the transport itself (figures in benchmarks/bench_enrichment.py).
@@ -196,7 +181,7 @@ class ClaimXApiClient:
             except CircuitOpenError:
                 raise
             except TransientError as exc:
-                delay = self._backoff(attempt, exc.retry_after)
+                delay = self._next_delay(attempt, exc.retry_after)
                 if delay is None:
                     raise
                 attempt += 1
@@ -205,21 +190,22 @@ class ClaimXApiClient:
                 ).debug("Retrying ClaimX API request")
                 await self._sleep(delay)
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next quick retry, or ``None`` to give up here."""
-        if attempt >= self._settings.retries:
+    def _next_delay(self, retried: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next quick retry (``retried`` done so far), or ``None``
+        to give up here."""
+        if retried >= self._settings.retries:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self._settings.max_retry_after_seconds else None
-        base: float = self._settings.retry_backoff_seconds * 2**attempt
-        return base * random.uniform(0.8, 1.2)
+        return self._backoff.delay(retried + 1, self._rng)
 
     async def _attempt(self, request: _Request, tally: ApiCallTally) -> Any:
-        try:
-            self._breaker.before_request()
-        except CircuitOpenError:
+        admission = self._breaker.admit()
+        if admission.wait > 0:
             self._metrics.api_requests_by(request.endpoint, "circuit_open").inc()
-            raise
+            raise CircuitOpenError(
+                "ClaimX API circuit is open: failing fast", retry_after=admission.wait
+            )
         outcome = "cancelled"
         try:
             async with self._semaphore:
@@ -248,8 +234,8 @@ class ClaimXApiClient:
             outcome = exc.category.value
             raise
         finally:
-            self._breaker.after_request(
-                healthy=None if outcome == "cancelled" else outcome != "transient"
+            self._breaker.record(
+                admission, healthy=None if outcome == "cancelled" else outcome != "transient"
             )
             self._metrics.api_requests_by(request.endpoint, outcome).inc()
 

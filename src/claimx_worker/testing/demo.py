@@ -27,6 +27,7 @@ from typing import Any
 from attrs import frozen
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
 from claimx_worker.model.event import EventType
 from claimx_worker.testing.claimx_api import (
     DEFAULT_TASK_TEMPLATE_IDS,
@@ -283,7 +284,8 @@ def _report(
         first = receiver.requests[0]
         payload = {k: v for k, v in first.json().items() if k not in ("task", "project")}
         print(f"\nOne webhook as received ({first.method} {first.path}):")
-        print(f"  Idempotency-Key: {first.headers.get('idempotency-key')}")
+        key = first.headers.get(HTTP_IDEMPOTENCY_HEADER.lower())
+        print(f"  {HTTP_IDEMPOTENCY_HEADER}: {key}")
         print("  " + json.dumps(payload, indent=2).replace("\n", "\n  "))
     if status != 0:
         print("The worker did not stop cleanly.")

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 
-from claimx_worker.actions.breaker import BreakerState, CircuitBreaker
 from claimx_worker.actions.endpoint import EndpointGate
+from claimx_worker.http.breaker import CircuitState
 
 
 def _gate(
     *, max_in_flight: int = 10, threshold: int = 2, reset: float = 0.2
-) -> tuple[EndpointGate, list[BreakerState]]:
-    states: list[BreakerState] = []
+) -> tuple[EndpointGate, list[CircuitState]]:
+    states: list[CircuitState] = []
     gate = EndpointGate(
         "http://h:80",
         max_in_flight=max_in_flight,
-        breaker=CircuitBreaker(threshold=threshold, reset=reset),
+        failure_threshold=threshold,
+        reset_seconds=reset,
         on_state=lambda _, state: states.append(state),
     )
     return gate, states
@@ -51,7 +52,7 @@ async def test_open_circuit_waits_for_one_probe_then_lets_everyone_through() -> 
     deadline = time.monotonic() + 5
     await _fail(gate, deadline)
     await _fail(gate, deadline)
-    assert gate.state is BreakerState.OPEN
+    assert gate.state is CircuitState.OPEN
     opened = time.monotonic()
     order: list[str] = []
     probe_entered = asyncio.Event()
@@ -69,13 +70,13 @@ async def test_open_circuit_waits_for_one_probe_then_lets_everyone_through() -> 
     calls = [asyncio.create_task(call(f"c{i}")) for i in range(5)]
     await probe_entered.wait()
     assert time.monotonic() - opened >= 0.19  # waited for the reset, not failed fast
-    assert states[-1] is BreakerState.HALF_OPEN
+    assert states[-1] is CircuitState.HALF_OPEN
     await asyncio.sleep(0.1)
     assert len(order) == 1
     probe_release.set()
     await asyncio.gather(*calls)
     assert len(order) == 5
-    assert states == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED]
+    assert states == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
 
 
 async def test_a_failed_probe_reopens_and_waiters_keep_waiting() -> None:
@@ -83,7 +84,7 @@ async def test_a_failed_probe_reopens_and_waiters_keep_waiting() -> None:
     deadline = time.monotonic() + 5
     await _fail(gate, deadline)
     await _fail(gate, deadline)  # the probe, after the reset
-    assert states == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.OPEN]
+    assert states == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.OPEN]
 
 
 async def test_the_deadline_ends_the_wait_without_a_slot() -> None:
@@ -130,4 +131,4 @@ async def test_a_cancelled_probe_lets_the_next_caller_probe() -> None:
     async with gate.slot(deadline) as verdict:
         assert verdict is not None
         verdict.healthy = True
-    assert gate.state is BreakerState.CLOSED
+    assert gate.state is CircuitState.CLOSED

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from claimx_worker.actions.identity import ActionRef, idempotency_key
+from claimx_worker.actions.identity import (
+    HTTP_IDEMPOTENCY_HEADER,
+    KAFKA_IDEMPOTENCY_HEADER,
+    ActionRef,
+    idempotency_key,
+)
+
+
+def test_the_key_travels_in_one_header_per_transport() -> None:
+    assert HTTP_IDEMPOTENCY_HEADER == "Idempotency-Key"
+    assert KAFKA_IDEMPOTENCY_HEADER == "idempotency_key"
 
 
 def test_same_inputs_same_key() -> None:

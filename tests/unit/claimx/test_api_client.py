@@ -15,28 +15,20 @@ import pytest
 from loguru import logger
 from prometheus_client import CollectorRegistry
 from pytest_httpx import HTTPXMock
+from tests.fakes import FakeClock
 
 from claimx_worker.claimx import (
     ApiCallTally,
     ApiSettings,
-    CircuitOpenError,
-    CircuitState,
     ClaimXApiClient,
     ClaimXMetrics,
 )
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.breaker import CircuitOpenError, CircuitState
 
 TOKEN = "dXNlcjpzM2NyZXQtdmFsdWU="
 BASE = "http://claimx.test/api"
 PROJECT_URL = re.compile(re.escape(BASE) + r"/export/project/1(\?.*)?$")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Env:

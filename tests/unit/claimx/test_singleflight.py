@@ -6,16 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from tests.fakes import FakeClock
 
 from claimx_worker.claimx.singleflight import SingleFlightCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Loader:
@@ -44,7 +37,7 @@ async def test_concurrent_callers_share_one_load_and_all_get_the_value() -> None
 
 
 async def test_cached_value_is_returned_until_it_expires() -> None:
-    clock = Clock()
+    clock = FakeClock()
     cache: SingleFlightCache[str, dict[str, int]] = SingleFlightCache(ttl_seconds=5, clock=clock)
     loader = Loader()
     loader.release.set()

@@ -5,19 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.fakes import FakeClock
+
 from claimx_worker.observability import HEARTBEAT_CHECK, HealthState, run_heartbeat
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_alive_from_creation_until_stale() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     health = HealthState(stale_after=10.0, clock=clock)
     clock.now += 10.0
     assert health.liveness().alive
@@ -28,7 +22,7 @@ def test_alive_from_creation_until_stale() -> None:
 
 
 def test_a_beat_makes_it_alive_again_and_records_the_lag() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     health = HealthState(stale_after=2.0, clock=clock)
     clock.now += 5.0
     health.beat(loop_lag=0.25)
@@ -38,7 +32,7 @@ def test_a_beat_makes_it_alive_again_and_records_the_lag() -> None:
 
 
 def test_declared_checks_fail_until_set() -> None:
-    health = HealthState(clock=FakeClock())
+    health = HealthState(clock=FakeClock(1000.0))
     health.declare("partitions_assigned", "broker_reachable")
     readiness = health.readiness()
     assert not readiness.ready
@@ -56,21 +50,21 @@ def test_declared_checks_fail_until_set() -> None:
 
 
 def test_declaring_again_keeps_the_state() -> None:
-    health = HealthState(clock=FakeClock())
+    health = HealthState(clock=FakeClock(1000.0))
     health.set_check("plugins_loaded", True)
     health.declare("plugins_loaded")
     assert health.readiness().ready
 
 
 def test_a_check_can_fail_again() -> None:
-    health = HealthState(clock=FakeClock())
+    health = HealthState(clock=FakeClock(1000.0))
     health.set_check("broker_reachable", True)
     health.set_check("broker_reachable", False)
     assert health.readiness().failing == ["broker_reachable"]
 
 
 def test_not_ready_while_the_heartbeat_is_stale() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     health = HealthState(stale_after=1.0, clock=clock)
     health.set_check("plugins_loaded", True)
     clock.now += 2.0

@@ -6,21 +6,14 @@ import sys
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from tests.fakes import FakeClock
 
 from claimx_worker.observability import HealthState, register_process_metrics
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(50.0)
 
 
 @pytest.fixture

@@ -10,6 +10,20 @@ from claimx_worker.model import ContactRow, ExternalLinkRow, TaskTemplateRow
 ENRICHED_AT = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 PROJECT_ID = "12345"
 ASSIGNMENT_ID = 98765
+PAYLOAD_BASE_KEYS = (
+    "trigger_name",
+    "event_id",
+    "event_type",
+    "project_id",
+    "task_id",
+    "assignment_id",
+    "task_name",
+    "task_status",
+    "timestamp",
+)
+"""The keys every task trigger payload starts with, in payload order."""
+PAYLOAD_KEYS = (*PAYLOAD_BASE_KEYS, "task", "project")
+"""The keys of a payload that includes the task and the project."""
 
 
 def task_event(

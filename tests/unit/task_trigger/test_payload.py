@@ -8,7 +8,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from tests.unit.task_trigger.support import project_row, task_event, task_row
+from tests.unit.task_trigger.support import (
+    PAYLOAD_BASE_KEYS,
+    project_row,
+    task_event,
+    task_row,
+)
 
 from claimx_plugin_task_trigger.payload import PayloadBuilder, UtcClock
 from claimx_worker import converter
@@ -95,21 +100,7 @@ def test_include_flags(include_task: bool, include_project: bool, extra_keys: se
 
     payload = builder.build("T", task_event(), task_row(), project_row())
 
-    assert (
-        set(payload)
-        - {
-            "trigger_name",
-            "event_id",
-            "event_type",
-            "project_id",
-            "task_id",
-            "assignment_id",
-            "task_name",
-            "task_status",
-            "timestamp",
-        }
-        == extra_keys
-    )
+    assert set(payload) - set(PAYLOAD_BASE_KEYS) == extra_keys
 
 
 def test_included_project_is_null_without_a_project_row() -> None:
