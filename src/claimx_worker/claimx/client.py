@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from attrs import define, frozen
@@ -142,7 +142,7 @@ class ClaimXApiClient:
 
     async def get_project(self, project_id: str, tally: ApiCallTally) -> Any:
         """``GET /export/project/{id}``, uncached (handlers go through the project cache)."""
-        request = _Request("project", "GET", f"/export/project/{quote(project_id, safe='')}")
+        request = _Request("project", "GET", f"/export/project/{_claimx_id(project_id)}")
         return await self._send(request, tally)
 
     async def get_project_media(
@@ -154,7 +154,7 @@ class ClaimXApiClient:
             if 0 < len(media_ids) <= MEDIA_ID_FILTER_LIMIT
             else ""
         )
-        path = f"/export/project/{quote(project_id, safe='')}/media"
+        path = f"/export/project/{_claimx_id(project_id)}/media"
         request = _Request("project_media", "GET", path, query)
         return await self._send(request, tally)
 
@@ -263,3 +263,12 @@ class ClaimXApiClient:
             log.warning("ClaimX API circuit opened: failing fast")
         else:
             log.info("ClaimX API circuit state changed")
+
+
+def _claimx_id(project_id: str) -> str:
+    """``project_id`` for a URL path: ClaimX ids are ASCII digits, and event data is untrusted
+    (``..`` would leave the project's path)."""
+    if project_id.isascii() and project_id.isdigit():
+        return project_id
+    shown = project_id if len(project_id) <= 40 else project_id[:40] + "..."
+    raise PermanentError(f"project_id: not a ClaimX id (digits expected), got {shown!r}")

@@ -332,3 +332,21 @@ async def test_an_empty_token_is_warned_about(
     log_lines.clear()
     make_env()
     assert not any("token is empty" in line for line in log_lines)
+
+
+@pytest.mark.parametrize(
+    "project_id", ["..", ".", "", "7/../../admin", "7?x=1", "\uff17", "x" * 500]
+)
+async def test_a_project_id_that_is_not_a_claimx_id_never_reaches_a_url(
+    make_env: Callable[..., Env], httpx_mock: HTTPXMock, project_id: str
+) -> None:
+    """Event data is untrusted: ``project_id: ".."`` once became ``/export/media``."""
+    env = make_env()
+    for call in (
+        env.client.get_project(project_id, env.tally),
+        env.client.get_project_media(project_id, env.tally, media_ids=[]),
+    ):
+        with pytest.raises(PermanentError, match="project_id: not a ClaimX id") as caught:
+            await call
+        assert len(str(caught.value)) < 120
+    assert httpx_mock.get_requests() == []
