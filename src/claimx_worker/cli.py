@@ -13,11 +13,11 @@ import click
 
 from claimx_worker import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.model import EventType
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.inventory import take_inventory
-from claimx_worker.settings import ConfigError
-from claimx_worker.settings.worker import WorkerSettings, load_worker_config
+from claimx_worker.settings import WorkerSettings, load_worker_config
 
 DEFAULT_CONFIG = Path("config/claimx_config.yaml")
 CONFIG_EXIT_CODE = 2

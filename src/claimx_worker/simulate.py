@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.actions.identity import idempotency_key
 from claimx_worker.actions.plugin_metrics import PluginMetricError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
+from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
 from claimx_worker.model import (
     ClaimXEvent,
@@ -45,7 +46,6 @@ from claimx_worker.model import (
 )
 from claimx_worker.observability import MASK, Redactor, is_secret_key
 from claimx_worker.plugins import PluginAction, PluginSet, StageResult, load_plugins
-from claimx_worker.settings import ConfigError, ConfigProblem, display_path
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
 from claimx_worker.testing.factories import (
     DATA_SEED,
@@ -186,7 +186,7 @@ def dry_run(
 ) -> DryRun:
     """Run ``event`` through the stages of ``plugins``. ``rows`` given: use them (an enriched
     event); else enrich through ``api``, or through the API simulator when ``api`` is ``None``.
-    Raises :class:`~claimx_worker.settings.ConfigError` when an ``on_load`` fails."""
+    Raises :class:`~claimx_worker.config.problems.ConfigError` when an ``on_load`` fails."""
     with StageHarness(plugins, budget_ms=budget_ms, strict=False, block_io=True) as harness:
         names = tuple(instance.name for instance in harness.instances)
         received = harness.event_received(event)
@@ -423,7 +423,7 @@ def run_simulation(
     """Read the event in ``text``, run it, print the report; return the exit status (0: ran
     cleanly, 1: a hook problem, refused I/O or failed enrichment). Raises
     :class:`InvalidInputError` for a bad event file and
-    :class:`~claimx_worker.settings.ConfigError` for bad plugin configuration (exit 2)."""
+    :class:`~claimx_worker.config.problems.ConfigError` for bad plugin configuration (exit 2)."""
     event, rows = read_input(text, enriched=enriched)
     if plugins_dir is not None and not plugins_dir.is_dir():
         problem = ConfigProblem(display_path(plugins_dir), None, "", "plugins directory not found")
