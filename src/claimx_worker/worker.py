@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
-from claimx_worker.claimx.transport import BufferedAiohttpTransport
+from claimx_worker.http.transport import BufferedAiohttpTransport
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
 from claimx_worker.kafka.run import (
     event_loop_factory,

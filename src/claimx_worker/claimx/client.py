@@ -26,8 +26,8 @@ from loguru import logger
 from claimx_worker.claimx.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
-from claimx_worker.claimx.transport import build_transport
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
+from claimx_worker.http.transport import build_transport
 
 MEDIA_ID_FILTER_LIMIT = 50
 """Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
@@ -113,7 +113,11 @@ class ClaimXApiClient:
         # Requests go straight to the httpx transport with absolute URLs: httpx.AsyncClient's
         # URL merging, cookie, auth and redirect layers (none of which we use) cost more CPU per
         # request than the transport itself (figures in benchmarks/bench_enrichment.py).
-        self._transport = transport if transport is not None else build_transport(settings)
+        self._transport = (
+            transport
+            if transport is not None
+            else build_transport(settings.http_client, max_connections=settings.max_concurrency)
+        )
         self._base_url = settings.base_url.rstrip("/")
         self._url = functools.lru_cache(maxsize=URL_CACHE_SIZE)(httpx.URL)
         self._headers = httpx.Headers(
