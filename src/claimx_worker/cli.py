@@ -277,7 +277,7 @@ def dlq_replay(
     Exit 0 when every record was delivered (or listed), 1 when some went back to the DLQ or
     could not be replayed, 2 on bad settings, a missing topic or an unset variable.
     """
-    from claimx_worker.actions.replay_command import ReplayOptions, run_replay
+    from claimx_worker.dlq_replay import ReplayOptions, run_replay
 
     options = ReplayOptions(
         topic=topic,
