@@ -38,9 +38,8 @@ from claimx_worker.claimx import (
     ClaimXApiClient,
     ClaimXMetrics,
     Enricher,
-    HttpClientKind,
 )
-from claimx_worker.claimx.transport import build_transport
+from claimx_worker.http.transport import HttpClientKind, build_transport
 from claimx_worker.model import ClaimXEvent
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
 
@@ -159,7 +158,7 @@ async def whole_client_requests(base_url: str, pid: int, kind: HttpClientKind) -
 
             await measure(WARMUP, 20, one_sync, pid)
             return await measure(RAW_REQUESTS, 20, one_sync, pid)
-    transport = build_transport(options)
+    transport = build_transport(options.http_client, max_connections=options.max_concurrency)
     async with httpx.AsyncClient(headers=headers, transport=transport) as client:
 
         async def one(index: int) -> object:

@@ -33,13 +33,12 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka import ProcessContext, Processor, run_worker
-from claimx_worker.settings.worker import (
+from claimx_worker.kafka.settings import (
     ClaimXKafkaSettings,
     EnrichmentWorkerSettings,
     KafkaSettings,
     ProcessingSettings,
     TopicSettings,
-    WorkerSettings,
 )
 from claimx_worker.testing.kafka import KafkaBroker, open_kafka_broker
 
@@ -182,7 +181,7 @@ async def _run_runtime(
 
     processor = Processor(decode=bytes, process=process)
     started, cpu = time.perf_counter(), time.process_time()
-    await run_worker(WorkerSettings(kafka=settings), processor, registry=CollectorRegistry())
+    await run_worker(settings, processor, registry=CollectorRegistry())
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return count / elapsed, cpu / count * 1e6
 

@@ -5,6 +5,7 @@ What this module exports is the public API for plugin authors; they import nothi
 
 __version__ = "0.1.0"
 
+from claimx_worker.config.problems import ConfigValueError
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
@@ -23,7 +24,6 @@ from claimx_worker.model.rows import (
 )
 from claimx_worker.observability.logs import PreparedLogLine
 from claimx_worker.plugins.base import Plugin
-from claimx_worker.settings.loader import ConfigValueError
 
 __all__ = [
     "Action",

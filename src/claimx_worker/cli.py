@@ -13,11 +13,11 @@ import click
 
 from claimx_worker import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.model import EventType
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.inventory import take_inventory
-from claimx_worker.settings import ConfigError
-from claimx_worker.settings.worker import WorkerSettings, load_worker_config
+from claimx_worker.settings import WorkerSettings, load_worker_config
 
 DEFAULT_CONFIG = Path("config/claimx_config.yaml")
 CONFIG_EXIT_CODE = 2
@@ -277,7 +277,7 @@ def dlq_replay(
     Exit 0 when every record was delivered (or listed), 1 when some went back to the DLQ or
     could not be replayed, 2 on bad settings, a missing topic or an unset variable.
     """
-    from claimx_worker.actions.replay_command import ReplayOptions, run_replay
+    from claimx_worker.dlq_replay import ReplayOptions, run_replay
 
     options = ReplayOptions(
         topic=topic,

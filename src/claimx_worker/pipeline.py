@@ -17,10 +17,10 @@ from claimx_worker.actions import ActionExecutor, ActionOutcome
 from claimx_worker.claimx import Enricher, download_task_messages, entity_rows_message
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
+from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
 from claimx_worker.plugins import PluginAction, PluginHost
-from claimx_worker.settings.worker import TopicSettings
 
 
 class Pipeline:

@@ -7,7 +7,8 @@ that attempt I/O are refused, and every hook problem (exception, invalid return,
 an action the executor would refuse) is reported. A raw event is enriched through the ClaimX API
 of the settings file, or through the in-process API simulator; an enriched event file brings its
 own rows. When enrichment fails, ``on_event_failed`` shows what would run for a dead-lettered
-event.
+event. The testing kit is imported inside the functions that use it: importing this module
+loads none of it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
@@ -27,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.actions.identity import idempotency_key
 from claimx_worker.actions.plugin_metrics import PluginMetricError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
+from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
 from claimx_worker.model import (
     ClaimXEvent,
@@ -45,16 +47,10 @@ from claimx_worker.model import (
 )
 from claimx_worker.observability import MASK, Redactor, is_secret_key
 from claimx_worker.plugins import PluginAction, PluginSet, StageResult, load_plugins
-from claimx_worker.settings import ConfigError, ConfigProblem, display_path
-from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
-from claimx_worker.testing.factories import (
-    DATA_SEED,
-    handler_metadata,
-    make_enriched_event,
-    make_event,
-)
-from claimx_worker.testing.harness import HookProblem, ProblemKind, StageHarness
-from claimx_worker.testing.io_guard import BlockedIOError, IOAttempt
+
+if TYPE_CHECKING:
+    from claimx_worker.testing.harness import HookProblem
+    from claimx_worker.testing.io_guard import IOAttempt
 
 EXAMPLE_TYPES = tuple(t.value for t in EventType)
 ACTION_TYPE_NAMES: Mapping[type, str] = {
@@ -76,6 +72,8 @@ class InvalidInputError(ValueError):
 
 def example(event_type: str, *, enriched: bool) -> str:
     """A sample event of ``event_type`` as JSON (with its rows under ``rows`` if ``enriched``)."""
+    from claimx_worker.testing.factories import make_enriched_event, make_event
+
     if enriched:
         event, rows = make_enriched_event(event_type)
         document: Any = {"event": _event_json(event), "rows": converter.unstructure(rows)}
@@ -157,6 +155,8 @@ class DryRun:
     @property
     def ok(self) -> bool:
         """No hook problem (timeouts aside), no refused I/O, enrichment did not fail."""
+        from claimx_worker.testing.harness import ProblemKind
+
         serious = [p for p in self.problems if p.kind is not ProblemKind.TIMEOUT]
         return not serious and not self.io_attempts and self.failure is None
 
@@ -186,7 +186,10 @@ def dry_run(
 ) -> DryRun:
     """Run ``event`` through the stages of ``plugins``. ``rows`` given: use them (an enriched
     event); else enrich through ``api``, or through the API simulator when ``api`` is ``None``.
-    Raises :class:`~claimx_worker.settings.ConfigError` when an ``on_load`` fails."""
+    Raises :class:`~claimx_worker.config.problems.ConfigError` when an ``on_load`` fails."""
+    from claimx_worker.testing.factories import handler_metadata
+    from claimx_worker.testing.harness import StageHarness
+
     with StageHarness(plugins, budget_ms=budget_ms, strict=False, block_io=True) as harness:
         names = tuple(instance.name for instance in harness.instances)
         received = harness.event_received(event)
@@ -214,6 +217,9 @@ def dry_run(
 def _enrich(event: ClaimXEvent, api: ApiSettings | None) -> Enrichment:
     if api is not None:
         return asyncio.run(_enrich_with(event, api))
+    from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
+    from claimx_worker.testing.factories import DATA_SEED
+
     with ClaimXApiSimulator(seed=DATA_SEED) as simulator:
         settings = ApiSettings(base_url=simulator.base_url, token=SIMULATOR_TOKEN, retries=0)
         return asyncio.run(_enrich_with(event, settings))
@@ -287,6 +293,8 @@ def render_json(run: DryRun, redactor: Redactor) -> str:
 
 def render_notes(run: DryRun) -> list[str]:
     """What the action list does not say: the data source, filters, failures, problems."""
+    from claimx_worker.testing.io_guard import BlockedIOError
+
     notes: list[str] = []
     if run.source == "simulator":
         notes.append(
@@ -423,7 +431,7 @@ def run_simulation(
     """Read the event in ``text``, run it, print the report; return the exit status (0: ran
     cleanly, 1: a hook problem, refused I/O or failed enrichment). Raises
     :class:`InvalidInputError` for a bad event file and
-    :class:`~claimx_worker.settings.ConfigError` for bad plugin configuration (exit 2)."""
+    :class:`~claimx_worker.config.problems.ConfigError` for bad plugin configuration (exit 2)."""
     event, rows = read_input(text, enriched=enriched)
     if plugins_dir is not None and not plugins_dir.is_dir():
         problem = ConfigProblem(display_path(plugins_dir), None, "", "plugins directory not found")

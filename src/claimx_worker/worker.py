@@ -2,7 +2,7 @@
 wired onto the Kafka runtime.
 
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for invalid settings or plugin
-configuration (raised as :class:`~claimx_worker.settings.ConfigError` for the CLI to report),
+configuration (raised as :class:`~claimx_worker.config.problems.ConfigError` for the CLI to report),
 missing topics or a bad ``--processor``, 1 on a fatal Kafka error.
 """
 
@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
-from claimx_worker.claimx.transport import BufferedAiohttpTransport
+from claimx_worker.http.transport import BufferedAiohttpTransport
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
 from claimx_worker.kafka.run import (
     event_loop_factory,
@@ -42,7 +42,7 @@ from claimx_worker.observability import (
 )
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins import PluginHost
-from claimx_worker.settings.worker import WorkerSettings, load_worker_config
+from claimx_worker.settings import WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
 _PROBE_INTERVAL_SECONDS = 5.0
@@ -114,7 +114,7 @@ async def _serve(
             made: Any = load_processor_factory(processor_spec)(settings)
             processor = await made if inspect.isawaitable(made) else made
         health.set_check("plugins_loaded", True)
-        await run_worker(settings, processor, registry=registry, redactor=redactor)
+        await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
 
 
 async def open_pipeline(
@@ -126,8 +126,9 @@ async def open_pipeline(
 ) -> Processor[Any]:
     """Load and start the plugins, open the API client and the action executor; the processor.
 
-    Raises :class:`~claimx_worker.settings.ConfigError` for an invalid plugin configuration or
-    an ``on_load`` that raised. Everything opened here is closed by the processor's ``on_stop``.
+    Raises :class:`~claimx_worker.config.problems.ConfigError` for an invalid plugin
+    configuration or an ``on_load`` that raised. Everything opened here is closed by the
+    processor's ``on_stop``.
     """
     processing = settings.kafka.worker.processing
     plugins_dir = Path(processing.plugins_dir) if processing.plugins_dir else None

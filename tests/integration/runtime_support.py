@@ -15,15 +15,15 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka import CommittedOffset, KafkaRuntime, ProcessContext, Processor
-from claimx_worker.observability import Redactor
-from claimx_worker.settings.worker import (
+from claimx_worker.kafka.settings import (
     ClaimXKafkaSettings,
     EnrichmentWorkerSettings,
     KafkaSettings,
     ProcessingSettings,
     TopicSettings,
-    WorkerSettings,
 )
+from claimx_worker.observability import Redactor
+from claimx_worker.settings import WorkerSettings
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 
 Record = tuple[bytes | None, bytes | None, list[tuple[str, str | bytes]] | None]

@@ -17,10 +17,10 @@ from claimx_worker.claimx import (
     ClaimXApiClient,
     ClaimXMetrics,
     Enricher,
-    HttpClientKind,
 )
 from claimx_worker.claimx.enricher import MAX_UNKNOWN_EVENT_TYPES
 from claimx_worker.errors import PermanentError
+from claimx_worker.http.transport import HttpClientKind
 from claimx_worker.model import (
     ClaimXEvent,
     ContactRow,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from claimx_worker.kafka import CommittedOffset, ProcessContext, Processor
-from claimx_worker.settings.worker import KafkaSettings
+from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import kafka_settings, produce, read_topic, running
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from claimx_worker.settings.worker import KafkaSettings
+from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import (
     DELAY_ENV,

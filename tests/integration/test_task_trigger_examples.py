@@ -33,10 +33,10 @@ from claimx_worker import (
     converter,
 )
 from claimx_worker.cli import cli
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.observability import Redactor, configure_logging
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
-from claimx_worker.settings import ConfigError
 from tests.unit.task_trigger.support import (
     PAYLOAD_BASE_KEYS,
     task_event,

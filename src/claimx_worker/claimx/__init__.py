@@ -4,7 +4,7 @@ from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.enricher import Enricher, Enrichment
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.output import download_task_messages, entity_rows_message
-from claimx_worker.claimx.settings import ApiSettings, HttpClientKind
+from claimx_worker.claimx.settings import ApiSettings
 
 __all__ = [
     "ApiCallTally",
@@ -13,7 +13,6 @@ __all__ = [
     "ClaimXMetrics",
     "Enricher",
     "Enrichment",
-    "HttpClientKind",
     "download_task_messages",
     "entity_rows_message",
 ]

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 from attrs import define, frozen
@@ -23,10 +23,10 @@ from loguru import logger
 
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.claimx.settings import ApiSettings
-from claimx_worker.claimx.transport import build_transport
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
 from claimx_worker.http.backoff import Backoff, parse_retry_after
 from claimx_worker.http.breaker import CircuitBreaker, CircuitOpenError, CircuitState
+from claimx_worker.http.transport import build_transport
 
 MEDIA_ID_FILTER_LIMIT = 50
 """Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
@@ -98,7 +98,11 @@ class ClaimXApiClient:
         # Requests go straight to the httpx transport with absolute URLs: httpx.AsyncClient's
         # URL merging, cookie, auth and redirect layers (none of which we use) cost more CPU per
         # request than the transport itself (figures in benchmarks/bench_enrichment.py).
-        self._transport = transport if transport is not None else build_transport(settings)
+        self._transport = (
+            transport
+            if transport is not None
+            else build_transport(settings.http_client, max_connections=settings.max_concurrency)
+        )
         self._base_url = settings.base_url.rstrip("/")
         self._url = functools.lru_cache(maxsize=URL_CACHE_SIZE)(httpx.URL)
         self._headers = httpx.Headers(
@@ -266,9 +270,9 @@ class ClaimXApiClient:
 
 
 def _claimx_id(project_id: str) -> str:
-    """``project_id`` for a URL path: ClaimX ids are ASCII digits, and event data is untrusted
-    (``..`` would leave the project's path)."""
-    if project_id.isascii() and project_id.isdigit():
-        return project_id
-    shown = project_id if len(project_id) <= 40 else project_id[:40] + "..."
-    raise PermanentError(f"project_id: not a ClaimX id (digits expected), got {shown!r}")
+    """``project_id`` as one URL path segment. Event data is untrusted: every character that
+    could leave the segment is percent-encoded, and a dot segment (``..`` would leave the
+    project's path once normalised) or an empty one is refused."""
+    if project_id in ("", ".", ".."):
+        raise PermanentError(f"project_id: not a ClaimX id, got {project_id!r}")
+    return quote(project_id, safe="")

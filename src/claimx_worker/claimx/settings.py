@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import enum
-
 from attrs import field, frozen, validators
 
-
-class HttpClientKind(enum.StrEnum):
-    """How HTTP requests are sent; all three keep the ``httpx`` API.
-
-    ``aiohttp``: ``httpx.AsyncClient`` over the aiohttp transport (``httpx-aiohttp``), the fastest
-    under concurrency on our machines; ``native``: ``httpx.AsyncClient`` with its own transport;
-    ``threads``: the sync ``httpx.Client`` on a thread pool.
-    """
-
-    AIOHTTP = "aiohttp"
-    NATIVE = "native"
-    THREADS = "threads"
+from claimx_worker.http.transport import HttpClientKind
 
 
 @frozen(kw_only=True)

@@ -10,19 +10,22 @@ import importlib.util
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka.context import Processor
 from claimx_worker.kafka.runtime import KafkaRuntime
+from claimx_worker.kafka.settings import EventLoopKind, KafkaSettings
 from claimx_worker.observability.redaction import Redactor
-from claimx_worker.settings.worker import EventLoopKind, WorkerSettings
 
-ProcessorFactory = Callable[[WorkerSettings], Processor[Any] | Awaitable[Processor[Any]]]
-"""Builds the per-event processor from the worker settings (``--processor module:function``);
-it may be ``async`` (it is called on the worker's event loop)."""
+SettingsT = TypeVar("SettingsT")
+
+ProcessorFactory = Callable[[SettingsT], Processor[Any] | Awaitable[Processor[Any]]]
+"""Builds the per-event processor from the application's settings (``--processor
+module:function``: ``claimx-worker run`` passes its ``WorkerSettings``); it may be ``async`` (it
+is called on the worker's event loop)."""
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _GC_YOUNG_THRESHOLD = 20_000
@@ -49,7 +52,7 @@ def event_loop_factory(kind: EventLoopKind) -> Callable[[], asyncio.AbstractEven
     return uvloop.new_event_loop
 
 
-def load_processor_factory(spec: str) -> ProcessorFactory:
+def load_processor_factory(spec: str) -> ProcessorFactory[Any]:
     """Import ``module:function``; raises :class:`ValueError` naming what is wrong."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -78,7 +81,7 @@ def tune_gc() -> None:
 
 
 async def run_worker(
-    settings: WorkerSettings,
+    settings: KafkaSettings,
     processor: Processor[Any],
     *,
     registry: CollectorRegistry,
@@ -91,7 +94,7 @@ async def run_worker(
     :class:`~claimx_worker.kafka.MissingTopicsError` or
     :class:`~claimx_worker.kafka.KafkaRuntimeError` like :meth:`KafkaRuntime.run`.
     """
-    runtime = KafkaRuntime(settings.kafka, processor, registry=registry, redactor=redactor)
+    runtime = KafkaRuntime(settings, processor, registry=registry, redactor=redactor)
     tune_gc()
     loop = asyncio.get_running_loop()
     received: list[int] = []

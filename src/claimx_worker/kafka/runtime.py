@@ -53,9 +53,9 @@ from claimx_worker.kafka.routing import (
     read_retry_state,
     truncated,
 )
+from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.kafka.topics import ensure_topics
 from claimx_worker.observability.redaction import Redactor
-from claimx_worker.settings.worker import KafkaSettings
 
 T = TypeVar("T")
 

@@ -22,6 +22,7 @@ from typing import Any
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.model.context import EventFailure, HandlerMetadata, Stage
 from claimx_worker.model.event import ClaimXEvent
 from claimx_worker.model.rows import EntityRows
@@ -30,7 +31,6 @@ from claimx_worker.plugins.discovery import InstalledPlugin
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult, StageRunner
-from claimx_worker.settings import ConfigError
 
 EMPTY_ROWS = EntityRows()
 NO_METADATA = HandlerMetadata()
@@ -67,7 +67,8 @@ class PluginHost:
         """Load and validate every instance below ``plugins_dir`` (``None``: no plugins).
 
         ``budget_ms`` is the default time budget of one hook call (an instance's ``timeout_ms``
-        overrides it). Raises :class:`~claimx_worker.settings.ConfigError` with every problem.
+        overrides it). Raises :class:`~claimx_worker.config.problems.ConfigError` with every
+        problem.
         """
         plugins = load_plugins(plugins_dir, env=env, installed=installed)
         return cls(plugins, registry=registry, budget_ms=budget_ms)
@@ -92,7 +93,7 @@ class PluginHost:
 
         An exception (or topics that are not a collection of names) stops start-up: the
         instances already loaded are unloaded, and a
-        :class:`~claimx_worker.settings.ConfigError` names the failing instance and hook.
+        :class:`~claimx_worker.config.problems.ConfigError` names the failing instance and hook.
         """
         topics: set[str] = set()
         for instance in self._plugins.instances:

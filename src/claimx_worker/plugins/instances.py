@@ -18,14 +18,10 @@ import attrs
 from attrs import field, frozen
 from ruamel.yaml.comments import CommentedMap
 
-from claimx_worker.settings import (
-    CONFIG_KEY,
-    ConfigError,
-    ConfigProblem,
-    display_path,
-    load_yaml,
-    structure_node,
-)
+from claimx_worker.config.converter import CONFIG_KEY
+from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
+from claimx_worker.config.structuring import structure_node
+from claimx_worker.config.yaml_files import load_yaml
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"

@@ -9,10 +9,10 @@ from typing import Any
 from attrs import frozen
 
 from claimx_worker import __version__
+from claimx_worker.config.problems import display_path
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import InstanceSpec
 from claimx_worker.plugins.loading import PluginSet, load_plugins
-from claimx_worker.settings import display_path
 
 
 @frozen(kw_only=True)
@@ -90,7 +90,7 @@ class Inventory:
 def take_inventory(plugins_dir: Path | None, *, env: Mapping[str, str]) -> Inventory:
     """Discover installed plugins and load (validate) the instances; calls no ``on_load``.
 
-    Raises :class:`~claimx_worker.settings.ConfigError` with every problem found.
+    Raises :class:`~claimx_worker.config.problems.ConfigError` with every problem found.
     """
     installed = installed_plugins()
     plugins = load_plugins(plugins_dir, env=env, installed=installed)

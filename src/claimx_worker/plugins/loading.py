@@ -24,11 +24,12 @@ from attrs import field, frozen
 from loguru import logger
 
 from claimx_worker import __version__
+from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
+from claimx_worker.config.structuring import structure_node
 from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
 from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import CONFIG_SECTION, InstanceSpec, scan_instances
-from claimx_worker.settings import ConfigError, ConfigProblem, display_path, structure_node
 
 HOOK_NAMES: tuple[str, ...] = tuple(
     name for name in vars(ClaimXHookSpecs) if not name.startswith("_")

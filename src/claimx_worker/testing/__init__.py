@@ -43,7 +43,7 @@ _EXPORTS = {
     "WebhookReceiver": "webhooks",
 }
 _OTHER_EXPORTS = {
-    "ConfigError": "claimx_worker.settings",
+    "ConfigError": "claimx_worker.config.problems",
     "PluginAction": "claimx_worker.plugins",
     "StageResult": "claimx_worker.plugins",
 }
@@ -72,8 +72,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from claimx_worker.config.problems import ConfigError
     from claimx_worker.plugins import PluginAction, StageResult
-    from claimx_worker.settings import ConfigError
     from claimx_worker.testing.claimx_api import ClaimXApiSimulator
     from claimx_worker.testing.contract import CONTRACT_EVENT_TYPES, PluginContract
     from claimx_worker.testing.factories import (

@@ -41,6 +41,7 @@ from attrs import define, field, frozen
 from prometheus_client import CollectorRegistry
 from ruamel.yaml import YAML
 
+from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.model import (
     Action,
@@ -62,7 +63,6 @@ from claimx_worker.plugins import (
     load_plugins,
 )
 from claimx_worker.plugins.instances import CONFIG_FILE, scan_instances
-from claimx_worker.settings import ConfigError, ConfigProblem, display_path
 from claimx_worker.testing.deliverability import DeliveryCheck
 from claimx_worker.testing.factories import handler_metadata, sample_enrichment
 from claimx_worker.testing.io_guard import IOAttempt, IOGuard
@@ -125,7 +125,7 @@ def load_instances(
     ``env`` (default ``os.environ``) fills ``${VAR}``. ``plugin_class`` is the class behind the
     entry point the config names (of several, the one that is not installed), for a class that
     is not installed. Raises
-    :class:`~claimx_worker.settings.ConfigError` naming the problems.
+    :class:`~claimx_worker.config.problems.ConfigError` naming the problems.
     """
     environ = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix="claimx-harness-") as temp:
@@ -189,7 +189,7 @@ class StageHarness:
         block_io: bool = False,
     ) -> StageHarness:
         """Load (see :func:`load_instances`) and start the instances; raises
-        :class:`~claimx_worker.settings.ConfigError` for invalid config or a failing
+        :class:`~claimx_worker.config.problems.ConfigError` for invalid config or a failing
         ``on_load`` (chained to the plugin's exception)."""
         plugins = load_instances(config, name=name, env=env, plugin_class=plugin_class)
         return cls(plugins, budget_ms=budget_ms, strict=strict, block_io=block_io)

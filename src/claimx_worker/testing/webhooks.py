@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     # The worker's loop choice (uvloop: less CPU beside the worker), imported only when run as a
     # script: the kit's fixtures do not need the Kafka modules.
     from claimx_worker.kafka.run import event_loop_factory
-    from claimx_worker.settings.worker import EventLoopKind
+    from claimx_worker.kafka.settings import EventLoopKind
 
     new_loop = event_loop_factory(EventLoopKind.AUTO)
     with asyncio.Runner(loop_factory=new_loop) as runner:

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka import KafkaRuntime, Processor, runtime
-from claimx_worker.settings.worker import KafkaSettings
+from claimx_worker.kafka.settings import KafkaSettings
 
 
 class RoomFreedWhileGivingUp(asyncio.Event):

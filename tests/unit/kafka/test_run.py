@@ -10,7 +10,7 @@ import uvloop
 from tests.integration.runtime_support import make_processor
 
 from claimx_worker.kafka.run import event_loop_factory, load_processor_factory, resolve_event_loop
-from claimx_worker.settings.worker import EventLoopKind
+from claimx_worker.kafka.settings import EventLoopKind
 
 
 def test_a_factory_is_imported_by_module_and_name() -> None:

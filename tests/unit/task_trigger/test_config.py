@@ -18,7 +18,8 @@ from claimx_plugin_task_trigger import (
 )
 from claimx_plugin_task_trigger.config import template_fields
 from claimx_worker import ConfigValueError
-from claimx_worker.settings import ConfigError, load_config_file
+from claimx_worker.config.problems import ConfigError
+from claimx_worker.config.structuring import load_config_file
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> TaskTriggerConfig:

@@ -25,8 +25,8 @@ from claimx_worker import (
     Webhook,
     hookimpl,
 )
+from claimx_worker.config.problems import display_path
 from claimx_worker.errors import ErrorCategory
-from claimx_worker.settings import display_path
 from claimx_worker.testing import (
     ConfigError,
     HookError,

@@ -11,15 +11,10 @@ from typing import Any, ClassVar, Literal
 import attrs
 import pytest
 
-from claimx_worker.settings import (
-    CONFIG_KEY,
-    ConfigError,
-    ConfigProblem,
-    ConfigValueError,
-    load_config_file,
-    load_yaml,
-    structure_node,
-)
+from claimx_worker.config.converter import CONFIG_KEY
+from claimx_worker.config.problems import ConfigError, ConfigProblem, ConfigValueError
+from claimx_worker.config.structuring import load_config_file, structure_node
+from claimx_worker.config.yaml_files import load_yaml
 
 
 class Color(enum.StrEnum):

@@ -1,18 +1,12 @@
-"""The worker's settings (``config/claimx_config.yaml``) and :func:`load_settings`.
+"""Settings of the Kafka runtime: the ``kafka:`` section of the worker settings file.
 
-The file keeps the operators' nesting::
+::
 
     kafka:
       bootstrap_servers, common, consumer, producer, create_topics, topic_partitions, ...
       claimx:
         enrichment_worker:
           consumer_group, topics: {...}, processing: {...}
-    claimx_api: {...}
-    actions: {...}
-    metrics: {port}
-
-``KAFKA_BOOTSTRAP_SERVERS`` in the environment overrides ``kafka.bootstrap_servers``; any other
-value can come from the environment with ``${VAR}`` / ``${VAR:-default}`` in the file.
 """
 
 from __future__ import annotations
@@ -21,18 +15,12 @@ import enum
 import importlib.util
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 from attrs import field, frozen, validators
 
-from claimx_worker.actions.settings import ActionSettings
-from claimx_worker.claimx.settings import ApiSettings
-from claimx_worker.settings.loader import ConfigValueError, LoadedConfig, load_config_file
-
-BOOTSTRAP_SERVERS_ENV = "KAFKA_BOOTSTRAP_SERVERS"
-"""Environment variable that overrides ``kafka.bootstrap_servers``."""
+from claimx_worker.config.problems import ConfigValueError
 
 _DELAY = re.compile(r"(\d+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -202,40 +190,3 @@ class KafkaSettings:
     def worker(self) -> EnrichmentWorkerSettings:
         """Shortcut for ``claimx.enrichment_worker``."""
         return self.claimx.enrichment_worker
-
-
-@frozen(kw_only=True)
-class MetricsSettings:
-    """``metrics``: the Prometheus endpoint (``/metrics``, ``/healthz``, ``/readyz``)."""
-
-    port: int = field(default=9100, validator=[validators.ge(0), validators.le(65535)])
-
-
-@frozen(kw_only=True)
-class WorkerSettings:
-    """Everything ``claimx-worker run`` needs, as read from ``config/claimx_config.yaml``."""
-
-    kafka: KafkaSettings = field(factory=KafkaSettings)
-    claimx_api: ApiSettings = field(factory=ApiSettings)
-    actions: ActionSettings = field(factory=ActionSettings)
-    metrics: MetricsSettings = field(factory=MetricsSettings)
-
-
-def load_worker_config(path: Path, env: Mapping[str, str]) -> LoadedConfig[WorkerSettings]:
-    """Read the worker settings file, with the secret values found in it (for log redaction).
-
-    Raises :class:`~claimx_worker.settings.ConfigError` listing every problem as
-    ``file:line: key: message`` (unknown keys, wrong types, unset variables, bad values).
-    """
-    loaded = load_config_file(path, WorkerSettings, env=env)
-    servers = env.get(BOOTSTRAP_SERVERS_ENV, "").strip()
-    if not servers:
-        return loaded
-    settings = loaded.value
-    kafka = attrs.evolve(settings.kafka, bootstrap_servers=servers)
-    return LoadedConfig(attrs.evolve(settings, kafka=kafka), loaded.secrets)
-
-
-def load_settings(path: Path, env: Mapping[str, str]) -> WorkerSettings:
-    """The worker settings in ``path``; see :func:`load_worker_config`."""
-    return load_worker_config(path, env).value

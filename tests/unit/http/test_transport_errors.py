@@ -7,7 +7,7 @@ import httpx
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
-from claimx_worker.claimx.transport import httpx_errors
+from claimx_worker.http.transport import httpx_errors
 
 KEY = ConnectionKey("127.0.0.1", 9, False, True, None, None, None)
 

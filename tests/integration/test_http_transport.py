@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from claimx_worker.claimx.transport import BufferedAiohttpTransport
+from claimx_worker.http.transport import BufferedAiohttpTransport
 
 
 async def _echo(request: web.Request) -> web.Response:

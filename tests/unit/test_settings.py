@@ -7,19 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.kafka.runtime import producer_config
-from claimx_worker.settings import ConfigError
-from claimx_worker.settings.worker import (
+from claimx_worker.kafka.settings import (
     EventLoopKind,
     KafkaSettings,
     ProcessingSettings,
-    WorkerSettings,
-    load_settings,
-    load_worker_config,
     parse_delay,
 )
+from claimx_worker.settings import WorkerSettings, load_settings, load_worker_config
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_FILE = REPO / "config" / "claimx_config.yaml"
 
 

@@ -1,0 +1,130 @@
+"""``${VAR}`` expansion over a loaded YAML tree, and the secret values found on the way.
+
+- ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (not in keys); the
+  default applies when the variable is unset or empty; ``$${`` is a literal ``${``. An unset
+  variable without a default is a problem naming the variable.
+- Secret strings are collected for the log redactor: every string value under a key that looks
+  secret (authorization, token, secret, password, api key, signature, credential) and the value
+  of every variable expanded there or whose own name looks secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Hashable, Mapping
+from typing import Any
+
+from attrs import frozen
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+SECRET_KEY_PATTERN = re.compile(
+    r"authorization|token|secret|passw(?:or)?d|credential|api[_-]?key|signature", re.IGNORECASE
+)
+"""Keys (and variable names) whose values are secrets, matched anywhere, case-insensitively."""
+
+_VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_NAME_AND_DEFAULT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+
+KeyPath = tuple[Hashable, ...]
+"""Where a value sits in the YAML tree: the mapping keys and list indexes from the root."""
+
+
+@frozen
+class Expanded:
+    """A YAML tree as plain Python data with every variable expanded; ``problems`` are
+    ``(key path, message)`` pairs in the order found."""
+
+    data: Any
+    secrets: frozenset[str]
+    problems: tuple[tuple[KeyPath, str], ...]
+
+
+def expand_variables(
+    root: Any, *, env: Mapping[str, str], exclude: Collection[str] = ()
+) -> Expanded:
+    """Plain data from a ruamel node with variables expanded from ``env``.
+
+    ``exclude`` names top-level keys to leave out entirely; ``None`` (an empty document) gives an
+    empty mapping.
+    """
+    expander = _Expander(env)
+    data: Any
+    if root is None:
+        data = {}
+    elif isinstance(root, Mapping):
+        data = {
+            _plain_key(key): expander.plain(value, (_plain_key(key),), key)
+            for key, value in root.items()
+            if key not in exclude
+        }
+    else:
+        data = expander.plain(root, (), None)
+    return Expanded(data, frozenset(expander.secrets), tuple(expander.problems))
+
+
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, str):
+        return str(key)
+    if isinstance(key, int) and not isinstance(key, bool | ScalarBoolean):
+        return int(key)
+    return key
+
+
+class _Expander:
+    """One expansion run: walks the tree, collecting secrets and problems."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.secrets: set[str] = set()
+        self.problems: list[tuple[KeyPath, str]] = []
+
+    def plain(self, node: Any, path: KeyPath, key: Hashable | None) -> Any:
+        """Plain Python data from a ruamel node, with variables expanded in strings."""
+        if isinstance(node, Mapping):
+            return {
+                _plain_key(k): self.plain(v, (*path, _plain_key(k)), k) for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [self.plain(item, (*path, index), key) for index, item in enumerate(node)]
+        if isinstance(node, str):
+            return self._expand(str(node), path, key)
+        if isinstance(node, bool | ScalarBoolean):
+            return bool(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        return node
+
+    def _expand(self, text: str, path: KeyPath, key: Hashable | None) -> str:
+        secret_place = isinstance(key, str) and SECRET_KEY_PATTERN.search(key) is not None
+        if "$" in text:
+            text = _VARIABLE.sub(lambda match: self._substitute(match, path, secret_place), text)
+        if secret_place and text:
+            self.secrets.add(text)
+        return text
+
+    def _substitute(self, match: re.Match[str], path: KeyPath, secret_place: bool) -> str:
+        whole, inner = match.group(0), match.group(1)
+        if whole == "$${":
+            return "${"
+        if inner is None:
+            return self._problem(path, "unterminated '${' (write '$${' for a literal '${')")
+        parts = _NAME_AND_DEFAULT.fullmatch(inner)
+        if parts is None:
+            return self._problem(path, f"invalid variable reference '{whole}'")
+        name, default = parts.group(1), parts.group(2)
+        value = self._env.get(name)
+        if not value and default is not None:
+            value = default
+        if value is None:
+            return self._problem(
+                path, f"environment variable '{name}' is not set and has no default"
+            )
+        if value and (secret_place or SECRET_KEY_PATTERN.search(name)):
+            self.secrets.add(value)
+        return value
+
+    def _problem(self, path: KeyPath, message: str) -> str:
+        self.problems.append((path, message))
+        return ""
