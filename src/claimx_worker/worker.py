@@ -98,7 +98,9 @@ async def _serve(
     health = HealthState()
     health.declare(*READINESS_CHECKS)
     register_process_metrics(registry, version=__version__, health=health)
-    server = start_observability_server(settings.metrics.port, registry, health)
+    server = start_observability_server(
+        settings.metrics.port, registry, health, host=settings.metrics.host
+    )
     logger.bind(url=server.url).info("Serving /metrics, /healthz and /readyz")
     async with contextlib.AsyncExitStack() as background:
         background.push_async_callback(_cancel, asyncio.create_task(run_heartbeat(health)))

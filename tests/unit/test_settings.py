@@ -40,7 +40,7 @@ def test_the_default_file_loads_to_the_documented_defaults() -> None:
         "claimx.enrichment.retry.20m": 1200.0,
         "claimx.enrichment.retry.40m": 2400.0,
     }
-    assert settings.metrics.port == 9100
+    assert (settings.metrics.host, settings.metrics.port) == ("0.0.0.0", 9100)
 
 
 def test_environment_fills_and_overrides_values() -> None:
@@ -48,11 +48,12 @@ def test_environment_fills_and_overrides_values() -> None:
         "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9092,broker-2:9092",
         "CLAIMX_API_TOKEN": "dXNlcjpwYXNz",
         "METRICS_PORT": "9200",
+        "METRICS_HOST": "127.0.0.1",
     }
     loaded = load_worker_config(DEFAULT_FILE, env)
     assert loaded.value.kafka.bootstrap_servers == "broker-1:9092,broker-2:9092"
     assert loaded.value.claimx_api.token == "dXNlcjpwYXNz"
-    assert loaded.value.metrics.port == 9200
+    assert (loaded.value.metrics.host, loaded.value.metrics.port) == ("127.0.0.1", 9200)
     assert "dXNlcjpwYXNz" in loaded.secrets
     assert "dXNlcjpwYXNz" not in repr(loaded.value)
 
