@@ -44,12 +44,12 @@ from claimx_worker.kafka.offsets import PartitionOffsets
 from claimx_worker.kafka.producer import DeliveryError, DeliveryProducer
 from claimx_worker.kafka.routing import (
     TRUNCATED_VALUE_BYTES,
-    Failure,
     Origin,
-    RetryPolicy,
     RetryState,
+    RetryTopicSchedule,
     Route,
-    classify,
+    RoutedFailure,
+    classify_for_routing,
     read_retry_state,
     truncated,
 )
@@ -181,7 +181,7 @@ class KafkaRuntime(Generic[T]):
         self._commit_interval = processing.commit_interval_seconds
         retry_topics = worker.retry_topics()
         self._retry_delays = retry_topics
-        self._policy = RetryPolicy(
+        self._retry_schedule = RetryTopicSchedule(
             {
                 topic: (label, seconds)
                 for (topic, seconds), label in zip(
@@ -636,9 +636,9 @@ class KafkaRuntime(Generic[T]):
     # --- failures -----------------------------------------------------------------------------
 
     async def _route_failure(self, ctx: ProcessContext, exc: BaseException) -> None:
-        failure = classify(exc)
+        failure = classify_for_routing(exc)
         failure = attrs.evolve(failure, message=self._redactor.redact(failure.message))
-        route = self._policy.route(
+        route = self._retry_schedule.route(
             failure, attempts=ctx.attempt, origin=ctx.origin, headers=ctx.headers, now=time.time()
         )
         log = logger.bind(
@@ -666,7 +666,7 @@ class KafkaRuntime(Generic[T]):
         part.offsets.done(ctx.offset)
         self._finish(part)
 
-    async def _write(self, route: Route, ctx: ProcessContext, failure: Failure) -> Route:
+    async def _write(self, route: Route, ctx: ProcessContext, failure: RoutedFailure) -> Route:
         """Write the retry or DLQ record until acknowledged; return the route finally taken.
 
         A record too large for its topic goes to the DLQ with its value truncated; any other
@@ -683,7 +683,7 @@ class KafkaRuntime(Generic[T]):
             except DeliveryError as exc:
                 if exc.too_large and original and keep >= 0:
                     if route.delay_label is not None:
-                        route = self._policy.route(
+                        route = self._retry_schedule.route(
                             attrs.evolve(failure, retryable=False),
                             attempts=ctx.attempt,
                             origin=ctx.origin,
@@ -700,7 +700,7 @@ class KafkaRuntime(Generic[T]):
             backoff = min(backoff * 2, max_backoff)
 
     async def _notify_failed(
-        self, ctx: ProcessContext, exc: BaseException, failure: Failure, route: Route
+        self, ctx: ProcessContext, exc: BaseException, failure: RoutedFailure, route: Route
     ) -> None:
         if self._processor.on_failed is None:
             return
