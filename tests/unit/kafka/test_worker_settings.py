@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from claimx_worker.kafka.runtime import producer_config
+from claimx_worker.kafka.clients import producer_config
 from claimx_worker.settings import ConfigError
 from claimx_worker.settings.worker import (
     EventLoopKind,
