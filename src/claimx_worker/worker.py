@@ -25,13 +25,13 @@ from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_fr
 from claimx_worker.claimx import Enricher
 from claimx_worker.http.transport import BufferedAiohttpTransport
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
+from claimx_worker.kafka.clients import admin_config, producer_config
 from claimx_worker.kafka.run import (
     event_loop_factory,
     load_processor_factory,
     resolve_event_loop,
     run_worker,
 )
-from claimx_worker.kafka.runtime import admin_config, producer_config
 from claimx_worker.observability import (
     HealthState,
     Redactor,

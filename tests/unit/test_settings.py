@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.kafka.runtime import producer_config
+from claimx_worker.kafka.clients import producer_config
 from claimx_worker.kafka.settings import (
     EventLoopKind,
     KafkaSettings,

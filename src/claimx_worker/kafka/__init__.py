@@ -6,17 +6,12 @@ semantics are documented in :mod:`claimx_worker.kafka.context`; retry and DLQ re
 :mod:`claimx_worker.kafka.routing`.
 """
 
+from claimx_worker.kafka.clients import admin_config, consumer_config, producer_config
+from claimx_worker.kafka.commits import CommittedOffset
 from claimx_worker.kafka.context import FailedEvent, ProcessContext, Processor
 from claimx_worker.kafka.producer import DeliveryError, DeliveryProducer
 from claimx_worker.kafka.run import ProcessorFactory, load_processor_factory, run_worker
-from claimx_worker.kafka.runtime import (
-    CommittedOffset,
-    KafkaRuntime,
-    KafkaRuntimeError,
-    admin_config,
-    consumer_config,
-    producer_config,
-)
+from claimx_worker.kafka.runtime import KafkaRuntime, KafkaRuntimeError
 from claimx_worker.kafka.topics import MissingTopicsError, ensure_topics
 
 __all__ = [

@@ -42,7 +42,8 @@ T = TypeVar("T")
 
 
 class _Owner(Protocol):
-    """What a context needs from the runtime."""
+    """What a context needs from the runtime: its
+    :class:`~claimx_worker.kafka.in_flight.InFlight` accounting."""
 
     producer: DeliveryProducer
 

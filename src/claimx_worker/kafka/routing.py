@@ -73,8 +73,9 @@ class Origin:
 
 
 @frozen
-class Failure:
-    """A classified processing failure."""
+class RoutedFailure:
+    """A failed event's error as the routing sees it: its category, whether it may be retried,
+    and the message and type its retry or DLQ record carries."""
 
     category: str
     retryable: bool
@@ -84,8 +85,9 @@ class Failure:
     """False for exceptions that are not :class:`ProcessingError`: bugs, logged with traceback."""
 
 
-def classify(exc: BaseException) -> Failure:
-    """Classify an exception from decoding, processing, an output's delivery or deferred work.
+def classify_for_routing(exc: BaseException) -> RoutedFailure:
+    """Classify an exception from decoding, processing, an output's delivery or deferred work for
+    retry or DLQ routing.
 
     :class:`ProcessingError` subclasses carry their category; a failed output delivery is
     transient unless the output is too large; anything else is a bug and permanent.
@@ -93,11 +95,11 @@ def classify(exc: BaseException) -> Failure:
     name = type(exc).__name__
     message = str(exc)[:MAX_ERROR_CHARS] or name
     if isinstance(exc, ProcessingError):
-        return Failure(str(exc.category), exc.retryable, message, name, expected=True)
+        return RoutedFailure(str(exc.category), exc.retryable, message, name, expected=True)
     if isinstance(exc, DeliveryError):
         category = ErrorCategory.PERMANENT if exc.too_large else ErrorCategory.TRANSIENT
-        return Failure(str(category), not exc.too_large, message, name, expected=True)
-    return Failure(str(ErrorCategory.PERMANENT), False, message, name, expected=False)
+        return RoutedFailure(str(category), not exc.too_large, message, name, expected=True)
+    return RoutedFailure(str(ErrorCategory.PERMANENT), False, message, name, expected=False)
 
 
 @frozen
@@ -152,8 +154,8 @@ class Route:
     """The retry delay (e.g. ``5m``), or ``None`` for the DLQ."""
 
 
-class RetryPolicy:
-    """Chooses the retry topic for a failure, or the DLQ once every delay has been tried.
+class RetryTopicSchedule:
+    """The retry topics in attempt order, then the DLQ: picks where a failed attempt goes.
 
     ``retry_topics`` maps each retry topic to ``(delay label, delay seconds)`` in retry order: the
     first failure goes to the first topic, the n-th to the n-th; a failure after the last retry,
@@ -171,7 +173,7 @@ class RetryPolicy:
 
     def route(
         self,
-        failure: Failure,
+        failure: RoutedFailure,
         *,
         attempts: int,
         origin: Origin,

@@ -1,4 +1,4 @@
-"""Backpressure bookkeeping of the runtime: room freed while a stall is being declared."""
+"""Backpressure bookkeeping of the fetch loop: room freed while a stall is being declared."""
 
 from __future__ import annotations
 
@@ -8,23 +8,26 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.kafka import KafkaRuntime, Processor, runtime
-from claimx_worker.kafka.settings import KafkaSettings
+from claimx_worker.kafka import DeliveryProducer, fetching
+from claimx_worker.kafka.fetching import Fetcher
+from claimx_worker.kafka.in_flight import InFlight
+from claimx_worker.kafka.metrics import RuntimeMetrics
+from claimx_worker.kafka.partitions import Assignment
 
 
 class RoomFreedWhileGivingUp(asyncio.Event):
-    """An event whose wait, when cancelled by a timeout, lets the runtime settle first: the
+    """An event whose wait, when cancelled by a timeout, lets the accounting settle first: the
     moment at which a finishing event ends the backpressure."""
 
-    def __init__(self, owner: KafkaRuntime[Any]) -> None:
+    def __init__(self, in_flight: InFlight) -> None:
         super().__init__()
-        self.owner = owner
+        self.in_flight = in_flight
 
     async def wait(self) -> bool:  # type: ignore[override]
         try:
             return await super().wait()
         except asyncio.CancelledError:
-            self.owner._backpressure = False  # what _settle() does when room is freed
+            self.in_flight.backpressure = False  # what settling does when room is freed
             self.set()
             raise
 
@@ -45,18 +48,38 @@ class Consumer:
 async def test_room_freed_as_the_wait_times_out_does_not_leave_the_worker_stalled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime, "_STALL_SECONDS", 0.01)
+    monkeypatch.setattr(fetching, "_STALL_SECONDS", 0.01)
 
-    async def process(item: bytes, ctx: Any) -> None:
+    async def nothing_to_route(*_: Any) -> None:
         return None
 
-    worker = KafkaRuntime(
-        KafkaSettings(), Processor(decode=bytes, process=process), registry=CollectorRegistry()
+    async def commit(*_: Any) -> None:
+        return None
+
+    metrics = RuntimeMetrics(
+        CollectorRegistry(), in_flight=int, uncommitted=int, assigned=int, paused=int
     )
-    worker._room = RoomFreedWhileGivingUp(worker)
-    worker._backpressure = True
+    in_flight = InFlight(
+        DeliveryProducer({}),
+        max_in_flight=10,
+        resume_at=5,
+        route_failure=nothing_to_route,
+        metrics=metrics,
+    )
+    assignment = Assignment({})
+    fetcher = Fetcher(
+        assignment,
+        in_flight,
+        accept=lambda _: None,
+        commit=commit,
+        batch_size=10,
+        fetch_timeout=0.1,
+        commit_interval=5.0,
+    )
+    in_flight.room = RoomFreedWhileGivingUp(in_flight)
+    in_flight.backpressure = True
 
-    await worker._fetch_or_wait(Consumer())  # type: ignore[arg-type]
+    await fetcher._fetch_or_wait(Consumer())  # type: ignore[arg-type]
 
-    assert worker._backpressure is False
-    assert worker._stalled is False, "stalled with room to spare: nothing would ever resume"
+    assert in_flight.backpressure is False
+    assert in_flight.stalled is False, "stalled with room to spare: nothing would ever resume"

@@ -18,14 +18,14 @@ from claimx_worker.kafka.routing import (
     ORIGINAL_TOPIC,
     VALUE_TRUNCATED,
     Origin,
-    RetryPolicy,
-    classify,
+    RetryTopicSchedule,
+    classify_for_routing,
     header_text,
     read_retry_state,
     truncated,
 )
 
-POLICY = RetryPolicy(
+SCHEDULE = RetryTopicSchedule(
     {
         "claimx.enrichment.retry.5m": ("5m", 300.0),
         "claimx.enrichment.retry.10m": ("10m", 600.0),
@@ -39,21 +39,21 @@ NOW = 1_800_000_000.0
 
 
 def test_classification() -> None:
-    assert classify(TransientError("HTTP 503")).retryable
-    assert classify(TransientError("x")).category == "transient"
+    assert classify_for_routing(TransientError("HTTP 503")).retryable
+    assert classify_for_routing(TransientError("x")).category == "transient"
     for exc, category in [
         (PermanentError("HTTP 404"), "permanent"),
         (AuthError("HTTP 401"), "auth"),
         (InvalidEventError("event_id: missing"), "invalid_event"),
     ]:
-        failure = classify(exc)
+        failure = classify_for_routing(exc)
         assert (failure.category, failure.retryable, failure.expected) == (category, False, True)
         assert failure.message == str(exc)
         assert failure.error_type == type(exc).__name__
 
 
 def test_an_unexpected_exception_is_a_permanent_bug() -> None:
-    failure = classify(KeyError("project"))
+    failure = classify_for_routing(KeyError("project"))
     assert failure.category == "permanent"
     assert not failure.retryable
     assert not failure.expected
@@ -61,20 +61,22 @@ def test_an_unexpected_exception_is_a_permanent_bug() -> None:
 
 
 def test_failed_deliveries_are_transient_unless_too_large() -> None:
-    timed_out = classify(DeliveryError(KafkaError(KafkaError._MSG_TIMED_OUT), "out"))
+    timed_out = classify_for_routing(DeliveryError(KafkaError(KafkaError._MSG_TIMED_OUT), "out"))
     assert (timed_out.category, timed_out.retryable) == ("transient", True)
-    too_large = classify(DeliveryError(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), "out"))
+    too_large = classify_for_routing(
+        DeliveryError(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), "out")
+    )
     assert (too_large.category, too_large.retryable) == ("permanent", False)
 
 
 def test_error_messages_are_capped() -> None:
-    assert len(classify(TransientError("x" * 5000)).message) == 1000
+    assert len(classify_for_routing(TransientError("x" * 5000)).message) == 1000
 
 
 def test_each_failed_attempt_goes_to_the_next_delay_then_the_dlq() -> None:
-    failure = classify(TransientError("HTTP 503"))
+    failure = classify_for_routing(TransientError("HTTP 503"))
     topics = [
-        POLICY.route(failure, attempts=attempt, origin=ORIGIN, headers=None, now=NOW)
+        SCHEDULE.route(failure, attempts=attempt, origin=ORIGIN, headers=None, now=NOW)
         for attempt in range(1, 6)
     ]
     assert [route.topic for route in topics] == [
@@ -96,8 +98,8 @@ def test_each_failed_attempt_goes_to_the_next_delay_then_the_dlq() -> None:
 
 
 def test_a_permanent_failure_goes_to_the_dlq_at_once_with_its_source() -> None:
-    route = POLICY.route(
-        classify(PermanentError("HTTP 404 for project 42")),
+    route = SCHEDULE.route(
+        classify_for_routing(PermanentError("HTTP 404 for project 42")),
         attempts=1,
         origin=ORIGIN,
         headers=[("traceparent", b"00-abc"), ("claimx-idempotency-key", b"k1")],
@@ -116,9 +118,9 @@ def test_a_permanent_failure_goes_to_the_dlq_at_once_with_its_source() -> None:
 
 
 def test_routing_headers_are_replaced_not_duplicated() -> None:
-    failure = classify(TransientError("again"))
-    first = POLICY.route(failure, attempts=1, origin=ORIGIN, headers=[("a", b"1")], now=NOW)
-    second = POLICY.route(failure, attempts=2, origin=ORIGIN, headers=first.headers, now=NOW)
+    failure = classify_for_routing(TransientError("again"))
+    first = SCHEDULE.route(failure, attempts=1, origin=ORIGIN, headers=[("a", b"1")], now=NOW)
+    second = SCHEDULE.route(failure, attempts=2, origin=ORIGIN, headers=first.headers, now=NOW)
     names = [name for name, _ in second.headers]
     assert len(names) == len(set(names))
     assert header_text(second.headers, ATTEMPTS) == "2"
@@ -126,8 +128,8 @@ def test_routing_headers_are_replaced_not_duplicated() -> None:
 
 
 def test_retry_state_round_trips_through_headers() -> None:
-    route = POLICY.route(
-        classify(TransientError("x")), attempts=2, origin=ORIGIN, headers=None, now=NOW
+    route = SCHEDULE.route(
+        classify_for_routing(TransientError("x")), attempts=2, origin=ORIGIN, headers=None, now=NOW
     )
     state = read_retry_state(route.headers, "claimx.enrichment.retry.10m", 0, 7)
     assert state.attempts == 2
@@ -143,16 +145,20 @@ def test_a_record_without_retry_headers_counts_as_new() -> None:
 
 
 def test_no_delays_means_transient_failures_are_dead_lettered() -> None:
-    policy = RetryPolicy({}, "dlq")
-    route = policy.route(
-        classify(TransientError("x")), attempts=1, origin=ORIGIN, headers=None, now=NOW
+    schedule = RetryTopicSchedule({}, "dlq")
+    route = schedule.route(
+        classify_for_routing(TransientError("x")), attempts=1, origin=ORIGIN, headers=None, now=NOW
     )
     assert route.topic == "dlq"
 
 
 def test_truncated_keeps_the_original_size() -> None:
-    route = POLICY.route(
-        classify(InvalidEventError("junk")), attempts=1, origin=ORIGIN, headers=None, now=NOW
+    route = SCHEDULE.route(
+        classify_for_routing(InvalidEventError("junk")),
+        attempts=1,
+        origin=ORIGIN,
+        headers=None,
+        now=NOW,
     )
     cut_route, value = truncated(route, b"x" * 100_000, 10)
     assert value == b"x" * 10
