@@ -3,8 +3,7 @@
 What this module exports is the public API for plugin authors; they import nothing else.
 """
 
-__version__ = "0.1.0"
-
+from claimx_worker._version import __version__
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook

@@ -11,7 +11,7 @@ from typing import NoReturn, TextIO
 import attrs
 import click
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
 from claimx_worker.model import EventType
 from claimx_worker.observability import Redactor, configure_logging

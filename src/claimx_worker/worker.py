@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
 from claimx_worker.claimx.transport import BufferedAiohttpTransport

@@ -23,7 +23,7 @@ import pluggy
 from attrs import field, frozen
 from loguru import logger
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
 from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
