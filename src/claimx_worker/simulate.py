@@ -25,7 +25,7 @@ from attrs import frozen
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.identity import idempotency_key
-from claimx_worker.actions.plugin_metrics import PluginMetricError, metric_name
+from claimx_worker.actions.metric_counters import MetricActionError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
 from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
 from claimx_worker.model import (
@@ -400,7 +400,7 @@ def _payload(value: Any) -> Any:
 def _counter(name: str) -> str | None:
     try:
         return metric_name(name)
-    except PluginMetricError:
+    except MetricActionError:
         return None
 
 
