@@ -71,7 +71,6 @@ T = TypeVar("T")
 
 STAGE_HOOKS = {stage: f"on_{stage.value}" for stage in Stage}
 """The hook called at each stage."""
-LIFECYCLE_HOOKS = ("on_load", "published_topics", "on_unload")
 MAPPING_FILE = "<config mapping>"
 """How problems in a config given as a mapping name their file (lines are not meaningful)."""
 DEFAULT_FAILURE = EventFailure(category=ErrorCategory.PERMANENT, message="simulated failure")
@@ -161,9 +160,10 @@ class StageHarness:
         self._budgets = {i.name: (i.spec.timeout_ms or budget_ms) / 1000 for i in plugins.instances}
         self._guard = IOGuard() if block_io else None
         self._observer = _Observer(self._guard)
-        self._observer.instrument(plugins)
         self._registry = CollectorRegistry()
-        self._host = PluginHost(plugins, registry=self._registry, budget_ms=budget_ms)
+        self._host = PluginHost(
+            self._observer.observed(plugins), registry=self._registry, budget_ms=budget_ms
+        )
         self._delivery = DeliveryCheck()
         self._problems: list[HookProblem] = []
         self._loop = _LoopThread()
@@ -396,8 +396,8 @@ class _Call:
 
 
 class _Observer:
-    """Wraps every hook implementation to record its result, exception and time, and to mark
-    stage hook calls for the I/O guard."""
+    """Wraps the hook functions the host calls to record each call's result, exception and
+    time, and to mark stage hook calls for the I/O guard."""
 
     def __init__(self, guard: IOGuard | None) -> None:
         self._guard = guard
@@ -411,11 +411,24 @@ class _Observer:
             (c.exception for (_, h), c in self.calls.items() if h == hook and c.exception), None
         )
 
-    def instrument(self, plugins: PluginSet) -> None:
-        hooks = [*LIFECYCLE_HOOKS, *STAGE_HOOKS.values()]
-        for hook in hooks:
-            for impl in getattr(plugins.manager.hook, hook).get_hookimpls():
-                impl.function = self._wrap(impl.function, impl.plugin_name, hook)
+    def observed(self, plugins: PluginSet) -> PluginSet:
+        """``plugins`` with every hook function wrapped; ``plugins`` itself is left as loaded."""
+        return attrs.evolve(
+            plugins,
+            instances=tuple(
+                attrs.evolve(
+                    instance,
+                    implementations={
+                        hook: attrs.evolve(
+                            implementation,
+                            function=self._wrap(implementation.function, instance.name, hook),
+                        )
+                        for hook, implementation in instance.implementations.items()
+                    },
+                )
+                for instance in plugins.instances
+            ),
+        )
 
     def _wrap(self, function: Any, instance: str, hook: str) -> Any:
         guard = self._guard if hook in STAGE_HOOKS.values() else None
