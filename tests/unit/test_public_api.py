@@ -1,15 +1,157 @@
-"""The public API of ``claimx_worker``: what ``__init__`` exports, and what importing it costs."""
+"""The public API of ``claimx_worker``: what ``__init__`` exports, and what importing it costs.
+
+The exported names are pinned in two steps, so that none changes unnoticed:
+
+1. :data:`EXPORTED` is a snapshot of ``__all__`` of each public module; any change to an
+   ``__all__`` fails :func:`test_the_exported_names_are_the_snapshot` until the snapshot is
+   updated with it, in the same diff.
+2. :data:`RELEASED` holds the names at the last release. Every name added to or removed from the
+   snapshot since then must be named, in backquotes, in the ``[Unreleased]`` section of
+   ``CHANGELOG.md`` (:func:`test_every_change_since_the_release_is_in_the_changelog`); the
+   check itself is tested on a made-up changelog, so it cannot pass vacuously.
+
+At a release, copy :data:`EXPORTED` into :data:`RELEASED`. 0.1.0 is not released yet: until
+then :data:`RELEASED` holds the names as they were when the API was pinned.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import re
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
+
+import pytest
 
 import claimx_worker
 from claimx_worker import _version
 
 PACKAGE = Path(claimx_worker.__file__).parent
+CHANGELOG = Path(__file__).resolve().parents[2] / "CHANGELOG.md"
+
+PLUGIN_API = frozenset(
+    {
+        "Action",
+        "ClaimXEvent",
+        "ConfigValueError",
+        "ContactRow",
+        "EntityRows",
+        "ErrorCategory",
+        "EventFailure",
+        "EventType",
+        "ExternalLinkRow",
+        "Filter",
+        "HandlerMetadata",
+        "Log",
+        "MediaRow",
+        "Metric",
+        "Plugin",
+        "PluginContext",
+        "PreparedLogLine",
+        "ProjectRow",
+        "PublishToTopic",
+        "Stage",
+        "TaskRow",
+        "TaskTemplateRow",
+        "VideoCollabRow",
+        "Webhook",
+        "__version__",
+        "converter",
+        "hookimpl",
+    }
+)
+TESTING_KIT = frozenset(
+    {
+        "BlockedIOError",
+        "CONTRACT_EVENT_TYPES",
+        "ClaimXApiSimulator",
+        "ConfigError",
+        "HookError",
+        "HookProblem",
+        "IOAttempt",
+        "KafkaBroker",
+        "PluginAction",
+        "PluginContract",
+        "ProblemKind",
+        "StageHarness",
+        "StageResult",
+        "TopicFactory",
+        "UNKNOWN_EVENT_TYPE",
+        "WebhookReceiver",
+        "load_instances",
+        "make_enriched_event",
+        "make_event",
+        "make_rows",
+    }
+)
+
+EXPORTED: Mapping[str, frozenset[str]] = {
+    "claimx_worker": PLUGIN_API,
+    "claimx_worker.testing": TESTING_KIT,
+}
+"""The ``__all__`` of each public module, as it is now."""
+RELEASED: Mapping[str, frozenset[str]] = {
+    "claimx_worker": PLUGIN_API,
+    "claimx_worker.testing": TESTING_KIT,
+}
+"""The ``__all__`` of each public module at the last release (see the module docstring)."""
+
+
+def unreleased_section(changelog: str) -> str:
+    """The ``## [Unreleased]`` section of a Keep a Changelog file."""
+    match = re.search(r"^## \[Unreleased\]\n(.*?)(?=^## \[|\Z)", changelog, re.M | re.S)
+    assert match is not None, "CHANGELOG.md has no '## [Unreleased]' section"
+    return match.group(1)
+
+
+def unlisted_changes(
+    released: Mapping[str, frozenset[str]],
+    exported: Mapping[str, frozenset[str]],
+    changelog: str,
+) -> list[str]:
+    """The names added or removed since ``released`` that the unreleased section does not name
+    in backquotes (```name``` or ```name(...)```, optionally with the module)."""
+    section = unreleased_section(changelog)
+    unlisted: list[str] = []
+    for module in sorted(released.keys() | exported.keys()):
+        before, now = released.get(module, frozenset()), exported.get(module, frozenset())
+        for change, names in (("added", now - before), ("removed", before - now)):
+            for name in sorted(names):
+                mention = rf"`(?:{re.escape(module)}\.)?{re.escape(name)}(?!\w)"
+                if not re.search(mention, section):
+                    unlisted.append(f"{module}.{name} ({change})")
+    return unlisted
+
+
+@pytest.mark.parametrize("module", sorted(EXPORTED))
+def test_the_exported_names_are_the_snapshot(module: str) -> None:
+    exported = importlib.import_module(module).__all__
+    assert len(exported) == len(set(exported)), "a name is exported twice"
+    assert set(exported) == EXPORTED[module], (
+        "the public API changed: update EXPORTED in this file, and name the change in CHANGELOG.md"
+    )
+
+
+def test_every_change_since_the_release_is_in_the_changelog() -> None:
+    changelog = CHANGELOG.read_text(encoding="utf-8")
+    assert unlisted_changes(RELEASED, EXPORTED, changelog) == []
+
+
+def test_the_changelog_check_fails_for_a_change_it_does_not_name() -> None:
+    released = {"claimx_worker": frozenset({"Log", "Gone"})}
+    exported = {"claimx_worker": frozenset({"Log", "NewThing", "Named"})}
+    changelog = (
+        "# Changelog\n\n## [Unreleased]\n### Added\n- `Named(x)` does things; NewThing too\n"
+        "\n## [0.1.0]\n### Removed\n- `Gone`\n- `NewThing`\n"
+    )
+
+    assert unlisted_changes(released, exported, changelog) == [
+        "claimx_worker.NewThing (added)",
+        "claimx_worker.Gone (removed)",
+    ]
+    assert unlisted_changes(released, released, changelog) == []
 
 
 def test_the_version_lives_in_its_own_module() -> None:
