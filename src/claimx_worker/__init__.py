@@ -8,7 +8,7 @@ from claimx_worker.errors import ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
-from claimx_worker.model.converter import converter
+from claimx_worker.model.converter import plugin_converter as converter
 from claimx_worker.model.event import ClaimXEvent, EventType
 from claimx_worker.model.rows import (
     ContactRow,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import ast
 import importlib
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -170,3 +172,37 @@ def test_no_internal_module_imports_a_public_name_from_the_package() -> None:
                 if public and path != PACKAGE / "__init__.py":
                     offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {public}")
     assert offenders == []
+
+
+PLUGIN_CONVERTER_PROBE = """
+from datetime import datetime
+import claimx_worker
+from claimx_worker.actions.encoding import payload_bytes
+from claimx_worker.claimx.output import entity_rows_message
+from claimx_worker.model import ProjectRow
+from claimx_worker.testing import make_event, make_rows
+
+event = make_event("CUSTOM_TASK_COMPLETED")
+rows = make_rows(event)
+def encoded():
+    return entity_rows_message(event, rows), payload_bytes(rows)
+before = encoded()
+same_conventions = claimx_worker.converter.unstructure(rows) == __import__("json").loads(
+    payload_bytes(rows)
+)
+claimx_worker.converter.register_unstructure_hook(datetime, lambda value: "plugin's")
+claimx_worker.converter.register_unstructure_hook(ProjectRow, lambda row: {"plugin's": True})
+print(same_conventions, encoded() == before, claimx_worker.converter.unstructure(rows)["projects"])
+"""
+
+
+def test_hooks_a_plugin_registers_on_the_public_converter_leave_the_worker_s_output_alone() -> None:
+    """Run in a fresh interpreter: a hook registered on a converter cannot be removed."""
+    out = subprocess.run(
+        [sys.executable, "-c", PLUGIN_CONVERTER_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.split(" ", 2) == ["True", "True", '[{"plugin\'s": True}]\n']
