@@ -14,7 +14,8 @@ import click
 from claimx_worker._version import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
 from claimx_worker.model import EventType
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.inventory import take_inventory
 from claimx_worker.settings import ConfigError
 from claimx_worker.settings.worker import WorkerSettings, load_worker_config

@@ -19,7 +19,8 @@ from claimx_worker.errors import ErrorCategory
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
-from claimx_worker.plugins import PluginAction, PluginHost
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.runner import PluginAction
 from claimx_worker.settings.worker import TopicSettings
 
 

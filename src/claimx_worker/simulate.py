@@ -43,8 +43,9 @@ from claimx_worker.model import (
     new_converter,
     parse_event,
 )
-from claimx_worker.observability import MASK, Redactor, is_secret_key
-from claimx_worker.plugins import PluginAction, PluginSet, StageResult, load_plugins
+from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
+from claimx_worker.plugins.loading import PluginSet, load_plugins
+from claimx_worker.plugins.runner import PluginAction, StageResult
 from claimx_worker.settings import ConfigError, ConfigProblem, display_path
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN, ClaimXApiSimulator
 from claimx_worker.testing.factories import (

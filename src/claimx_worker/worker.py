@@ -32,16 +32,13 @@ from claimx_worker.kafka.run import (
     run_worker,
 )
 from claimx_worker.kafka.runtime import admin_config, producer_config
-from claimx_worker.observability import (
-    HealthState,
-    Redactor,
-    configure_logging,
-    register_process_metrics,
-    run_heartbeat,
-    start_observability_server,
-)
+from claimx_worker.observability.health import HealthState, run_heartbeat
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.metrics import register_process_metrics
+from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.server import start_observability_server
 from claimx_worker.pipeline import Pipeline
-from claimx_worker.plugins import PluginHost
+from claimx_worker.plugins.host import PluginHost
 from claimx_worker.settings.worker import WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")

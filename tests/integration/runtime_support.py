@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.kafka import CommittedOffset, KafkaRuntime, ProcessContext, Processor
-from claimx_worker.observability import Redactor
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings.worker import (
     ClaimXKafkaSettings,
     EnrichmentWorkerSettings,

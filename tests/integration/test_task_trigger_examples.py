@@ -33,7 +33,8 @@ from claimx_worker import (
     converter,
 )
 from claimx_worker.cli import cli
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
 from claimx_worker.settings import ConfigError

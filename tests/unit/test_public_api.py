@@ -206,3 +206,24 @@ def test_hooks_a_plugin_registers_on_the_public_converter_leave_the_worker_s_out
         timeout=60,
     )
     assert out.stdout.split(" ", 2) == ["True", "True", '[{"plugin\'s": True}]\n']
+
+
+def test_importing_the_plugin_api_loads_only_what_its_names_need() -> None:
+    """No metrics, HTTP, Kafka or plugin-host code behind ``import claimx_worker``: a plugin
+    imports it, and so does every ``claimx_worker.<module>`` import in the worker's own tests."""
+    code = (
+        "import sys, claimx_worker\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.partition('.')[0] in {"
+        "'prometheus_client', 'httpx', 'aiohttp', 'confluent_kafka', 'wsgiref', 'packaging'}"
+        " or m.startswith(('claimx_worker.plugins.', 'claimx_worker.observability.',"
+        " 'claimx_worker.actions', 'claimx_worker.claimx', 'claimx_worker.kafka')))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == [
+        "claimx_worker.observability.logs",
+        "claimx_worker.observability.loguru_adapter",
+        "claimx_worker.observability.redaction",
+        "claimx_worker.plugins.base",
+    ]

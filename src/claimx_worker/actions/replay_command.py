@@ -28,7 +28,8 @@ from claimx_worker.actions.replay import (
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.kafka.producer import DeliveryProducer
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings import ConfigError
 from claimx_worker.settings.worker import load_worker_config
 

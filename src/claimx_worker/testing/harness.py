@@ -5,12 +5,12 @@
     with StageHarness.from_config({"plugin": "task_trigger", "config": {...}}) as harness:
         actions = harness.actions(make_event("CUSTOM_TASK_COMPLETED"))
 
-Loading is the worker's own (:func:`~claimx_worker.plugins.load_plugins`: config validation with
-file, line and key path, ``${VAR}`` expansion, hook checks) and ``on_load`` runs at once; no
-Kafka, no HTTP. The stages run on the worker's stage runner, with its ordering, filters, time
-budgets and isolation, on a private event loop thread, so the methods work from plain sync tests
-and (blocking briefly) from async ones; ``await harness.aenrichment_complete(...)`` and the
-other ``a*`` methods do not block an async test's loop.
+Loading is the worker's own (:func:`~claimx_worker.plugins.loading.load_plugins`: config
+validation with file, line and key path, ``${VAR}`` expansion, hook checks) and ``on_load`` runs
+at once; no Kafka, no HTTP. The stages run on the worker's stage runner, with its ordering,
+filters, time budgets and isolation, on a private event loop thread, so the methods work from
+plain sync tests and (blocking briefly) from async ones; ``await harness.aenrichment_complete(...)``
+and the other ``a*`` methods do not block an async test's loop.
 
 What the runner would only log and count, the harness also records in :attr:`problems`: a hook
 that raised, ran past its budget or returned something else than actions, and actions the action
@@ -50,18 +50,11 @@ from claimx_worker.model import (
     HandlerMetadata,
     Stage,
 )
-from claimx_worker.plugins import (
-    DEFAULT_BUDGET_MS,
-    ENTRY_POINT_GROUP,
-    InstalledPlugin,
-    PluginHost,
-    PluginInstance,
-    PluginSet,
-    StageResult,
-    installed_plugins,
-    load_plugins,
-)
+from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
+from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.instances import CONFIG_FILE, scan_instances
+from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
+from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
 from claimx_worker.settings import ConfigError, ConfigProblem, display_path
 from claimx_worker.testing.deliverability import DeliveryCheck
 from claimx_worker.testing.factories import handler_metadata, sample_enrichment

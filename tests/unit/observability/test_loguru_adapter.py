@@ -16,7 +16,9 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from claimx_worker import PreparedLogLine
-from claimx_worker.observability import Redactor, configure_logging, loguru_adapter
+from claimx_worker.observability import loguru_adapter
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 
 PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 

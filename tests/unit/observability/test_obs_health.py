@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from claimx_worker.observability import HEARTBEAT_CHECK, HealthState, run_heartbeat
+from claimx_worker.observability.health import HEARTBEAT_CHECK, HealthState, run_heartbeat
 
 
 class FakeClock:

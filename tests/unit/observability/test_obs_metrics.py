@@ -7,7 +7,8 @@ import sys
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from claimx_worker.observability import HealthState, register_process_metrics
+from claimx_worker.observability.health import HealthState
+from claimx_worker.observability.metrics import register_process_metrics
 
 
 class FakeClock:

@@ -12,7 +12,9 @@ from plugin_host_support import sample, write_instances
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.cli import exit_with_config_error
-from claimx_worker.plugins import InstalledPlugin, PluginHost, load_plugins
+from claimx_worker.plugins.discovery import InstalledPlugin
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.loading import load_plugins
 from claimx_worker.settings import ConfigError, ConfigProblem
 
 pytestmark = pytest.mark.usefixtures("plugin_modules")

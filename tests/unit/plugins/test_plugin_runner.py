@@ -19,7 +19,8 @@ from claimx_worker import (
     Metric,
     PublishToTopic,
 )
-from claimx_worker.plugins import PluginAction, PluginHost, StageResult
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.runner import PluginAction, StageResult
 
 pytestmark = pytest.mark.usefixtures("plugin_modules")
 
