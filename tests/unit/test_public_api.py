@@ -174,6 +174,15 @@ def test_no_internal_module_imports_a_public_name_from_the_package() -> None:
     assert offenders == []
 
 
+def run_python(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (a failure shows its stderr)."""
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 PLUGIN_CONVERTER_PROBE = """
 from datetime import datetime
 import claimx_worker
@@ -198,14 +207,11 @@ print(same_conventions, encoded() == before, claimx_worker.converter.unstructure
 
 def test_hooks_a_plugin_registers_on_the_public_converter_leave_the_worker_s_output_alone() -> None:
     """Run in a fresh interpreter: a hook registered on a converter cannot be removed."""
-    out = subprocess.run(
-        [sys.executable, "-c", PLUGIN_CONVERTER_PROBE],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert out.stdout.split(" ", 2) == ["True", "True", '[{"plugin\'s": True}]\n']
+    assert run_python(PLUGIN_CONVERTER_PROBE).split(" ", 2) == [
+        "True",
+        "True",
+        '[{"plugin\'s": True}]\n',
+    ]
 
 
 def test_importing_the_plugin_api_loads_only_what_its_names_need() -> None:
@@ -218,10 +224,7 @@ def test_importing_the_plugin_api_loads_only_what_its_names_need() -> None:
         " or m.startswith(('claimx_worker.plugins.', 'claimx_worker.observability.',"
         " 'claimx_worker.actions', 'claimx_worker.claimx', 'claimx_worker.kafka')))))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.split() == [
+    assert run_python(code).split() == [
         "claimx_worker.observability.logs",
         "claimx_worker.observability.loguru_adapter",
         "claimx_worker.observability.redaction",
