@@ -1,4 +1,4 @@
-"""Loading configured instances: import the plugin class, validate its config, register hooks.
+"""Loading configured instances: import the plugin class, validate its config, check its hooks.
 
 Everything is checked before any ``on_load``, and every problem is collected: unknown entry
 points (with the installed ones listed), plugin distributions whose ``claimx-worker`` requirement
@@ -51,7 +51,7 @@ class PluginInstance:
 
 @frozen(kw_only=True)
 class PluginSet:
-    """Every configured instance, loaded and registered, in run order."""
+    """Every configured instance, loaded and checked, in run order."""
 
     instances: tuple[PluginInstance, ...] = ()
     """Enabled instances in run order: priority, then name."""
