@@ -13,7 +13,8 @@ from collections.abc import Callable
 from loguru import logger
 
 from claimx_worker import PreparedLogLine
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 
 LINES = 20_000
 ROUNDS = 3

@@ -37,7 +37,7 @@ from claimx_worker import (
     TaskTemplateRow,
     hookimpl,
 )
-from claimx_worker.plugins import PluginHost
+from claimx_worker.plugins.host import PluginHost
 
 SAMPLES = 40
 EVENTS_PER_SAMPLE = 2000

@@ -44,7 +44,8 @@ from claimx_worker import (
     TaskRow,
     TaskTemplateRow,
 )
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.host import PluginHost
 
 TRIGGERS = 1000

@@ -3,14 +3,13 @@
 What this module exports is the public API for plugin authors; they import nothing else.
 """
 
-__version__ = "0.1.0"
-
+from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigValueError
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
-from claimx_worker.model.converter import converter
+from claimx_worker.model.converter import plugin_converter as converter
 from claimx_worker.model.event import ClaimXEvent, EventType
 from claimx_worker.model.rows import (
     ContactRow,

@@ -11,11 +11,12 @@ from typing import NoReturn, TextIO
 import attrs
 import click
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.model import EventType
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.inventory import take_inventory
 from claimx_worker.settings import WorkerSettings, load_worker_config
 

@@ -29,7 +29,8 @@ from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.kafka.producer import DeliveryProducer
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings import load_worker_config
 
 USAGE_EXIT_CODE = 2

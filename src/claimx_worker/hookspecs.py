@@ -5,7 +5,8 @@ arguments may be added later without breaking it). Any hook may be ``async def``
 each instance on its own, in priority order, so one instance's failure never reaches another:
 an exception, a timeout or an invalid return value is logged with the instance name, counted,
 and ignored. A method marked ``@hookimpl`` whose name is not declared here (a misspelling) is a
-load error.
+load error, and so is a ``@hookimpl`` option the host does not honour: of pluggy's options only
+``specname`` is accepted (the order of the instances is their ``priority``).
 """
 
 from __future__ import annotations
@@ -76,3 +77,9 @@ class ClaimXHookSpecs:
         ``context.rows`` holds whatever enrichment produced (often nothing). Returned actions run
         (e.g. an alert webhook); a ``Filter`` is meaningless here and counted as invalid.
         """
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name in vars(ClaimXHookSpecs) if not name.startswith("_")
+)
+"""The hooks of the contract, in declaration order."""

@@ -20,7 +20,8 @@ from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
-from claimx_worker.plugins import PluginAction, PluginHost
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.runner import PluginAction
 
 
 class Pipeline:

@@ -26,7 +26,7 @@ from attrs import frozen
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.identity import idempotency_key
-from claimx_worker.actions.plugin_metrics import PluginMetricError, metric_name
+from claimx_worker.actions.metric_counters import MetricActionError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
@@ -45,8 +45,9 @@ from claimx_worker.model import (
     new_converter,
     parse_event,
 )
-from claimx_worker.observability import MASK, Redactor, is_secret_key
-from claimx_worker.plugins import PluginAction, PluginSet, StageResult, load_plugins
+from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
+from claimx_worker.plugins.loading import PluginSet, load_plugins
+from claimx_worker.plugins.runner import PluginAction, StageResult
 
 if TYPE_CHECKING:
     from claimx_worker.testing.harness import HookProblem
@@ -408,7 +409,7 @@ def _payload(value: Any) -> Any:
 def _counter(name: str) -> str | None:
     try:
         return metric_name(name)
-    except PluginMetricError:
+    except MetricActionError:
         return None
 
 

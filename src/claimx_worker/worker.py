@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
 from claimx_worker.http.transport import BufferedAiohttpTransport
@@ -32,16 +32,13 @@ from claimx_worker.kafka.run import (
     resolve_event_loop,
     run_worker,
 )
-from claimx_worker.observability import (
-    HealthState,
-    Redactor,
-    configure_logging,
-    register_process_metrics,
-    run_heartbeat,
-    start_observability_server,
-)
+from claimx_worker.observability.health import HealthState, run_heartbeat
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.metrics import register_process_metrics
+from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.server import start_observability_server
 from claimx_worker.pipeline import Pipeline
-from claimx_worker.plugins import PluginHost
+from claimx_worker.plugins.host import PluginHost
 from claimx_worker.settings import WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")

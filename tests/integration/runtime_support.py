@@ -22,7 +22,7 @@ from claimx_worker.kafka.settings import (
     ProcessingSettings,
     TopicSettings,
 )
-from claimx_worker.observability import Redactor
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings import WorkerSettings
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 

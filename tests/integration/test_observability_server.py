@@ -14,15 +14,11 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from claimx_worker.observability import (
-    HealthState,
-    ObservabilityServer,
-    Redactor,
-    configure_logging,
-    register_process_metrics,
-    run_heartbeat,
-    start_observability_server,
-)
+from claimx_worker.observability.health import HealthState, run_heartbeat
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.metrics import register_process_metrics
+from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.server import ObservabilityServer, start_observability_server
 from tests.fakes import FakeClock
 
 

@@ -67,7 +67,7 @@ import asyncio, json, os, sys
 from pathlib import Path
 from prometheus_client import CollectorRegistry
 from claimx_worker import ClaimXEvent, EntityRows, HandlerMetadata, TaskRow
-from claimx_worker.plugins import PluginHost
+from claimx_worker.plugins.host import PluginHost
 
 async def main():
     registry = CollectorRegistry()

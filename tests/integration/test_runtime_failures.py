@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.errors import PermanentError, TransientError
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.model.event import ClaimXEvent, parse_event
-from claimx_worker.observability import MASK, Redactor
+from claimx_worker.observability.redaction import MASK, Redactor
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import (
     committed,

@@ -34,7 +34,8 @@ from claimx_worker import (
 )
 from claimx_worker.cli import cli
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.observability import Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
 from tests.unit.task_trigger.support import (

@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.actions.metrics import ExecutorMetrics
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.kafka.metrics import RuntimeMetrics
-from claimx_worker.observability import HealthState, register_process_metrics
+from claimx_worker.observability.health import HealthState
+from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.plugins.metrics import PluginMetrics
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,8 +28,8 @@ from claimx_worker.actions.dead_letter import (
 )
 from claimx_worker.actions.encoding import InvalidActionError
 from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
+from claimx_worker.actions.metric_counters import MetricActionCounters, MetricActionError
 from claimx_worker.actions.metrics import ExecutorMetrics
-from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics
 from claimx_worker.actions.publish import (
     Produce,
     TopicPublisher,
@@ -104,7 +104,7 @@ class ActionExecutor:
         self._scrubber = SecretScrubber(secret_refs or {})
         self._rng = rng or random.Random()
         self._metrics = ExecutorMetrics(registry)
-        self._plugin_metrics = PluginMetrics(registry)
+        self._metric_counters = MetricActionCounters(registry)
         self._webhooks = WebhookSender(
             client,
             settings,
@@ -286,10 +286,10 @@ class ActionExecutor:
                 fields = {**action.fields, "instance": ref.instance, "event_id": ref.event_id}
                 logger.bind(**fields).log(action.level.upper(), action.message)
             elif isinstance(action, Metric):
-                self._plugin_metrics.count(action, ref.instance)
+                self._metric_counters.count(action, ref.instance)
             else:
                 raise TypeError(f"not an action: {type(action).__name__}")
-        except (PluginMetricError, TypeError, ValueError) as exc:
+        except (MetricActionError, TypeError, ValueError) as exc:
             logger.bind(instance=ref.instance, event_id=ref.event_id, error=str(exc)).warning(
                 "Action failed"
             )

@@ -1,4 +1,5 @@
-"""The one cattrs converter used for (un)structuring model classes to and from JSON-able data."""
+"""The cattrs converters of model classes to and from JSON-able data: the worker's, and the
+one exported to plugins, built alike by :func:`new_converter`."""
 
 from __future__ import annotations
 
@@ -52,4 +53,9 @@ def new_converter() -> JsonConverter:
 
 
 converter = new_converter()
-"""Shared converter; treat as read-only (register hooks on a :func:`new_converter` copy)."""
+"""The worker's converter (entity rows, download tasks, action payloads); treat as read-only
+(register hooks on a :func:`new_converter` of your own)."""
+
+plugin_converter = new_converter()
+"""The converter plugins get as ``claimx_worker.converter``: the worker's conventions, its own
+hooks, so a hook a plugin registers never changes what the worker writes."""

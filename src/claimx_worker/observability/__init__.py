@@ -10,35 +10,8 @@ Start-up, in this order::
     register_process_metrics(registry, version=__version__, health=health)
     server = start_observability_server(port, registry, health)
     asyncio.create_task(run_heartbeat(health))       # on the worker's loop
+
+Each name is imported from its module (``logs``, ``redaction``, ``health``, ``metrics``,
+``server``): this package imports nothing, so that ``claimx_worker.observability.logs`` (the
+public ``PreparedLogLine``) does not load the metrics and the HTTP server.
 """
-
-from claimx_worker.observability.health import (
-    HEARTBEAT_CHECK,
-    HealthState,
-    Liveness,
-    Readiness,
-    run_heartbeat,
-)
-from claimx_worker.observability.logs import LogFormat, PreparedLogLine, configure_logging
-from claimx_worker.observability.metrics import HealthCollector, register_process_metrics
-from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key, scrub_field
-from claimx_worker.observability.server import ObservabilityServer, start_observability_server
-
-__all__ = [
-    "HEARTBEAT_CHECK",
-    "MASK",
-    "HealthCollector",
-    "HealthState",
-    "Liveness",
-    "LogFormat",
-    "ObservabilityServer",
-    "PreparedLogLine",
-    "Readiness",
-    "Redactor",
-    "configure_logging",
-    "is_secret_key",
-    "register_process_metrics",
-    "run_heartbeat",
-    "scrub_field",
-    "start_observability_server",
-]

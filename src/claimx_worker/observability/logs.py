@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
+from claimx_worker.observability.loguru_adapter import handler_table
 from claimx_worker.observability.redaction import Redactor, scrub_field
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def configure_logging(
         diagnose=False,
         catch=False,
     )
-    line_sink.handlers = _loguru_handlers()
+    line_sink.handlers = handler_table()
     _INSTALLED[0] = line_sink
     if capture_stdlib:
         _capture_stdlib(logger.level(level_name).no)
@@ -134,7 +135,7 @@ class PreparedLogLine:
     def emit(self) -> None:
         """Write the line (or nothing, below the configured level)."""
         sink = _INSTALLED[0]
-        handlers = _loguru_handlers()
+        handlers = handler_table()
         if sink is None or handlers is None or sink.handlers is not handlers:
             logger.opt(depth=1).bind(**self._fields).log(self._level.name, self._message)
             return
@@ -208,11 +209,6 @@ class _LineSink:
 
 _INSTALLED: list[_LineSink | None] = [None]
 """The sink of the last :func:`configure_logging` call (loguru's handlers are global too)."""
-
-
-def _loguru_handlers() -> object:
-    """Loguru's handler table (replaced by every ``add``/``remove``); ``None`` if not found."""
-    return getattr(getattr(logger, "_core", None), "handlers", None)
 
 
 def _write_nothing() -> None:

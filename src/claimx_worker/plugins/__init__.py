@@ -1,26 +1,6 @@
-"""The plugin host: discovery, instances from ``plugins/config/``, pluggy, the stage runner."""
+"""The plugin host: discovery, instances from ``plugins/config/``, pluggy, the stage runner.
 
-from claimx_worker.plugins.base import Plugin
-from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
-from claimx_worker.plugins.host import PluginHost
-from claimx_worker.plugins.instances import InstanceSpec
-from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
-from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
-from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, PluginAction, StageResult
-
-__all__ = [
-    "DEFAULT_BUDGET_MS",
-    "ENTRY_POINT_GROUP",
-    "ErrorKind",
-    "InstalledPlugin",
-    "InstanceSpec",
-    "Plugin",
-    "PluginAction",
-    "PluginHost",
-    "PluginInstance",
-    "PluginMetrics",
-    "PluginSet",
-    "StageResult",
-    "installed_plugins",
-    "load_plugins",
-]
+Import from the module that defines a name (:mod:`~claimx_worker.plugins.host` for
+``PluginHost``, :mod:`~claimx_worker.plugins.loading` for ``load_plugins``, ...): this package
+imports nothing, so that ``claimx_worker.plugins.base`` (the public ``Plugin``) stays cheap.
+"""

@@ -159,14 +159,13 @@ class PluginHost:
     async def _lifecycle(self, instance: PluginInstance, hook: str, **values: Any) -> Any:
         """Call ``hook`` of one instance (awaiting it if async), counting it in the metrics;
         its result, or ``None`` when the instance does not implement it."""
-        impls = getattr(self._plugins.manager.hook, hook).get_hookimpls()
-        impl = next((impl for impl in impls if impl.plugin_name == instance.name), None)
-        if impl is None:
+        implementation = instance.implementations.get(hook)
+        if implementation is None:
             return None
         stats = self._metrics.stats(instance.name, hook)
         start = perf_counter()
         try:
-            result = impl.function(*[values[name] for name in impl.argnames])
+            result = implementation.function(*[values[name] for name in implementation.argnames])
             return await result if inspect.isawaitable(result) else result
         except Exception:
             stats.errors[ErrorKind.EXCEPTION] += 1

@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import frozen
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.config.problems import display_path
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import InstanceSpec

@@ -1,74 +1,64 @@
-"""Loading configured instances: import the plugin class, validate its config, register hooks.
+"""Loading configured instances: import the plugin class, validate its config, check its hooks.
 
 Everything is checked before any ``on_load``, and every problem is collected: unknown entry
 points (with the installed ones listed), plugin distributions whose ``claimx-worker`` requirement
 excludes this worker (refused before their code is imported), import errors, config problems
-(file, line, key path), constructors that raise, hook implementations that do not match the
-contract, and hook names that are not in the contract (pluggy's pending-hook check, per
-instance).
+(file, line, key path), constructors that raise, and hook implementations that break the
+contract (:mod:`claimx_worker.plugins.hookimpls`: unknown hooks, arguments, refused options).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-import pluggy
 from attrs import field, frozen
 from loguru import logger
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
-from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
 from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
+from claimx_worker.plugins.hookimpls import HookContract, HookFunction
 from claimx_worker.plugins.instances import CONFIG_SECTION, InstanceSpec, scan_instances
-
-HOOK_NAMES: tuple[str, ...] = tuple(
-    name for name in vars(ClaimXHookSpecs) if not name.startswith("_")
-)
 
 
 @frozen(kw_only=True)
 class PluginInstance:
-    """A loaded instance: its spec, plugin object, validated config and implemented hooks."""
+    """A loaded instance: its spec, plugin object, validated config and hook implementations."""
 
     spec: InstanceSpec
     plugin: object = field(eq=False)
     config: Any = field(repr=False)
     origin: str
-    hooks: tuple[str, ...]
+    implementations: Mapping[str, HookFunction] = field(repr=False)
+    """The functions the host calls, by hook name."""
 
     @property
     def name(self) -> str:
         """The instance name."""
         return self.spec.name
 
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        """The names of the hooks the instance implements, sorted."""
+        return tuple(sorted(self.implementations))
+
 
 @frozen(kw_only=True)
 class PluginSet:
-    """Every configured instance, loaded and registered, in run order."""
+    """Every configured instance, loaded and checked, in run order."""
 
-    manager: pluggy.PluginManager = field(eq=False, repr=False)
     instances: tuple[PluginInstance, ...] = ()
     """Enabled instances in run order: priority, then name."""
     disabled: tuple[InstanceSpec, ...] = ()
     without_config: tuple[Path, ...] = ()
     secrets: frozenset[str] = frozenset()
-
-
-def new_manager() -> pluggy.PluginManager:
-    """A pluggy manager for project ``claimx`` with the hook specs added."""
-    manager = pluggy.PluginManager(PROJECT_NAME)
-    manager.add_hookspecs(ClaimXHookSpecs)
-    return manager
 
 
 def load_plugins(
@@ -82,14 +72,13 @@ def load_plugins(
     A missing directory is a warning and loads nothing. Raises :class:`ConfigError` with every
     problem found. Calls no hook: ``on_load`` is the host's job at start.
     """
-    manager = new_manager()
     if plugins_dir is None:
-        return PluginSet(manager=manager)
+        return PluginSet()
     if not plugins_dir.exists():
         logger.bind(plugins_dir=display_path(plugins_dir)).warning(
             "Plugins directory does not exist; no plugin loaded"
         )
-        return PluginSet(manager=manager)
+        return PluginSet()
     if not plugins_dir.is_dir():
         raise ConfigError(
             [ConfigProblem(display_path(plugins_dir), None, "", "plugins_dir is not a directory")]
@@ -105,13 +94,11 @@ def load_plugins(
     )
     if installed is None and any(spec.plugin is not None for spec in enabled):
         installed = installed_plugins()
-    loader = _InstanceLoader(manager, installed or {}, env, problems)
+    loader = _InstanceLoader(installed or {}, env, problems)
     instances = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
-    problems.extend(_unknown_hooks(manager, instances))
     if problems:
         raise ConfigError(problems)
     return PluginSet(
-        manager=manager,
         instances=tuple(instances),
         disabled=tuple(spec for spec in scan.specs if not spec.enabled),
         without_config=scan.without_config,
@@ -124,12 +111,11 @@ class _InstanceLoader:
 
     def __init__(
         self,
-        manager: pluggy.PluginManager,
         installed: Mapping[str, InstalledPlugin],
         env: Mapping[str, str],
         problems: list[ConfigProblem],
     ) -> None:
-        self._manager = manager
+        self._contract = HookContract()
         self._installed = installed
         self._env = env
         self._problems = problems
@@ -144,17 +130,18 @@ class _InstanceLoader:
         config = self._configure(spec, cls)
         try:
             plugin = cls()
-            self._manager.register(plugin, name=spec.name)
-        except pluggy.PluginValidationError as exc:
-            message = f"{_qualname(cls)} does not match the hook contract: {_pluggy_reason(exc)}"
-            self._problems.append(spec.problem(message, key=spec.source_key))
-            return None
         except Exception as exc:
             message = f"creating {_qualname(cls)}() raised {type(exc).__name__}: {exc}"
             self._problems.append(spec.problem(message, key=spec.source_key))
             return None
-        hooks = tuple(sorted(caller.name for caller in self._manager.get_hookcallers(plugin) or ()))
-        return PluginInstance(spec=spec, plugin=plugin, config=config, origin=origin, hooks=hooks)
+        hooks = self._contract.check(plugin)
+        for reason in hooks.problems:
+            self._problems.append(spec.problem(f"{_qualname(cls)} {reason}", key=spec.source_key))
+        if hooks.problems:
+            return None
+        return PluginInstance(
+            spec=spec, plugin=plugin, config=config, origin=origin, implementations=hooks.functions
+        )
 
     def _resolve(self, spec: InstanceSpec) -> tuple[type, str]:
         """The plugin class of ``spec`` and a description of where it came from."""
@@ -229,42 +216,6 @@ def _unknown_plugin(name: str, installed: list[str]) -> str:
     hint = f"did you mean '{close[0]}'? " if close else ""
     listed = ", ".join(installed) if installed else "none"
     return f"unknown plugin '{name}': {hint}installed plugins: {listed}"
-
-
-def _unknown_hooks(
-    manager: pluggy.PluginManager, instances: list[PluginInstance]
-) -> list[ConfigProblem]:
-    """pluggy's pending-hook check, reported for every instance (``check_pending`` stops at one)."""
-    by_name = {instance.name: instance for instance in instances}
-    problems: list[ConfigProblem] = []
-    for hook_name, caller in sorted(vars(manager.hook).items()):
-        if hook_name.startswith("_") or caller.spec is not None:
-            continue
-        close = difflib.get_close_matches(hook_name, HOOK_NAMES, n=1)
-        hint = f", did you mean '{close[0]}'?" if close else f" (hooks: {', '.join(HOOK_NAMES)})"
-        for impl in caller.get_hookimpls():
-            instance = by_name[impl.plugin_name]
-            problems.append(
-                instance.spec.problem(
-                    f"{_qualname(type(instance.plugin))} implements unknown hook "
-                    f"'{hook_name}'{hint}",
-                    key=instance.spec.source_key,
-                )
-            )
-    if not problems:
-        manager.check_pending()
-    return problems
-
-
-def _pluggy_reason(exc: pluggy.PluginValidationError) -> str:
-    """pluggy's multi-line validation message as one line, with the hook's own arguments."""
-    lines = str(exc).splitlines()
-    hook = re.search(r"for hook '(\w+)'", lines[0])
-    reason = lines[-1]
-    if hook is not None and hook.group(1) in HOOK_NAMES:
-        takes = ", ".join(inspect.signature(getattr(ClaimXHookSpecs, hook.group(1))).parameters)
-        reason += f" ({hook.group(1)} takes: {takes.removeprefix('self, ')})"
-    return reason
 
 
 def _qualname(cls: type) -> str:

@@ -1,5 +1,12 @@
 """The stage runner: calls one hook of every enabled instance, in order, in isolation.
 
+It calls each instance's hook function itself, not through pluggy's hook caller: a hook caller
+runs every implementation in one call, so it can neither isolate one instance from the others
+nor time and count each instance's call. pluggy finds and checks the implementations at load
+(:mod:`claimx_worker.plugins.hookimpls`), which refuses the ``@hookimpl`` options only a hook
+caller would honour (``tryfirst``, ``trylast``, ``wrapper``, ``hookwrapper``): the order is the
+instances' ``priority`` (lower first, ties by name).
+
 For each stage the runner precomputes the ordered calls (instance, bound function, argument
 names, sync or async, time budget, pre-bound stats), so an event costs one context object and
 one function call per instance. Isolation rules:
@@ -226,18 +233,17 @@ def _bind(
 ) -> tuple[_Call, ...]:
     """The calls of ``stage``'s hook in run order."""
     hook = hook_name(stage)
-    impls = {impl.plugin_name: impl for impl in getattr(plugins.manager.hook, hook).get_hookimpls()}
     calls: list[_Call] = []
     for instance in plugins.instances:
-        impl = impls.get(instance.name)
-        if impl is None:
+        implementation = instance.implementations.get(hook)
+        if implementation is None:
             continue
         call = _Call(
             instance=instance.name,
             hook=hook,
             config=instance.config,
-            function=impl.function,
-            argnames=tuple(impl.argnames),
+            function=implementation.function,
+            argnames=implementation.argnames,
             budget=(instance.spec.timeout_ms or budget_ms) / 1000,
             stats=metrics.stats(instance.name, hook),
         )

@@ -18,7 +18,7 @@ from string import Template
 from attrs import frozen
 from packaging.version import Version
 
-from claimx_worker import __version__
+from claimx_worker._version import __version__
 from claimx_worker.plugins.compatibility import WORKER_DISTRIBUTION
 
 DISTRIBUTION_PREFIX = "claimx-plugin-"

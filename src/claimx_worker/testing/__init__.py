@@ -44,8 +44,8 @@ _EXPORTS = {
 }
 _OTHER_EXPORTS = {
     "ConfigError": "claimx_worker.config.problems",
-    "PluginAction": "claimx_worker.plugins",
-    "StageResult": "claimx_worker.plugins",
+    "PluginAction": "claimx_worker.plugins.runner",
+    "StageResult": "claimx_worker.plugins.runner",
 }
 
 __all__ = [
@@ -73,7 +73,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from claimx_worker.config.problems import ConfigError
-    from claimx_worker.plugins import PluginAction, StageResult
+    from claimx_worker.plugins.runner import PluginAction, StageResult
     from claimx_worker.testing.claimx_api import ClaimXApiSimulator
     from claimx_worker.testing.contract import CONTRACT_EVENT_TYPES, PluginContract
     from claimx_worker.testing.factories import (

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 import pytest
 
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.hookspecs import PROJECT_NAME, ClaimXHookSpecs
+from claimx_worker.hookspecs import HOOK_NAMES, PROJECT_NAME, ClaimXHookSpecs
 from claimx_worker.model import EventType
-from claimx_worker.plugins import DEFAULT_BUDGET_MS, PluginSet, StageResult
-from claimx_worker.plugins.loading import HOOK_NAMES
+from claimx_worker.plugins.loading import PluginSet
+from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
 from claimx_worker.testing.factories import UNKNOWN_EVENT_TYPE, make_enriched_event, make_event
 from claimx_worker.testing.harness import (
     STAGE_HOOKS,

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.encoding import InvalidActionError
 from claimx_worker.actions.identity import ActionRef
-from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics
+from claimx_worker.actions.metric_counters import MetricActionCounters, MetricActionError
 from claimx_worker.actions.publish import build_message
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.webhook import build_request
@@ -24,7 +24,7 @@ class DeliveryCheck:
 
     def __init__(self, settings: ActionSettings | None = None) -> None:
         self._settings = settings or ActionSettings()
-        self._metrics = PluginMetrics(CollectorRegistry())
+        self._counters = MetricActionCounters(CollectorRegistry())
 
     def problem(self, event: ClaimXEvent, instance: str, index: int, action: Action) -> str | None:
         """Why the executor would not deliver ``action``; ``None`` when it would."""
@@ -39,8 +39,8 @@ class DeliveryCheck:
             elif isinstance(action, Webhook):
                 build_request(action, ref.key, self._settings)
             elif isinstance(action, Metric):
-                self._metrics.count(action, instance)
-        except (InvalidActionError, PluginMetricError) as exc:
+                self._counters.count(action, instance)
+        except (InvalidActionError, MetricActionError) as exc:
             return str(exc)
         except (TypeError, ValueError, AttributeError) as exc:
             return f"cannot be encoded: {type(exc).__name__}: {exc}"

@@ -5,12 +5,12 @@
     with StageHarness.from_config({"plugin": "task_trigger", "config": {...}}) as harness:
         actions = harness.actions(make_event("CUSTOM_TASK_COMPLETED"))
 
-Loading is the worker's own (:func:`~claimx_worker.plugins.load_plugins`: config validation with
-file, line and key path, ``${VAR}`` expansion, hook checks) and ``on_load`` runs at once; no
-Kafka, no HTTP. The stages run on the worker's stage runner, with its ordering, filters, time
-budgets and isolation, on a private event loop thread, so the methods work from plain sync tests
-and (blocking briefly) from async ones; ``await harness.aenrichment_complete(...)`` and the
-other ``a*`` methods do not block an async test's loop.
+Loading is the worker's own (:func:`~claimx_worker.plugins.loading.load_plugins`: config
+validation with file, line and key path, ``${VAR}`` expansion, hook checks) and ``on_load`` runs
+at once; no Kafka, no HTTP. The stages run on the worker's stage runner, with its ordering,
+filters, time budgets and isolation, on a private event loop thread, so the methods work from
+plain sync tests and (blocking briefly) from async ones; ``await harness.aenrichment_complete(...)``
+and the other ``a*`` methods do not block an async test's loop.
 
 What the runner would only log and count, the harness also records in :attr:`problems`: a hook
 that raised, ran past its budget or returned something else than actions, and actions the action
@@ -51,18 +51,11 @@ from claimx_worker.model import (
     HandlerMetadata,
     Stage,
 )
-from claimx_worker.plugins import (
-    DEFAULT_BUDGET_MS,
-    ENTRY_POINT_GROUP,
-    InstalledPlugin,
-    PluginHost,
-    PluginInstance,
-    PluginSet,
-    StageResult,
-    installed_plugins,
-    load_plugins,
-)
+from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
+from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.instances import CONFIG_FILE, scan_instances
+from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
+from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
 from claimx_worker.testing.deliverability import DeliveryCheck
 from claimx_worker.testing.factories import handler_metadata, sample_enrichment
 from claimx_worker.testing.io_guard import IOAttempt, IOGuard
@@ -71,7 +64,6 @@ T = TypeVar("T")
 
 STAGE_HOOKS = {stage: f"on_{stage.value}" for stage in Stage}
 """The hook called at each stage."""
-LIFECYCLE_HOOKS = ("on_load", "published_topics", "on_unload")
 MAPPING_FILE = "<config mapping>"
 """How problems in a config given as a mapping name their file (lines are not meaningful)."""
 DEFAULT_FAILURE = EventFailure(category=ErrorCategory.PERMANENT, message="simulated failure")
@@ -161,9 +153,10 @@ class StageHarness:
         self._budgets = {i.name: (i.spec.timeout_ms or budget_ms) / 1000 for i in plugins.instances}
         self._guard = IOGuard() if block_io else None
         self._observer = _Observer(self._guard)
-        self._observer.instrument(plugins)
         self._registry = CollectorRegistry()
-        self._host = PluginHost(plugins, registry=self._registry, budget_ms=budget_ms)
+        self._host = PluginHost(
+            self._observer.observed(plugins), registry=self._registry, budget_ms=budget_ms
+        )
         self._delivery = DeliveryCheck()
         self._problems: list[HookProblem] = []
         self._loop = _LoopThread()
@@ -396,8 +389,8 @@ class _Call:
 
 
 class _Observer:
-    """Wraps every hook implementation to record its result, exception and time, and to mark
-    stage hook calls for the I/O guard."""
+    """Wraps the hook functions the host calls to record each call's result, exception and
+    time, and to mark stage hook calls for the I/O guard."""
 
     def __init__(self, guard: IOGuard | None) -> None:
         self._guard = guard
@@ -411,11 +404,24 @@ class _Observer:
             (c.exception for (_, h), c in self.calls.items() if h == hook and c.exception), None
         )
 
-    def instrument(self, plugins: PluginSet) -> None:
-        hooks = [*LIFECYCLE_HOOKS, *STAGE_HOOKS.values()]
-        for hook in hooks:
-            for impl in getattr(plugins.manager.hook, hook).get_hookimpls():
-                impl.function = self._wrap(impl.function, impl.plugin_name, hook)
+    def observed(self, plugins: PluginSet) -> PluginSet:
+        """``plugins`` with every hook function wrapped; ``plugins`` itself is left as loaded."""
+        return attrs.evolve(
+            plugins,
+            instances=tuple(
+                attrs.evolve(
+                    instance,
+                    implementations={
+                        hook: attrs.evolve(
+                            implementation,
+                            function=self._wrap(implementation.function, instance.name, hook),
+                        )
+                        for hook, implementation in instance.implementations.items()
+                    },
+                )
+                for instance in plugins.instances
+            ),
+        )
 
     def _wrap(self, function: Any, instance: str, hook: str) -> Any:
         guard = self._guard if hook in STAGE_HOOKS.values() else None

@@ -10,7 +10,7 @@ from claimx_worker.actions.secrets import (
     restore,
     secret_refs_from_environ,
 )
-from claimx_worker.observability import MASK
+from claimx_worker.observability.redaction import MASK
 
 TOKEN = "tok-3f9a-secret-value"
 

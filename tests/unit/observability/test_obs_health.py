@@ -7,7 +7,7 @@ import time
 
 from tests.fakes import FakeClock
 
-from claimx_worker.observability import HEARTBEAT_CHECK, HealthState, run_heartbeat
+from claimx_worker.observability.health import HEARTBEAT_CHECK, HealthState, run_heartbeat
 
 
 def test_alive_from_creation_until_stale() -> None:

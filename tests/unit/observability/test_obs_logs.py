@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 from loguru import logger
 
-from claimx_worker.observability import MASK, Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import MASK, Redactor
 
 Configure = Callable[..., io.StringIO]
 

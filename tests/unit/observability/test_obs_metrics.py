@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from tests.fakes import FakeClock
 
-from claimx_worker.observability import HealthState, register_process_metrics
+from claimx_worker.observability.health import HealthState
+from claimx_worker.observability.metrics import register_process_metrics
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from claimx_worker.observability import MASK, Redactor, is_secret_key, scrub_field
+from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key, scrub_field
 
 
 def test_masks_every_occurrence_of_a_registered_secret() -> None:

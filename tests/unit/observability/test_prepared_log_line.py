@@ -12,7 +12,8 @@ import pytest
 from loguru import logger
 
 from claimx_worker import PreparedLogLine
-from claimx_worker.observability import MASK, Redactor, configure_logging
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import MASK, Redactor
 
 SECRET = "tok-0123456789abcdef"
 FIELDS = {

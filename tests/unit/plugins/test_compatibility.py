@@ -19,8 +19,8 @@ from plugin_host_support import write_instances
 from claimx_worker import __version__
 from claimx_worker.cli import cli
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.plugins import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.compatibility import admits, incompatibility, worker_requirement
+from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.loading import load_plugins
 
 MODULE = "claimx_compat_probe"

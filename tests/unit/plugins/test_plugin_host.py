@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker.cli import exit_with_config_error
 from claimx_worker.config.problems import ConfigError, ConfigProblem
-from claimx_worker.plugins import InstalledPlugin, PluginHost, load_plugins
+from claimx_worker.plugins.discovery import InstalledPlugin
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.loading import load_plugins
 
 pytestmark = pytest.mark.usefixtures("plugin_modules")
 

@@ -19,7 +19,8 @@ from claimx_worker import (
     Metric,
     PublishToTopic,
 )
-from claimx_worker.plugins import PluginAction, PluginHost, StageResult
+from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.runner import PluginAction, StageResult
 
 pytestmark = pytest.mark.usefixtures("plugin_modules")
 
@@ -179,6 +180,17 @@ async def test_async_hooks_and_hooks_without_arguments(make_host: MakeHost) -> N
         Log(message="async fast"),
         Metric(name="claimx_test_events"),
     ]
+
+
+async def test_a_hook_implemented_under_another_method_name_is_called(
+    make_host: MakeHost,
+) -> None:
+    host = await make_host({"counter": sample("SpecnamePlugin")})
+
+    result = await host.run_enrichment_complete(task_event(), task_rows(), METADATA)
+
+    assert host.instances[0].hooks == ("on_enrichment_complete",)
+    assert result.actions == (PluginAction("counter", 0, Log(message="counted evt-1")),)
 
 
 async def test_filter_keeps_earlier_actions_and_skips_lower_priorities(make_host: MakeHost) -> None:

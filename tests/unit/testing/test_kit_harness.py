@@ -32,6 +32,7 @@ from claimx_worker.testing import (
     HookError,
     ProblemKind,
     StageHarness,
+    load_instances,
     make_event,
     make_rows,
 )
@@ -281,6 +282,20 @@ def test_a_slow_hook_is_recorded_but_not_raised() -> None:
         (problem,) = harness.problems
     assert problem.kind is ProblemKind.TIMEOUT
     assert problem.detail.endswith("over its 5 ms budget")
+
+
+def test_the_harness_observes_the_hooks_without_changing_the_loaded_instances() -> None:
+    plugins = load_instances({"plugin": "bad"}, plugin_class=Misbehaving)
+    (instance,) = plugins.instances
+    loaded = dict(instance.implementations)
+
+    with StageHarness(plugins, strict=False) as harness:
+        harness.enrichment_complete(event("raise"))
+        assert [p.detail for p in harness.problems] == ["raised ValueError: boom"]
+
+    assert instance.implementations == loaded
+    hook = loaded["on_enrichment_complete"]
+    assert hook.function == instance.plugin.on_enrichment_complete  # type: ignore[attr-defined]
 
 
 def test_a_filter_stops_the_stage_and_comes_last_in_actions() -> None:

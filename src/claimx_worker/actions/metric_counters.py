@@ -1,4 +1,4 @@
-"""Plugin counters behind the ``Metric`` action: one prometheus Counter per metric name,
+"""The counters behind the ``Metric`` action: one prometheus Counter per metric name,
 created on first use, ``claimx_plugin_<name>_total`` with the action's labels plus ``instance``."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_]+")
 _LABEL = re.compile(r"(?!__)[a-zA-Z_][a-zA-Z0-9_]*")
 
 
-class PluginMetricError(ValueError):
+class MetricActionError(ValueError):
     """A ``Metric`` action that cannot be counted (bad name or value, changed label names)."""
 
 
@@ -24,11 +24,11 @@ def metric_name(name: str) -> str:
     a trailing ``_total`` is dropped (prometheus-client adds it back to counters)."""
     cleaned = _INVALID.sub("_", name).strip("_").lower().removesuffix("_total")
     if not cleaned:
-        raise PluginMetricError(f"metric name {name!r} has no usable characters")
+        raise MetricActionError(f"metric name {name!r} has no usable characters")
     return PREFIX + cleaned
 
 
-class PluginMetrics:
+class MetricActionCounters:
     """Counts ``Metric`` actions on the worker's registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -36,13 +36,13 @@ class PluginMetrics:
         self._counters: dict[str, tuple[Counter, Sequence[str]]] = {}
 
     def count(self, action: Metric, instance: str) -> None:
-        """Increment ``action``'s counter; raises :class:`PluginMetricError` when it cannot."""
+        """Increment ``action``'s counter; raises :class:`MetricActionError` when it cannot."""
         name = metric_name(action.name)
         if "instance" in action.labels:
-            raise PluginMetricError(f"metric {name}: label 'instance' is reserved")
+            raise MetricActionError(f"metric {name}: label 'instance' is reserved")
         invalid = sorted(label for label in action.labels if not _LABEL.fullmatch(label))
         if invalid:
-            raise PluginMetricError(f"metric {name}: invalid label names {invalid}")
+            raise MetricActionError(f"metric {name}: invalid label names {invalid}")
         labels = tuple(sorted(action.labels))
         known = self._counters.get(name)
         if known is None:
@@ -54,14 +54,14 @@ class PluginMetrics:
                     registry=self._registry,
                 )
             except ValueError as exc:
-                raise PluginMetricError(f"metric {name}: {exc}") from None
+                raise MetricActionError(f"metric {name}: {exc}") from None
             known = self._counters[name] = (counter, labels)
         counter, expected = known
         if labels != expected:
-            raise PluginMetricError(
+            raise MetricActionError(
                 f"metric {name}: label names {list(labels)} differ from {list(expected)}"
             )
         try:
             counter.labels(*(action.labels[k] for k in labels), instance).inc(action.value)
         except ValueError as exc:
-            raise PluginMetricError(f"metric {name}: {exc}") from None
+            raise MetricActionError(f"metric {name}: {exc}") from None

@@ -1,11 +1,15 @@
-"""Plugin counters behind the Metric action."""
+"""The counters behind the Metric action."""
 
 from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.actions.plugin_metrics import PluginMetricError, PluginMetrics, metric_name
+from claimx_worker.actions.metric_counters import (
+    MetricActionCounters,
+    MetricActionError,
+    metric_name,
+)
 from claimx_worker.model import Metric
 
 
@@ -13,13 +17,13 @@ def test_names_are_sanitised_and_prefixed() -> None:
     assert metric_name("photo_tasks") == "claimx_plugin_photo_tasks"
     assert metric_name("Photo Tasks-Done.total") == "claimx_plugin_photo_tasks_done"
     assert metric_name("photo_tasks_total") == "claimx_plugin_photo_tasks"
-    with pytest.raises(PluginMetricError):
+    with pytest.raises(MetricActionError):
         metric_name("---")
 
 
 def test_counts_with_labels_and_instance() -> None:
     registry = CollectorRegistry()
-    metrics = PluginMetrics(registry)
+    metrics = MetricActionCounters(registry)
     metrics.count(Metric(name="photo_tasks", labels={"status": "done"}), "trigger_a")
     metrics.count(Metric(name="photo_tasks", value=2, labels={"status": "done"}), "trigger_a")
     metrics.count(Metric(name="photo_tasks", labels={"status": "done"}), "trigger_b")
@@ -48,9 +52,9 @@ def test_counts_with_labels_and_instance() -> None:
 )
 def test_bad_metrics_raise_without_breaking_the_counter(action: Metric, match: str) -> None:
     registry = CollectorRegistry()
-    metrics = PluginMetrics(registry)
+    metrics = MetricActionCounters(registry)
     metrics.count(Metric(name="m", labels={"status": "x"}), "i")
-    with pytest.raises(PluginMetricError, match=match):
+    with pytest.raises(MetricActionError, match=match):
         metrics.count(action, "i")
     metrics.count(Metric(name="m", labels={"status": "x"}), "i")
     assert registry.get_sample_value("claimx_plugin_m_total", {"status": "x", "instance": "i"}) == 2
@@ -58,6 +62,6 @@ def test_bad_metrics_raise_without_breaking_the_counter(action: Metric, match: s
 
 def test_a_name_taken_by_another_collector_is_an_error() -> None:
     registry = CollectorRegistry()
-    PluginMetrics(registry).count(Metric(name="dup"), "i")
-    with pytest.raises(PluginMetricError, match="claimx_plugin_dup"):
-        PluginMetrics(registry).count(Metric(name="dup"), "i")
+    MetricActionCounters(registry).count(Metric(name="dup"), "i")
+    with pytest.raises(MetricActionError, match="claimx_plugin_dup"):
+        MetricActionCounters(registry).count(Metric(name="dup"), "i")

@@ -1,0 +1,21 @@
+"""The one place that reads loguru internals: whether loguru's handlers changed.
+
+loguru has no public way to list its handlers. Its logger keeps them in ``logger._core.handlers``,
+a dict it replaces, never mutates, on every ``add`` and ``remove``: the same object means the
+same handlers. This holds for :data:`SUPPORTED_LOGURU` (the range ``pyproject.toml`` requires,
+pinned by ``tests/unit/observability/test_loguru_adapter.py``). Where the attribute is missing,
+:func:`handler_table` returns ``None`` and callers take loguru's public path.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+SUPPORTED_LOGURU = ">=0.7,<0.8"
+"""The loguru releases whose internals :func:`handler_table` reads."""
+
+
+def handler_table() -> object | None:
+    """Loguru's handler table: the same object (``is``) until a handler is added or removed;
+    ``None`` when this loguru does not have one where expected."""
+    return getattr(getattr(logger, "_core", None), "handlers", None)
