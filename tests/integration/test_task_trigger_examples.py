@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
@@ -387,8 +388,7 @@ async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
 ) -> None:
     """plugins/config as shipped, plus the README's 'another instance' example next to it."""
     plugins_dir = tmp_path / "plugins"
-    plugins_dir.mkdir()
-    (plugins_dir / "task_trigger").symlink_to(PLUGINS_CONFIG / "task_trigger")
+    shutil.copytree(PLUGINS_CONFIG / "task_trigger", plugins_dir / "task_trigger")
     (second,) = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")[1:]
     (plugins_dir / "damage_assessment").mkdir()
     (plugins_dir / "damage_assessment" / "config.yaml").write_text(second)
