@@ -5,7 +5,7 @@ What this module exports is the public API for plugin authors; they import nothi
 
 from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigValueError
-from claimx_worker.errors import ErrorCategory
+from claimx_worker.errors import ClaimXWorkerError, ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
@@ -27,6 +27,7 @@ from claimx_worker.plugins.base import Plugin
 __all__ = [
     "Action",
     "ClaimXEvent",
+    "ClaimXWorkerError",
     "ConfigValueError",
     "ContactRow",
     "EntityRows",

@@ -1,4 +1,34 @@
-"""Failure classes that decide an event's route: retry topic (transient) or DLQ (permanent)."""
+"""The root of every exception claimx-worker raises on purpose, and the failure classes that
+decide an event's route: retry topic (transient) or DLQ (permanent, invalid, auth).
+
+The exception tree (``except ClaimXWorkerError`` catches all of it; where a class also derives
+from a built-in exception, the built-in is named in brackets)::
+
+    ClaimXWorkerError
+    ├── ProcessingError                an event failed; its category routes it
+    │   ├── InvalidEventError          not a valid ClaimX event (ValueError)
+    │   ├── PermanentError             retrying will not help
+    │   │   └── AuthError              the ClaimX API refused the credentials
+    │   └── TransientError             worth retrying later
+    │       └── CircuitOpenError       http.breaker: the circuit fails requests fast
+    ├── ConfigError                    config.problems: every problem of a settings/plugin file
+    ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
+    ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
+    ├── MissingTopicsError             kafka.topics: topics the worker needs do not exist
+    ├── DeliveryError                  kafka.producer: a message was not acknowledged
+    ├── InvalidActionError             actions.encoding: an action cannot be sent (ValueError)
+    ├── SigningKeyError                actions.signing: a bad signing secret (ValueError)
+    ├── MetricActionError              actions.metric_counters: a bad Metric action (ValueError)
+    ├── MissingSecretError             actions.secrets: an unset variable (LookupError)
+    ├── UnreplayableError              actions.dead_letter: a DLQ record not replayable (ValueError)
+    ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
+    ├── ReplayError                    actions.replay: the replay cannot go on
+    ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
+    ├── InvalidInputError              simulate: the event file is not an event (ValueError)
+    ├── KafkaBrokerError               testing.kafka: the test broker failed (RuntimeError)
+    ├── BlockedIOError                 testing.io_guard: I/O inside a hook (PermissionError)
+    └── HookError                      testing.harness: a hook failed in a test (AssertionError)
+"""
 
 from __future__ import annotations
 
@@ -14,7 +44,11 @@ class ErrorCategory(enum.StrEnum):
     TRANSIENT = "transient"
 
 
-class ProcessingError(Exception):
+class ClaimXWorkerError(Exception):
+    """The root of every exception claimx-worker raises on purpose."""
+
+
+class ProcessingError(ClaimXWorkerError):
     """Base of every failure the runtime routes. Messages must never contain secrets."""
 
     category: ErrorCategory = ErrorCategory.PERMANENT

@@ -29,7 +29,12 @@ from claimx_worker.actions.identity import idempotency_key
 from claimx_worker.actions.metric_counters import MetricActionError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
-from claimx_worker.errors import ErrorCategory, InvalidEventError, ProcessingError
+from claimx_worker.errors import (
+    ClaimXWorkerError,
+    ErrorCategory,
+    InvalidEventError,
+    ProcessingError,
+)
 from claimx_worker.model import (
     ClaimXEvent,
     EntityRows,
@@ -64,7 +69,7 @@ ACTION_TYPE_NAMES: Mapping[type, str] = {
 _CATTRS_MESSAGE = re.compile(r"(?P<message>.*) @ (?P<path>\S+)$")
 
 
-class InvalidInputError(ValueError):
+class InvalidInputError(ClaimXWorkerError, ValueError):
     """The event file is not a valid (raw or enriched) event; the message names the field."""
 
 

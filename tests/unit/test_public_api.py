@@ -37,6 +37,7 @@ PLUGIN_API = frozenset(
     {
         "Action",
         "ClaimXEvent",
+        "ClaimXWorkerError",
         "ConfigValueError",
         "ContactRow",
         "EntityRows",
@@ -94,9 +95,29 @@ EXPORTED: Mapping[str, frozenset[str]] = {
     "claimx_worker.testing": TESTING_KIT,
 }
 """The ``__all__`` of each public module, as it is now."""
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 RELEASED: Mapping[str, frozenset[str]] = {
-    "claimx_worker": PLUGIN_API,
-    "claimx_worker.testing": TESTING_KIT,
+    "claimx_worker": _names(
+        """
+        Action ClaimXEvent ConfigValueError ContactRow EntityRows ErrorCategory EventFailure
+        EventType ExternalLinkRow Filter HandlerMetadata Log MediaRow Metric Plugin
+        PluginContext PreparedLogLine ProjectRow PublishToTopic Stage TaskRow TaskTemplateRow
+        VideoCollabRow Webhook __version__ converter hookimpl
+        """
+    ),
+    "claimx_worker.testing": _names(
+        """
+        BlockedIOError CONTRACT_EVENT_TYPES ClaimXApiSimulator ConfigError HookError HookProblem
+        IOAttempt KafkaBroker PluginAction PluginContract ProblemKind StageHarness StageResult
+        TopicFactory UNKNOWN_EVENT_TYPE WebhookReceiver load_instances make_enriched_event
+        make_event make_rows
+        """
+    ),
 }
 """The ``__all__`` of each public module at the last release (see the module docstring)."""
 

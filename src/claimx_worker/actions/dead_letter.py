@@ -14,6 +14,7 @@ from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.retry import DeliveryReport
 from claimx_worker.actions.secrets import SecretScrubber, restore
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.model import PublishToTopic, Webhook, converter
 
 RECORD_VERSION = 2
@@ -23,7 +24,7 @@ PUBLISH_TO_TOPIC = "publish_to_topic"
 _PAYLOAD_FIELDS = {WEBHOOK: "body", PUBLISH_TO_TOPIC: "value"}
 
 
-class UnreplayableError(ValueError):
+class UnreplayableError(ClaimXWorkerError, ValueError):
     """A record that cannot become an action again (its payload was never JSON, unknown type)."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.model import converter
 
 
-class InvalidActionError(ValueError):
+class InvalidActionError(ClaimXWorkerError, ValueError):
     """An action that cannot be sent as given (payload not JSON-serialisable, bad URL, bad
     signing key): never retried. Messages hold no secrets."""
 

@@ -45,6 +45,7 @@ from claimx_worker.actions.retry import (
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
@@ -73,7 +74,7 @@ class ActionOutcome:
     error: str | None = None
 
 
-class DeadLetterWriteError(RuntimeError):
+class DeadLetterWriteError(ClaimXWorkerError, RuntimeError):
     """An action could neither be delivered nor written to the action DLQ."""
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.model import Metric
 
 PREFIX = "claimx_plugin_"
@@ -15,7 +16,7 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_]+")
 _LABEL = re.compile(r"(?!__)[a-zA-Z_][a-zA-Z0-9_]*")
 
 
-class MetricActionError(ValueError):
+class MetricActionError(ClaimXWorkerError, ValueError):
     """A ``Metric`` action that cannot be counted (bad name or value, changed label names)."""
 
 

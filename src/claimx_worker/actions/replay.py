@@ -22,12 +22,13 @@ from loguru import logger
 from claimx_worker.actions.dead_letter import DeadLetter, UnreplayableError, to_action
 from claimx_worker.actions.executor import ActionExecutor, ActionOutcome, OutcomeStatus
 from claimx_worker.actions.secrets import MissingSecretError
+from claimx_worker.errors import ClaimXWorkerError
 
 _BATCH = 100
 _TIMEOUT = 10.0
 
 
-class ReplayError(Exception):
+class ReplayError(ClaimXWorkerError):
     """The replay cannot go on (missing topic or variable); what was replayed is committed."""
 
 

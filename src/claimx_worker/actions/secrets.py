@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.observability.redaction import MASK, MIN_SECRET_LENGTH, is_secret_key
 
 _REFERENCE_OR_DOLLARS = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DOLLAR = re.compile(r"\$")
 
 
-class MissingSecretError(LookupError):
+class MissingSecretError(ClaimXWorkerError, LookupError):
     """A record refers to an environment variable that is not set now."""
 
     def __init__(self, name: str) -> None:

@@ -8,10 +8,12 @@ import binascii
 import hashlib
 import hmac
 
+from claimx_worker.errors import ClaimXWorkerError
+
 SECRET_PREFIX = "whsec_"
 
 
-class SigningKeyError(ValueError):
+class SigningKeyError(ClaimXWorkerError, ValueError):
     """A ``whsec_`` signing secret whose key is not valid base64 (the secret is not shown)."""
 
 

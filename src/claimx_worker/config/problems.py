@@ -7,8 +7,10 @@ from pathlib import Path
 
 from attrs import frozen
 
+from claimx_worker.errors import ClaimXWorkerError
 
-class ConfigValueError(ValueError):
+
+class ConfigValueError(ClaimXWorkerError, ValueError):
     """Raise from a config class's validators or ``__attrs_post_init__`` to report a problem.
 
     The message is reported at the file and line of the mapping being structured; with ``key``
@@ -34,7 +36,7 @@ class ConfigProblem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ClaimXWorkerError):
     """Configuration is invalid; ``problems`` holds every problem found, in file and line order."""
 
     def __init__(self, problems: Iterable[ConfigProblem]) -> None:

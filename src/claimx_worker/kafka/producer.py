@@ -20,11 +20,13 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from loguru import logger
 
+from claimx_worker.errors import ClaimXWorkerError
+
 Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
 _POLL_SECONDS = 0.05
 
 
-class DeliveryError(Exception):
+class DeliveryError(ClaimXWorkerError):
     """A message was not acknowledged by the broker (librdkafka gave up on it or refused it)."""
 
     def __init__(self, error: KafkaError, topic: str) -> None:

@@ -25,6 +25,7 @@ from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.kafka.clients import admin_config, consumer_config, producer_config
 from claimx_worker.kafka.commits import CommittedOffset, OffsetCommitter
 from claimx_worker.kafka.context import Processor
@@ -46,7 +47,7 @@ T = TypeVar("T")
 _CONSUMER_THREADS = 4  # a rebalance callback's re-entrant calls need a second thread
 
 
-class KafkaRuntimeError(Exception):
+class KafkaRuntimeError(ClaimXWorkerError):
     """The runtime stopped on a fatal Kafka error (e.g. the idempotent producer failed)."""
 
 

@@ -9,8 +9,10 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from loguru import logger
 
+from claimx_worker.errors import ClaimXWorkerError
 
-class MissingTopicsError(Exception):
+
+class MissingTopicsError(ClaimXWorkerError):
     """Topics the worker needs do not exist and creating them is off."""
 
     def __init__(self, topics: Iterable[str]) -> None:

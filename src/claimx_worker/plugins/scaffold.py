@@ -19,6 +19,7 @@ from attrs import frozen
 from packaging.version import Version
 
 from claimx_worker._version import __version__
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.plugins.compatibility import WORKER_DISTRIBUTION
 
 DISTRIBUTION_PREFIX = "claimx-plugin-"
@@ -28,7 +29,7 @@ MAX_NAME_LENGTH = 32
 """Longer names would push generated lines past 100 characters."""
 
 
-class ScaffoldError(Exception):
+class ScaffoldError(ClaimXWorkerError):
     """The plugin cannot be generated (bad name, existing directory); the message says why."""
 
 

@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry
 from ruamel.yaml import YAML
 
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
-from claimx_worker.errors import ErrorCategory
+from claimx_worker.errors import ClaimXWorkerError, ErrorCategory
 from claimx_worker.model import (
     Action,
     ClaimXEvent,
@@ -94,7 +94,7 @@ class HookProblem:
         return f"{self.hook} of instance '{self.instance}': {self.detail}"
 
 
-class HookError(AssertionError):
+class HookError(ClaimXWorkerError, AssertionError):
     """A hook raised, returned something else than actions, or returned an undeliverable one."""
 
     def __init__(self, problems: tuple[HookProblem, ...]) -> None:

@@ -25,11 +25,13 @@ from typing import Any
 
 from attrs import frozen
 
+from claimx_worker.errors import ClaimXWorkerError
+
 _WRITE_MODE_CHARS = frozenset("wax+")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
-class BlockedIOError(PermissionError):
+class BlockedIOError(ClaimXWorkerError, PermissionError):
     """I/O attempted inside a plugin hook while the guard is on."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from claimx_worker.errors import ClaimXWorkerError
 
-class KafkaBrokerError(RuntimeError):
+
+class KafkaBrokerError(ClaimXWorkerError, RuntimeError):
     """The broker could not be resolved, started, reached or asked to do something."""
