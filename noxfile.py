@@ -17,10 +17,27 @@ PLUGIN_PROJECT = "packaging/claimx-plugin-task-trigger"
 PYTHON = "3.11"
 
 
+def export_lock(session: nox.Session, *extras: str) -> Path:
+    """Write the locked versions (with hashes) of what both distributions need to a file.
+
+    ``--locked`` fails the session when uv.lock is out of step with the project files.
+    """
+    requirements = Path(session.create_tmp()) / "locked-requirements.txt"
+    extra_args = [arg for extra in extras for arg in ("--extra", extra)]
+    session.run_install(
+        *("uv", "export", "--locked", "--all-packages", "--no-emit-workspace", "--quiet"),
+        *extra_args,
+        *("--output-file", str(requirements)),
+        external=True,
+    )
+    return requirements
+
+
 def install_project(session: nox.Session, *extras: str) -> None:
-    """Install both distributions from this checkout (editable) with the given extras."""
+    """Install the locked dependencies, then both distributions from this checkout (editable)."""
+    session.install("--requirement", str(export_lock(session, *extras)))
     spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-e", spec, "-e", PLUGIN_PROJECT)
+    session.install("--no-deps", "-e", spec, "-e", PLUGIN_PROJECT)
 
 
 @nox.session(python=PYTHON)
@@ -78,3 +95,32 @@ def demo(session: nox.Session) -> None:
     # the shipped task trigger instance needs WEBHOOK_TOKEN: the demo's own (demo.WEBHOOK_TOKEN)
     session.run("claimx-worker", "plugins", "list", env={"WEBHOOK_TOKEN": "demo-webhook-token"})
     session.run("python", "-m", "claimx_worker.testing.demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def audit(session: nox.Session) -> None:
+    """pip-audit over every locked version; fails when any of them could not be audited."""
+    requirements = export_lock(session, "test")
+    session.install("pip-audit>=2.7")
+    report = Path(session.create_tmp()) / "audit.json"
+    session.run(
+        *("pip-audit", "--requirement", str(requirements), "--no-deps", "--disable-pip"),
+        *("--progress-spinner", "off", "--format", "json", "--output", str(report)),
+        success_codes=[0, 1],  # 1: advisories found, reported below
+    )
+    dependencies = json.loads(report.read_text())["dependencies"]
+    unaudited = [dependency["name"] for dependency in dependencies if "skip_reason" in dependency]
+    if unaudited:
+        session.error(
+            f"advisory service unreachable: {len(unaudited)} of {len(dependencies)} locked "
+            "packages could not be audited (PyPI's per-version JSON API did not answer)"
+        )
+    findings = [
+        f"{dependency['name']} {dependency['version']}: {vuln['id']}"
+        f" (fixed in {', '.join(vuln['fix_versions']) or 'no release yet'})"
+        for dependency in dependencies
+        for vuln in dependency["vulns"]
+    ]
+    if findings:
+        session.error("published advisories against locked versions: " + "; ".join(findings))
+    session.log(f"{len(dependencies)} locked packages audited: no published advisory")
