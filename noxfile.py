@@ -17,10 +17,33 @@ PLUGIN_PROJECT = "packaging/claimx-plugin-task-trigger"
 PYTHON = "3.11"
 
 
+def session_file(session: nox.Session, name: str) -> Path:
+    """A path in the session's virtual environment (not ``session.create_tmp()``, which would
+    also move the tests' ``TMPDIR`` into the checkout)."""
+    return Path(session.virtualenv.location) / name
+
+
+def export_lock(session: nox.Session, *extras: str) -> Path:
+    """Write the locked versions (with hashes) of what both distributions need to a file.
+
+    ``--locked`` fails the session when uv.lock is out of step with the project files.
+    """
+    requirements = session_file(session, "locked-requirements.txt")
+    extra_args = [arg for extra in extras for arg in ("--extra", extra)]
+    session.run_install(
+        *("uv", "export", "--locked", "--all-packages", "--no-emit-workspace", "--quiet"),
+        *extra_args,
+        *("--output-file", str(requirements)),
+        external=True,
+    )
+    return requirements
+
+
 def install_project(session: nox.Session, *extras: str) -> None:
-    """Install both distributions from this checkout (editable) with the given extras."""
+    """Install the locked dependencies, then both distributions from this checkout (editable)."""
+    session.install("--requirement", str(export_lock(session, *extras)))
     spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-e", spec, "-e", PLUGIN_PROJECT)
+    session.install("--no-deps", "-e", spec, "-e", PLUGIN_PROJECT)
 
 
 @nox.session(python=PYTHON)
@@ -80,3 +103,35 @@ def demo(session: nox.Session) -> None:
     # the shipped task trigger instance needs WEBHOOK_TOKEN: the demo's own (demo.WEBHOOK_TOKEN)
     session.run("claimx-worker", "plugins", "list", env={"WEBHOOK_TOKEN": "demo-webhook-token"})
     session.run("python", "-m", "claimx_worker.testing.demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def audit(session: nox.Session) -> None:
+    """pip-audit over every locked version; fails when any of them could not be audited."""
+    requirements = export_lock(session, "test")
+    session.install("pip-audit>=2.7")
+    report = session_file(session, "audit.json")
+    session.run(
+        *("pip-audit", "--requirement", str(requirements), "--no-deps", "--disable-pip"),
+        *("--progress-spinner", "off", "--format", "json", "--output", str(report)),
+        success_codes=[0, 1],  # 1: advisories found, reported below
+        silent=True,  # its summary counts a package it could not look up as clean
+    )
+    dependencies = json.loads(report.read_text())["dependencies"]
+    findings = [
+        f"{dependency['name']} {dependency['version']}: {vuln['id']}"
+        f" (fixed in {', '.join(vuln['fix_versions']) or 'no release yet'})"
+        for dependency in dependencies
+        for vuln in dependency.get("vulns", [])  # absent when the package was not audited
+    ]
+    for finding in findings:
+        session.warn(finding)
+    unaudited = [dependency["name"] for dependency in dependencies if "skip_reason" in dependency]
+    if unaudited:
+        session.error(
+            f"advisory service unreachable: {len(unaudited)} of {len(dependencies)} locked "
+            "packages could not be audited (PyPI's per-version JSON API did not answer)"
+        )
+    if findings:
+        session.error(f"published advisories against locked versions: {len(findings)}, above")
+    session.log(f"{len(dependencies)} locked packages audited: no published advisory")
