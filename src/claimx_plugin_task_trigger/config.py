@@ -82,6 +82,12 @@ def _check_url(_instance: object, attribute: Attribute[Any], value: str) -> None
         raise ConfigValueError(
             "url must be an absolute http:// or https:// URL", key=attribute.name
         )
+    if "@" in parts.netloc:
+        raise ConfigValueError(
+            "url must not carry credentials (user:password@host): send them in an "
+            "Authorization header",
+            key=attribute.name,
+        )
 
 
 def _upper(value: str) -> str:

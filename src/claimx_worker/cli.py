@@ -246,7 +246,11 @@ def dlq() -> None:
 @click.option(
     "--topic", help=f"DLQ topic (default: the settings' actions DLQ, else {DEFAULT_DLQ_TOPIC})."
 )
-@click.option("--dry-run", is_flag=True, help="List the records (secret-free); run nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the records (secret-free), each with whether it would be replayed; run nothing.",
+)
 @click.option(
     "--config",
     "config_file",
@@ -265,6 +269,26 @@ def dlq() -> None:
     show_default=True,
     help="Consumer group of the replay; its commits mark what was replayed.",
 )
+@click.option(
+    "--plugins-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Plugin instances whose configuration bounds each record "
+    "(default: the settings' plugins_dir, else plugins/config).",
+)
+@click.option(
+    "--allow-destination",
+    "allowed_destinations",
+    multiple=True,
+    metavar="URL",
+    help="Also let records go to this endpoint (scheme://host[:port]); repeatable.",
+)
+@click.option(
+    "--allow-topic",
+    "allowed_topics",
+    multiple=True,
+    metavar="TOPIC",
+    help="Also let records be published to this topic; repeatable.",
+)
 def dlq_replay(
     topic: str | None,
     dry_run: bool,
@@ -272,11 +296,17 @@ def dlq_replay(
     bootstrap_servers: str | None,
     max_records: int | None,
     group: str,
+    plugins_dir: Path | None,
+    allowed_destinations: tuple[str, ...],
+    allowed_topics: tuple[str, ...],
 ) -> None:
     """Re-run dead-lettered actions with their idempotency keys and the current secrets.
 
-    Exit 0 when every record was delivered (or listed), 1 when some went back to the DLQ or
-    could not be replayed, 2 on bad settings, a missing topic or an unset variable.
+    A record only names which action of which plugin instance it was, and its payload: it is
+    sent only to an endpoint or topic that instance's current configuration names (or an
+    allowed one), with only the variables that configuration uses, signed with the current
+    signing secrets. Exit 0 when every record was delivered (or listed), 1 when some went back
+    to the DLQ or could not be replayed, 2 on bad settings, a missing topic or an unset variable.
     """
     from claimx_worker.dlq_replay import ReplayOptions, run_replay
 
@@ -287,6 +317,9 @@ def dlq_replay(
         bootstrap_servers=bootstrap_servers,
         max_records=max_records,
         group=group,
+        plugins_dir=plugins_dir,
+        allowed_destinations=allowed_destinations,
+        allowed_topics=allowed_topics,
     )
     err = functools.partial(click.echo, err=True)
     raise SystemExit(run_replay(options, environ=os.environ, echo=click.echo, err=err))

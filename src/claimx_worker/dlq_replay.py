@@ -1,5 +1,10 @@
-"""``claimx-worker dlq replay``: settings, Kafka clients and HTTP client around
-:func:`~claimx_worker.actions.replay.replay_dead_letters`.
+"""``claimx-worker dlq replay``: settings, plugin instances, Kafka clients and HTTP client
+around :func:`~claimx_worker.actions.replay.replay_dead_letters`.
+
+Each record is replayed within its instance's current configuration
+(:class:`~claimx_worker.actions.dead_letter.ReplayScope`): the variables that instance's
+``config.yaml`` refers to, the endpoints of the URLs and the strings (topics) it holds once
+expanded, plus ``--allow-destination`` / ``--allow-topic``.
 
 Exit codes: 0 every record replayed was delivered (or, with ``--dry-run``, listed); 1 some went
 back to the DLQ or could not be replayed, or a DLQ write failed; 2 bad settings, a missing topic
@@ -10,27 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-import httpx
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.actions.dead_letter import ReplayScope
 from claimx_worker.actions.executor import ActionExecutor, DeadLetterWriteError
 from claimx_worker.actions.replay import (
     Echo,
     ReplayError,
     ReplaySummary,
+    Scopes,
     replay_dead_letters,
 )
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
+from claimx_worker.actions.webhook import endpoint_of_text
 from claimx_worker.config.problems import ConfigError
+from claimx_worker.config.variables import expand_variables, referenced_variables
+from claimx_worker.http.transport import webhook_client
 from claimx_worker.kafka.producer import DeliveryProducer
+from claimx_worker.kafka.settings import ProcessingSettings
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
+from claimx_worker.plugins.instances import scan_instances
 from claimx_worker.settings import load_worker_config
 
 USAGE_EXIT_CODE = 2
@@ -49,15 +60,22 @@ class ReplayOptions:
     """Overrides the settings file (the CLI reads ``KAFKA_BOOTSTRAP_SERVERS`` into it)."""
     max_records: int | None = None
     group: str
+    plugins_dir: Path | None = None
+    """Default: the settings' ``plugins_dir``, else ``plugins/config``."""
+    allowed_destinations: tuple[str, ...] = ()
+    """Endpoints (``scheme://host[:port]``) any record may be sent to."""
+    allowed_topics: tuple[str, ...] = ()
+    """Topics any record may be published to."""
 
 
 @attrs.frozen(kw_only=True)
 class _Setup:
     topic: str
     actions: ActionSettings
-    consumer: dict[str, Any]
-    producer: dict[str, Any]
-    secrets: frozenset[str]
+    consumer: dict[str, Any] = attrs.field(repr=False)
+    producer: dict[str, Any] = attrs.field(repr=False)
+    secrets: frozenset[str] = attrs.field(repr=False)
+    plugins_dir: Path
 
 
 class _UsageError(Exception):
@@ -97,6 +115,7 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
     topic = options.topic
     secrets: frozenset[str] = frozenset()
     actions = ActionSettings()
+    plugins_dir = ProcessingSettings().plugins_dir
     if options.config is not None:
         try:
             loaded = load_worker_config(options.config, environ)
@@ -108,6 +127,7 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         topic = topic or kafka.worker.topics.actions_dlq
         secrets = loaded.secrets
         actions = loaded.value.actions
+        plugins_dir = kafka.worker.processing.plugins_dir
     if not servers:
         raise _UsageError("no Kafka: give --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS or --config")
     base = {**common, "bootstrap.servers": servers}
@@ -117,7 +137,43 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         consumer={**base, **consumer, "group.id": options.group},
         producer={"enable.idempotence": True, **base, **producer},
         secrets=secrets,
+        plugins_dir=options.plugins_dir or Path(plugins_dir),
     )
+
+
+def replay_scopes(
+    plugins_dir: Path,
+    environ: Mapping[str, str],
+    actions: ActionSettings,
+    *,
+    destinations: Iterable[str] = (),
+    topics: Iterable[str] = (),
+) -> Scopes:
+    """Each configured instance's :class:`ReplayScope` under ``plugins_dir`` (a directory that
+    does not exist configures none), widened by the allow-lists."""
+    allowed_endpoints = {endpoint_of_text(destination) for destination in destinations}
+    by_instance: dict[str, ReplayScope] = {}
+    specs = scan_instances(plugins_dir, env=environ).specs if plugins_dir.is_dir() else ()
+    for spec in specs:
+        strings = set(_strings(expand_variables(spec.config, env=environ).data))
+        by_instance[spec.name] = ReplayScope(
+            variables=referenced_variables(spec.config),
+            destinations=frozenset({*map(endpoint_of_text, strings), *allowed_endpoints} - {""}),
+            topics=frozenset({*strings, *topics}),
+            settings=actions,
+        )
+    return Scopes(by_instance=by_instance, environ=environ)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
 
 
 async def _replay(
@@ -127,12 +183,19 @@ async def _replay(
     environ: Mapping[str, str],
     echo: Echo,
 ) -> ReplaySummary:
+    scopes = replay_scopes(
+        setup.plugins_dir,
+        environ,
+        setup.actions,
+        destinations=options.allowed_destinations,
+        topics=options.allowed_topics,
+    )
     async with _executor(options, setup, refs) as executor:
         return await replay_dead_letters(
             setup.consumer,
             topic=setup.topic,
             executor=executor,
-            environ=environ,
+            scopes=scopes,
             max_records=options.max_records,
             echo=echo,
         )
@@ -149,7 +212,10 @@ async def _executor(
     producer = DeliveryProducer(setup.producer)
     await producer.start()
     try:
-        async with httpx.AsyncClient() as client:
+        async with webhook_client(
+            max_keepalive=setup.actions.endpoint_max_in_flight,
+            allowed_destinations=setup.actions.allowed_destinations,
+        ) as client:
             executor = ActionExecutor(
                 setup.actions,
                 client=client,

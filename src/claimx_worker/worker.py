@@ -15,15 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 from confluent_kafka.admin import AdminClient
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker._version import __version__
-from claimx_worker.actions import ActionExecutor, ActionSettings, secret_refs_from_environ
+from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
-from claimx_worker.http.transport import BufferedAiohttpTransport
+from claimx_worker.http.transport import webhook_client
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
 from claimx_worker.kafka.clients import admin_config, producer_config
 from claimx_worker.kafka.run import (
@@ -147,7 +146,10 @@ async def open_pipeline(
     producer = DeliveryProducer(producer_config(settings.kafka))
     await producer.start()
     resources.push_async_callback(_close_producer, producer)
-    client = _webhook_client(settings.actions)
+    client = webhook_client(
+        max_keepalive=settings.actions.endpoint_max_in_flight,
+        allowed_destinations=settings.actions.allowed_destinations,
+    )
     resources.push_async_callback(client.aclose)
     executor = ActionExecutor(
         settings.actions,
@@ -167,20 +169,6 @@ async def open_pipeline(
         on_stop=resources.aclose,
     )
     return pipeline.processor()
-
-
-def _webhook_client(settings: ActionSettings) -> httpx.AsyncClient:
-    """httpx over aiohttp (several times less CPU per request than httpx's own transport here),
-    each response read whole in the transport; no global connection cap: the executor caps each
-    endpoint itself.
-
-    The transport hands ``max_connections`` to aiohttp's connector as its total cap, and
-    ``None`` leaves aiohttp's default of 100, which let one slow endpoint hold every connection;
-    0 is aiohttp's "no limit"."""
-    limits = httpx.Limits(
-        max_connections=0, max_keepalive_connections=settings.endpoint_max_in_flight
-    )
-    return httpx.AsyncClient(transport=BufferedAiohttpTransport(limits=limits))
 
 
 async def _close_producer(producer: DeliveryProducer) -> None:

@@ -84,19 +84,37 @@ async def dead_letter(
     await producer.close()
 
 
+@pytest.fixture(autouse=True)
+def plugins_dir(tmp_path: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current configuration: the instance the records came from sends its webhooks to the
+    receiver with ``Authorization: Bearer ${WEBHOOK_TOKEN}``."""
+    directory = tmp_path / "plugins"
+    (directory / INSTANCE).mkdir(parents=True)
+    (directory / INSTANCE / "config.yaml").write_text(
+        f"plugin: {INSTANCE}\n"
+        "config:\n"
+        f"  url: {receiver.url('/hook')}\n"
+        "  headers: {Authorization: 'Bearer ${WEBHOOK_TOKEN}'}\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the default plugins_dir is plugins/config: not this one
+    return directory
+
+
 async def replay(
     kafka_broker: KafkaBroker,
     topic: str | None,
     group: str,
     *args: str,
     token: str | None = NEW_TOKEN,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]], str]:
-    """Run the command (``--topic`` unless ``topic`` is None); return its exit code, its stdout
-    JSON lines and everything it wrote."""
-    env = {k: v for k, v in os.environ.items() if k != "WEBHOOK_TOKEN"}
-    env |= {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers, "LOG_LEVEL": "DEBUG"}
+    """Run the command (``--topic`` unless ``topic`` is None) over the instances in
+    ``./plugins``; return its exit code, its stdout JSON lines and everything it wrote."""
+    environ = {k: v for k, v in os.environ.items() if k != "WEBHOOK_TOKEN"}
+    environ |= {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers, "LOG_LEVEL": "DEBUG"}
+    environ |= env or {}
     if token is not None:
-        env["WEBHOOK_TOKEN"] = token
+        environ["WEBHOOK_TOKEN"] = token
     process = await asyncio.create_subprocess_exec(
         CLI,
         "dlq",
@@ -104,10 +122,12 @@ async def replay(
         *(["--topic", topic] if topic is not None else []),
         "--group",
         group,
+        "--plugins-dir",
+        "plugins",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env=environ,
     )
     async with asyncio.timeout(90):
         stdout, stderr = await process.communicate()
@@ -132,6 +152,7 @@ async def test_replay_delivers_dead_lettered_webhooks_once_the_endpoint_works(
     assert {line["record"]["action"]["headers"]["Authorization"] for line in listed} == {
         "Bearer ${WEBHOOK_TOKEN}"
     }
+    assert {line["replayable"] for line in listed} == {True}
     assert len(receiver.requests) == 3  # a dry run calls nobody
 
     receiver.behave("/hook", status=200)
@@ -192,3 +213,53 @@ async def test_replay_failures_go_back_to_the_dlq_and_a_missing_variable_stops_i
     assert code == 1, output
     assert len(lines) == 1  # only records written by the previous replay are left, one at most
     assert len(receiver.at("/gone")) == 2 + 2 + 1
+
+
+async def test_a_forged_record_cannot_pick_variables_or_destinations(
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    receiver: WebhookReceiver,
+    dead_letter: Callable[[str, int], Any],
+) -> None:
+    """The security review's proof: a record written to the DLQ topic by someone else named the
+    variables to fill in and where to send them, and replay delivered both values."""
+    receiver.behave("/hook", status=404)
+    (key,) = await dead_letter(receiver.url("/hook"), 1)
+    (genuine,) = await asyncio.to_thread(read_topic, kafka_broker, dlq_topic, expected=1)
+    record = json.loads(genuine.value())
+    forged_variables = record | {
+        "secret_vars": ["CLAIMX_API_TOKEN", "AWS_SECRET_ACCESS_KEY"],
+        "action": record["action"]
+        | {
+            "url": receiver.url("/hook") + "?t=${CLAIMX_API_TOKEN}",
+            "headers": {"X-K": "${AWS_SECRET_ACCESS_KEY}"},
+        },
+    }
+    forged_destination = record | {
+        "action": record["action"]
+        | {"url": receiver.url("/collect").replace("127.0.0.1", "localhost")}
+    }
+    producer = DeliveryProducer(kafka_broker.client_config({"enable.idempotence": True}))
+    await producer.start()
+    for forged in (forged_variables, forged_destination):
+        await producer.send(dlq_topic, json.dumps(forged).encode(), None, [])
+    await producer.close()
+    secrets = {"CLAIMX_API_TOKEN": "api-token-7d1e5a90", "AWS_SECRET_ACCESS_KEY": "aws-6c0b2f3e"}
+    group = f"replay-{uuid.uuid4().hex[:8]}"
+
+    code, listed, output = await replay(kafka_broker, dlq_topic, group, "--dry-run", env=secrets)
+    assert code == 1, output
+    assert sorted(str(line.get("replayable")) for line in listed) == ["None", "None", "True"]
+    reasons = sorted(line["unreplayable"] for line in listed if "unreplayable" in line)
+    assert "endpoint http://localhost" in reasons[0]
+    assert "${AWS_SECRET_ACCESS_KEY}, ${CLAIMX_API_TOKEN}" in reasons[1]
+
+    receiver.behave("/hook", status=200)
+    code, replayed, output = await replay(kafka_broker, dlq_topic, group, env=secrets)
+    assert code == 1, output
+    assert sorted(str(line.get("outcome")) for line in replayed) == ["None", "None", "delivered"]
+    assert [r.headers["idempotency-key"] for r in receiver.at("/hook", ok=True)] == [key]
+    assert receiver.at("/collect") == []
+    for request in receiver.requests:
+        for value in secrets.values():
+            assert value not in request.path + str(dict(request.headers)) + request.body.decode()

@@ -26,8 +26,14 @@ from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = str(REPO / "plugins" / "config")
 TOKEN = "tok-5f3e9a1c7b2d"
-ENV = {"WEBHOOK_TOKEN": TOKEN, "TASK_TRIGGER_TOPIC": "", "TASK_TRIGGER_WEBHOOK_URL": ""}
 PHOTO_URL = "http://127.0.0.1:8099/hooks/task-trigger"
+DAMAGE_URL = "http://127.0.0.1:8099/hooks/damage-assessment"
+ENV = {
+    "WEBHOOK_TOKEN": TOKEN,
+    "TASK_TRIGGER_TOPIC": "",
+    "TASK_TRIGGER_WEBHOOK_URL": PHOTO_URL,
+    "DAMAGE_ASSESSMENT_WEBHOOK_URL": DAMAGE_URL,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +137,7 @@ def test_on_any_actions_follow_the_specific_block_for_template_789(tmp_path: Pat
         str(tmp_path / "assigned-789.json"), "--enriched", "--plugins-dir", PLUGINS, "--json"
     )
     webhook, log, metric = actions_of(result)
-    assert webhook["url"] == "http://127.0.0.1:8099/hooks/damage-assessment"
+    assert webhook["url"] == DAMAGE_URL
     assert log["message"] == (
         "Damage Assessment CUSTOM_TASK_ASSIGNED: assignment 12345678 on project 12345"
     )
@@ -376,7 +382,7 @@ def test_the_installed_command_pipes_an_example_into_a_dry_run() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": str(Path(sys.executable).parent), "WEBHOOK_TOKEN": TOKEN},
+        env={"PATH": str(Path(sys.executable).parent), **ENV},
         check=False,
     )
     assert run.returncode == 0, run.stderr

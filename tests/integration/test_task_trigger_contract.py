@@ -11,8 +11,12 @@ SHIPPED = Path(__file__).resolve().parents[2] / "plugins/config/task_trigger/con
 
 
 class TestTaskTriggerContract(PluginContract):
-    """``plugins/config/task_trigger/config.yaml`` as shipped: the webhook token set, the other
-    variables at their defaults (topics and webhook URLs from ``${VAR:-default}``)."""
+    """``plugins/config/task_trigger/config.yaml`` as shipped: the webhook token and URLs set,
+    the topics at their defaults (``${VAR:-default}``)."""
 
     config_path = SHIPPED
-    env: ClassVar[dict[str, str]] = {"WEBHOOK_TOKEN": "contract-token"}
+    env: ClassVar[dict[str, str]] = {
+        "WEBHOOK_TOKEN": "contract-token",
+        "TASK_TRIGGER_WEBHOOK_URL": "https://hooks.example.com/task-trigger",
+        "DAMAGE_ASSESSMENT_WEBHOOK_URL": "https://hooks.example.com/damage-assessment",
+    }

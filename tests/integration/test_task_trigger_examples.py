@@ -49,7 +49,15 @@ from tests.unit.task_trigger.support import (
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS_CONFIG = REPO / "plugins" / "config"
 README = PLUGINS_CONFIG / "task_trigger" / "README.md"
-ENV = {"WEBHOOK_TOKEN": "tok-0123456789", "WEBHOOK_SIGNING_SECRET": "whsec_c2VjcmV0LWtleQ=="}
+URLS = {
+    "TASK_TRIGGER_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/task-trigger",
+    "DAMAGE_ASSESSMENT_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/damage-assessment",
+}
+ENV = {
+    "WEBHOOK_TOKEN": "tok-0123456789",
+    "WEBHOOK_SIGNING_SECRET": "whsec_c2VjcmV0LWtleQ==",
+    **URLS,
+}
 METADATA = HandlerMetadata(handler="task", api_calls=2, duration_ms=12.0)
 ASSIGNED, COMPLETED = "CUSTOM_TASK_ASSIGNED", "CUSTOM_TASK_COMPLETED"
 ISO_MILLIS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
@@ -373,13 +381,20 @@ async def test_one_runbook_line_per_match_and_nothing_for_a_miss(
     )
 
 
-def test_the_shipped_instance_refuses_to_start_without_the_webhook_token() -> None:
+def test_the_shipped_instance_refuses_to_start_without_the_webhook_token_and_urls() -> None:
+    """No default webhook URL: the token never goes to an address the operator did not set."""
     with pytest.raises(ConfigError) as info:
         PluginHost.load(PLUGINS_CONFIG, env={}, registry=CollectorRegistry())
     assert [str(problem) for problem in info.value.problems] == [
+        "plugins/config/task_trigger/config.yaml:19: "
+        "config.triggers.456.on_completed.webhook.url: "
+        "environment variable 'TASK_TRIGGER_WEBHOOK_URL' is not set and has no default",
         "plugins/config/task_trigger/config.yaml:21: "
         "config.triggers.456.on_completed.webhook.headers.Authorization: "
-        "environment variable 'WEBHOOK_TOKEN' is not set and has no default"
+        "environment variable 'WEBHOOK_TOKEN' is not set and has no default",
+        "plugins/config/task_trigger/config.yaml:29: "
+        "config.triggers.789.on_assigned.webhook: "
+        "environment variable 'DAMAGE_ASSESSMENT_WEBHOOK_URL' is not set and has no default",
     ]
 
 
@@ -392,7 +407,7 @@ async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     (second,) = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")[1:]
     (plugins_dir / "damage_assessment").mkdir()
     (plugins_dir / "damage_assessment" / "config.yaml").write_text(second)
-    host = await started_host(plugins_dir, env={"WEBHOOK_TOKEN": "tok-1"})
+    host = await started_host(plugins_dir, env={"WEBHOOK_TOKEN": "tok-1", **URLS})
 
     assert [i.name for i in host.instances] == ["task_trigger", "damage_assessment"]
     photo = await run(host, COMPLETED, 456)
@@ -448,6 +463,8 @@ def test_readme_configuration_errors_are_what_validate_prints(
     (directory / "config.yaml").write_text("\n".join(shipped) + "\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WEBHOOK_TOKEN", "tok-1")
+    for name, url in URLS.items():
+        monkeypatch.setenv(name, url)
     (documented,) = fenced_blocks(README, "text")
 
     try:

@@ -194,3 +194,47 @@ def test_validator_problems_name_the_setting_and_its_line(
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), {})
     assert [f"{p.line}: {p.key}" for p in caught.value.problems] == [where]
+
+
+def test_signing_secrets_per_endpoint_and_allowed_destinations(tmp_path: Path) -> None:
+    text = """\
+actions:
+  signing_secret: ${DEFAULT_SIGNING}
+  endpoint_signing_secrets:
+    https://hooks.example.com: ${HOOKS_SIGNING}
+    http://127.0.0.1:8099/: literal-secret
+  allowed_destinations: [hooks.example.com, "*.crm.example.net"]
+"""
+    env = {"DEFAULT_SIGNING": "whsec_ZGVmYXVsdA==", "HOOKS_SIGNING": "hooks-signing-secret"}
+    loaded = load_worker_config(write(tmp_path, text), env)
+    actions = loaded.value.actions
+    assert actions.endpoint_signing_secrets == {
+        "https://hooks.example.com:443": "hooks-signing-secret",
+        "http://127.0.0.1:8099": "literal-secret",
+    }
+    assert actions.allowed_destinations == ("hooks.example.com", "*.crm.example.net")
+    assert "hooks-signing-secret" not in repr(loaded.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("  signing_secret: ''", "actions.signing_secret: must not be empty"),
+        (
+            "  endpoint_signing_secrets: {https://h.example.com/path: s3cr3t-value}",
+            "is not an endpoint",
+        ),
+        (
+            "  endpoint_signing_secrets: {https://h.example.com: ''}",
+            "actions.endpoint_signing_secrets: the value of 'https://h.example.com' is empty",
+        ),
+    ],
+)
+def test_bad_signing_settings_name_file_line_and_key(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f"actions:\n{line}\n"), {})
+    assert message in str(caught.value)
+    assert "claimx_config.yaml:2" in str(caught.value)
+    assert "s3cr3t-value" not in str(caught.value)

@@ -1,5 +1,11 @@
 """Action DLQ records: an action whose delivery gave up, with its context, free of secrets,
-and the way back from a record to an action that replay can run again."""
+and the way back from a record to an action that replay can run again.
+
+A record arrives over Kafka, so replay trusts nothing in it but *which* action it was (instance,
+index, idempotency key) and its payload: the destination must be one the current configuration
+of that instance names (or an explicit allow-list), ``${VAR}`` references are filled only with
+variables that configuration uses, and signing keys come from the current configuration
+(:class:`ReplayScope`). A signed record whose key cannot be found is not replayed unsigned."""
 
 from __future__ import annotations
 
@@ -14,6 +20,9 @@ from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.retry import DeliveryReport
 from claimx_worker.actions.secrets import SecretScrubber, restore
+from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.actions.signing import SigningSource
+from claimx_worker.actions.webhook import endpoint_of_text, webhook_signing
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.model import PublishToTopic, Webhook, converter
 
@@ -34,9 +43,10 @@ class DeadLetter:
 
     ``action`` holds ``type`` and the action's fields, secrets replaced: ``${VAR}`` references
     for registered secrets (their names in ``secret_vars``), ``***`` for other secret-looking
-    headers (named in ``masked_headers``); a webhook's signing secret is never stored, only the
-    variable it came from when known. ``payload_encoding`` says how the payload field is held:
-    ``json`` (as is), ``base64`` (bytes) or ``repr`` (not JSON-able; cannot be replayed).
+    headers (named in ``masked_headers``). A webhook's signing secret is never stored, only
+    where it came from (``signing``) and, for the action's own, its variable when known.
+    ``payload_encoding`` says how the payload field is held: ``json`` (as is), ``base64``
+    (bytes) or ``repr`` (not JSON-able; cannot be replayed).
     """
 
     idempotency_key: str
@@ -55,7 +65,7 @@ class DeadLetter:
     dead_lettered_at: datetime
     secret_vars: tuple[str, ...] = ()
     masked_headers: tuple[str, ...] = ()
-    signed: bool = False
+    signing: SigningSource = SigningSource.NONE
     signing_secret_var: str | None = None
     record_version: int = 1
     """Absent in records of earlier versions (1), which cannot be replayed safely."""
@@ -90,11 +100,27 @@ def _payload(value: Any) -> tuple[Any, str]:
     return converter.unstructure(value), "json"
 
 
+@attrs.frozen(kw_only=True)
+class ReplayScope:
+    """What the current configuration lets replay use for one plugin instance's records."""
+
+    variables: frozenset[str]
+    """Environment variables the instance's configuration uses: the only ones a record's
+    ``${VAR}`` references may be filled from."""
+    destinations: frozenset[str]
+    """Webhook endpoints (``scheme://host:port``) the record may be sent to."""
+    topics: frozenset[str]
+    """Topics the record may be published to."""
+    settings: ActionSettings
+    """The current action settings (their signing secrets sign a record signed with them)."""
+
+
 def dead_letter(
     ref: ActionRef,
     action: Webhook | PublishToTopic,
     report: DeliveryReport,
     scrubber: SecretScrubber,
+    settings: ActionSettings,
 ) -> DeadLetter:
     """The DLQ record of an action whose ``report`` says it was not delivered."""
     used: set[str] = set()
@@ -116,7 +142,7 @@ def dead_letter(
             "headers": scrubber.headers(action.headers, used, masked),
         }
     fields[_PAYLOAD_FIELDS[kind]] = payload if encoding == "repr" else scrubber.data(payload, used)
-    signing_secret = action.signing_secret if isinstance(action, Webhook) else None
+    signing = webhook_signing(action, settings) if isinstance(action, Webhook) else None
     return DeadLetter(
         idempotency_key=ref.key,
         event_id=ref.event_id,
@@ -134,16 +160,21 @@ def dead_letter(
         dead_lettered_at=datetime.now(UTC),
         secret_vars=tuple(sorted(used)),
         masked_headers=tuple(masked),
-        signed=signing_secret is not None,
-        signing_secret_var=scrubber.name_of(signing_secret),
+        signing=SigningSource.NONE if signing is None else signing,
+        signing_secret_var=scrubber.name_of(action.signing_secret)
+        if isinstance(action, Webhook)
+        else None,
         record_version=RECORD_VERSION,
     )
 
 
-def to_action(record: DeadLetter, environ: Mapping[str, str]) -> Webhook | PublishToTopic:
-    """The action again, ``${VAR}`` references and the signing secret taken from ``environ``
-    (raises :class:`~claimx_worker.actions.secrets.MissingSecretError`); masked headers are
-    left out. Raises :class:`UnreplayableError` for a record that cannot be run again."""
+def to_action(
+    record: DeadLetter, environ: Mapping[str, str], scope: ReplayScope
+) -> Webhook | PublishToTopic:
+    """The action again, within ``scope``: ``${VAR}`` references and the action's own signing
+    secret taken from ``environ`` (raises
+    :class:`~claimx_worker.actions.secrets.MissingSecretError`), masked headers left out.
+    Raises :class:`UnreplayableError` for a record that cannot, or may not, be run again."""
     if record.record_version != RECORD_VERSION:
         raise UnreplayableError(
             f"record version {record.record_version}, written by an older claimx-worker: its "
@@ -155,6 +186,12 @@ def to_action(record: DeadLetter, environ: Mapping[str, str]) -> Webhook | Publi
     kind = fields.pop("type", None)
     if kind not in _PAYLOAD_FIELDS:
         raise UnreplayableError(f"unknown action type {kind!r}")
+    names = {*record.secret_vars, *filter(None, [record.signing_secret_var])}
+    if outside := sorted(names - scope.variables):
+        raise UnreplayableError(
+            f"refers to {', '.join('${' + name + '}' for name in outside)}, which the "
+            f"configuration of instance {record.instance!r} does not use"
+        )
     fields = restore(fields, record.secret_vars, environ)
     masked = set(record.masked_headers)
     fields["headers"] = {k: v for k, v in fields.get("headers", {}).items() if k not in masked}
@@ -162,9 +199,36 @@ def to_action(record: DeadLetter, environ: Mapping[str, str]) -> Webhook | Publi
     if record.payload_encoding == "base64":
         fields[payload_field] = base64.b64decode(fields[payload_field])
     if kind == PUBLISH_TO_TOPIC:
-        return converter.structure(fields, PublishToTopic)
-    if record.signing_secret_var is not None:
+        action = converter.structure(fields, PublishToTopic)
+        if action.topic not in scope.topics:
+            raise UnreplayableError(
+                f"topic {action.topic!r} is not one the configuration of instance "
+                f"{record.instance!r} names (allow it with --allow-topic)"
+            )
+        return action
+    if record.signing is SigningSource.ACTION:
+        if record.signing_secret_var is None:
+            raise UnreplayableError(
+                "was signed with a secret that did not come from a variable: its key is unknown"
+            )
         fields["signing_secret"] = restore(
             "${" + record.signing_secret_var + "}", [record.signing_secret_var], environ
         )
-    return converter.structure(fields, Webhook)
+    webhook = converter.structure(fields, Webhook)
+    _check_webhook(webhook, record, scope)
+    return webhook
+
+
+def _check_webhook(webhook: Webhook, record: DeadLetter, scope: ReplayScope) -> None:
+    endpoint = endpoint_of_text(webhook.url)
+    if endpoint not in scope.destinations:
+        raise UnreplayableError(
+            f"endpoint {endpoint} is not one the configuration of instance {record.instance!r} "
+            "names (allow it with --allow-destination)"
+        )
+    signing = webhook_signing(webhook, scope.settings)
+    if record.signing is not SigningSource.NONE and signing is SigningSource.NONE:
+        raise UnreplayableError(
+            f"was signed with the settings' {record.signing} signing secret, which the current "
+            "settings do not have (give --config): not sent unsigned"
+        )

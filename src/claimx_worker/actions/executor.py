@@ -244,7 +244,7 @@ class ActionExecutor:
         kind: str,
         report: DeliveryReport,
     ) -> DeadLetter:
-        record = dead_letter(ref, action, report, self._scrubber)
+        record = dead_letter(ref, action, report, self._scrubber, self._settings)
         headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
         try:
             await self._produce(self.dlq_topic, record.to_json(), ref.project_id.encode(), headers)

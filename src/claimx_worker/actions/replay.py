@@ -1,9 +1,11 @@
 """Replaying the action DLQ: read it from the committed position to the end seen at start, and
-run each record's action again with the same idempotency key and the current secrets.
+run each record's action again with the same idempotency key and the current secrets, within the
+current configuration of its instance (see :mod:`~claimx_worker.actions.dead_letter`).
 
 The replay consumer has its own group and commits what it replayed, so a second replay does not
 redo it. Records that fail again are written to the DLQ again by the executor (after the end
-seen at start: a replay never loops). A dry run lists the records and neither runs nor commits.
+seen at start: a replay never loops). A dry run lists the records, each with whether it would be
+replayed, and neither runs nor commits.
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 
-from claimx_worker.actions.dead_letter import DeadLetter, UnreplayableError, to_action
+from claimx_worker.actions.dead_letter import (
+    DeadLetter,
+    ReplayScope,
+    UnreplayableError,
+    to_action,
+)
 from claimx_worker.actions.executor import ActionExecutor, ActionOutcome, OutcomeStatus
 from claimx_worker.actions.secrets import MissingSecretError
 from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.model import PublishToTopic, Webhook
 
 _BATCH = 100
 _TIMEOUT = 10.0
@@ -30,6 +38,15 @@ _TIMEOUT = 10.0
 
 class ReplayError(ClaimXWorkerError):
     """The replay cannot go on (missing topic or variable); what was replayed is committed."""
+
+
+@attrs.frozen(kw_only=True)
+class Scopes:
+    """What replay may use: each configured instance's :class:`ReplayScope`, and the
+    environment the scopes' variables are read from."""
+
+    by_instance: Mapping[str, ReplayScope]
+    environ: Mapping[str, str] = attrs.field(repr=False)
 
 
 @attrs.define
@@ -50,12 +67,13 @@ async def replay_dead_letters(
     *,
     topic: str,
     executor: ActionExecutor | None,
-    environ: Mapping[str, str],
+    scopes: Scopes,
     max_records: int | None = None,
     echo: Echo,
 ) -> ReplaySummary:
-    """Replay ``topic`` (``consumer_config`` includes ``group.id``); ``executor=None`` is a dry
-    run. ``echo`` gets one JSON line per record. Raises :class:`ReplayError`, or
+    """Replay ``topic`` (``consumer_config`` includes ``group.id``) within ``scopes``;
+    ``executor=None`` is a dry run, which says of each record whether it would be replayed.
+    ``echo`` gets one JSON line per record. Raises :class:`ReplayError`, or
     :class:`~claimx_worker.actions.executor.DeadLetterWriteError` when a record could neither be
     delivered nor dead-lettered again (its offset is then not committed)."""
     config = {**consumer_config, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
@@ -70,7 +88,7 @@ async def replay_dead_letters(
                 if message.error() is not None:
                     raise ReplayError(f"reading {topic} failed: {message.error()}")
             messages = [m for m in batch if m.offset() < pending.get(m.partition(), -1)]
-            done, stop = await _replay_batch(messages, executor, environ, summary, echo)
+            done, stop = await _replay_batch(messages, executor, scopes, summary, echo)
             if executor is not None and done:
                 await consumer.commit(offsets=done, asynchronous=False)
             if stop is not None:
@@ -122,7 +140,7 @@ async def _committed(consumer: AIOConsumer, partitions: list[TopicPartition]) ->
 async def _replay_batch(
     messages: list[Any],
     executor: ActionExecutor | None,
-    environ: Mapping[str, str],
+    scopes: Scopes,
     summary: ReplaySummary,
     echo: Echo,
 ) -> tuple[list[TopicPartition], ReplayError | None]:
@@ -139,22 +157,27 @@ async def _replay_batch(
             echo(json.dumps({**where, "unreplayable": f"not an action DLQ record: {exc}"}))
             replayed.append((message, None))
             continue
-        if executor is None:
-            summary.records += 1
-            echo(json.dumps({**where, "record": json.loads(record.to_json())}))
-            continue
         try:
-            action = to_action(record, environ)
+            action = _action(record, scopes)
         except MissingSecretError as exc:
+            if executor is None:
+                summary.records += 1
+                echo(json.dumps({**where, "record": _listed(record), "replayable": str(exc)}))
+                continue
             stop = ReplayError(f"partition {message.partition()} offset {message.offset()}: {exc}")
             break
         except UnreplayableError as exc:
             summary.unreplayable += 1
-            echo(json.dumps({**where, "unreplayable": str(exc)}))
+            listed = {"record": _listed(record)} if executor is None else {}
+            echo(json.dumps({**where, **listed, "unreplayable": str(exc)}))
             replayed.append((message, None))
             continue
+        if executor is None:
+            summary.records += 1
+            echo(json.dumps({**where, "record": _listed(record), "replayable": True}))
+            continue
         names = [*record.secret_vars, *filter(None, [record.signing_secret_var])]
-        executor.add_secret_refs({environ[name]: name for name in names})
+        executor.add_secret_refs({scopes.environ[name]: name for name in names})
         ref = record.ref
         future = executor.submit(ref.event_id, ref.project_id, ref.instance, ref.index, action)
         replayed.append((message, future))
@@ -175,6 +198,17 @@ async def _replay_batch(
     for message, _ in replayed:
         ends[(message.topic(), message.partition())] = message.offset() + 1
     return [TopicPartition(t, p, o) for (t, p), o in ends.items()], stop
+
+
+def _action(record: DeadLetter, scopes: Scopes) -> Webhook | PublishToTopic:
+    scope = scopes.by_instance.get(record.instance)
+    if scope is None:
+        raise UnreplayableError(f"instance {record.instance!r} is not configured now")
+    return to_action(record, scopes.environ, scope)
+
+
+def _listed(record: DeadLetter) -> Any:
+    return json.loads(record.to_json())
 
 
 def _result(outcome: ActionOutcome) -> dict[str, Any]:

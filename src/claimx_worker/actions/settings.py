@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
-import attrs
+from collections.abc import Mapping
+from typing import Any
 
+import attrs
+import httpx
+
+from claimx_worker.actions.endpoint import endpoint_of
 from claimx_worker.actions.retry import RetryPolicy
+from claimx_worker.config.problems import ConfigValueError
 from claimx_worker.http.backoff import Backoff
+
+
+def _not_empty(_: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value == "":
+        raise ConfigValueError(
+            "must not be empty (leave it out to sign nothing)", key=attribute.name
+        )
+
+
+_ENDPOINT_SECRETS = "endpoint_signing_secrets"
+
+
+def _by_endpoint(secrets: Mapping[str, str]) -> dict[str, str]:
+    """``endpoint_signing_secrets`` keyed by endpoint (``scheme://host:port``, default port
+    filled in); a key with a path, a non-http(s) scheme or an empty secret is refused."""
+    by_endpoint: dict[str, str] = {}
+    for key, secret in secrets.items():
+        try:
+            url = httpx.URL(key)
+        except httpx.InvalidURL:
+            url = httpx.URL()
+        if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/"):
+            raise ConfigValueError(
+                f"{key!r} is not an endpoint: write scheme://host[:port], "
+                "e.g. https://hooks.example.com",
+                key=_ENDPOINT_SECRETS,
+            )
+        if not secret:
+            raise ConfigValueError(f"the value of {key!r} is empty", key=_ENDPOINT_SECRETS)
+        by_endpoint[endpoint_of(url)] = secret
+    return by_endpoint
+
 
 DEFAULT_DLQ_TOPIC = "claimx.actions.dlq"
 DEFAULT_REPLAY_GROUP = "claimx-actions-dlq-replay"
@@ -17,7 +55,9 @@ class ActionSettings:
     """How actions are delivered. Every field has a production default; durations in seconds.
 
     ``signing_secret`` signs every webhook whose action gives none (Standard Webhooks; a
-    ``whsec_`` prefix marks a base64 key, anything else is used as UTF-8 bytes).
+    ``whsec_`` prefix marks a base64 key, anything else is used as UTF-8 bytes);
+    ``endpoint_signing_secrets`` gives an endpoint its own. ``allowed_destinations`` limits the
+    hosts webhooks may call (see :mod:`claimx_worker.http.destinations`).
     """
 
     webhook_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
@@ -38,8 +78,15 @@ class ActionSettings:
     """How long an open circuit waits before letting one probe request through."""
     topic_max_in_flight: int = attrs.field(default=1000, validator=attrs.validators.gt(0))
     """Unacknowledged ``PublishToTopic`` messages per topic."""
-    signing_secret: str | None = attrs.field(default=None, repr=False)
+    signing_secret: str | None = attrs.field(default=None, repr=False, validator=_not_empty)
     """Default Standard Webhooks signing secret."""
+    endpoint_signing_secrets: Mapping[str, str] = attrs.field(
+        factory=dict, repr=False, converter=_by_endpoint
+    )
+    """Signing secrets per endpoint (``https://host[:port]``), before ``signing_secret``."""
+    allowed_destinations: tuple[str, ...] = ()
+    """Hosts webhooks may call (names, ``*.suffix`` patterns, addresses); empty: any host but
+    link-local and cloud metadata addresses."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

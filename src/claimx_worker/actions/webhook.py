@@ -20,9 +20,16 @@ from claimx_worker.actions.endpoint import EndpointGate, StateHook, endpoint_of
 from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
 from claimx_worker.actions.retry import Failure
 from claimx_worker.actions.settings import ActionSettings
-from claimx_worker.actions.signing import SigningKeyError, signature_headers, signing_key
+from claimx_worker.actions.signing import (
+    SigningKeyError,
+    SigningSource,
+    signature_headers,
+    signing_key,
+    signing_secret_for,
+)
 from claimx_worker.http.backoff import parse_retry_after
 from claimx_worker.http.breaker import CircuitState
+from claimx_worker.http.destinations import destination_problem
 from claimx_worker.model import Webhook
 
 _OWN_HEADERS = frozenset(
@@ -42,6 +49,7 @@ class WebhookRequest:
     timeout: float
     key: str
     signing_key: bytes | None = attrs.field(repr=False)
+    signing: SigningSource
 
     def headers_at(self, timestamp: int) -> dict[str, str]:
         """The request headers for an attempt at ``timestamp`` (Unix seconds)."""
@@ -56,27 +64,38 @@ class WebhookRequest:
 def build_request(action: Webhook, key: str, settings: ActionSettings) -> WebhookRequest:
     """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried).
 
-    The action's headers are kept, except those the executor sets itself (``Idempotency-Key``
-    and the ``webhook-*`` headers); ``Content-Type: application/json`` is added to a body
-    unless the action sets a content type."""
+    The URL must be http(s), carry no credentials and pass the destination policy. The action's
+    headers are kept, except those the executor sets itself (``Idempotency-Key`` and the
+    ``webhook-*`` headers); ``Content-Type: application/json`` is added to a body unless the
+    action sets a content type."""
     try:
         url = httpx.URL(action.url)
     except httpx.InvalidURL:
         raise InvalidActionError("webhook URL is not valid") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
+    if url.userinfo:
+        raise InvalidActionError(
+            "webhook URL must not carry credentials (user:password@host): send them in an "
+            "Authorization header"
+        )
+    if (problem := destination_problem(url.host, settings.allowed_destinations)) is not None:
+        raise InvalidActionError(f"webhook destination refused: {problem}")
+    endpoint = endpoint_of(url)
     body = b"" if action.body is None else payload_bytes(action.body)
     headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
     if body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     headers[HTTP_IDEMPOTENCY_HEADER] = key
-    secret = action.signing_secret or settings.signing_secret
+    secret, source = signing_secret_for(
+        action.signing_secret, endpoint, settings.endpoint_signing_secrets, settings.signing_secret
+    )
     try:
         key_bytes = None if secret is None else signing_key(secret)
     except SigningKeyError as exc:
         raise InvalidActionError(str(exc)) from None
     return WebhookRequest(
-        endpoint=endpoint_of(url),
+        endpoint=endpoint,
         method=action.method.upper(),
         url=url,
         headers=headers,
@@ -84,6 +103,7 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
         timeout=action.timeout if action.timeout > 0 else settings.webhook_timeout,
         key=key,
         signing_key=key_bytes,
+        signing=source,
     )
 
 
@@ -161,3 +181,21 @@ class WebhookSender:
                 on_state=self._on_state,
             )
         return gate
+
+
+def endpoint_of_text(url: str) -> str:
+    """The endpoint (``scheme://host:port``) of a URL string; ``""`` when it is not a URL."""
+    try:
+        return endpoint_of(httpx.URL(url))
+    except httpx.InvalidURL:
+        return ""
+
+
+def webhook_signing(action: Webhook, settings: ActionSettings) -> SigningSource:
+    """Which secret ``action`` is signed with under ``settings``."""
+    return signing_secret_for(
+        action.signing_secret,
+        endpoint_of_text(action.url),
+        settings.endpoint_signing_secrets,
+        settings.signing_secret,
+    )[1]

@@ -128,3 +128,21 @@ class _Expander:
     def _problem(self, path: KeyPath, message: str) -> str:
         self.problems.append((path, message))
         return ""
+
+
+def referenced_variables(root: Any) -> frozenset[str]:
+    """The names of the variables a ruamel node's string values refer to (``$${`` is not one)."""
+    names: set[str] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str) and "${" in node:
+            for match in _VARIABLE.finditer(node):
+                parts = _NAME_AND_DEFAULT.fullmatch(match.group(1) or "")
+                if parts is not None:
+                    names.add(parts.group(1))
+    return frozenset(names)

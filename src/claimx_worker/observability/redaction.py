@@ -41,7 +41,11 @@ _AUTH_HEADER = re.compile(
 )
 _USERINFO = re.compile(r"(://[^/\s:@]+:)[^/\s@]+(?=@)")
 _KEY_VALUE = re.compile(r"(?<![\w.-])([\w.-]+)=[^\s&\"',;)\]}]+")
-_KEY_COLON = re.compile(r"(?<![\w.-])([\w.-]+)([\"']?\s*:\s*[\"']?)[^\s\"',;)\]}]+")
+# ``Header-Name: value`` (a hyphenated name) and ``"key": value`` (a quoted one); a bare
+# ``name: text`` is prose or a key path in an error message, not a credential.
+_KEY_COLON = re.compile(
+    r"(?<![\w.-])(\w+(?:-\w+)+|[\"'][\w.-]+[\"'])(\s*:\s*[\"']?)[^\s\"',;)\]}]+"
+)
 # Query parameters that carry credentials in URLs (Azure Functions ``code``, SAS ``sig``).
 _QUERY_CREDENTIAL = re.compile(r"([?&](?:code|sig|key)=)[^\s&#\"',;)\]}]+", re.IGNORECASE)
 # Substrings of every secret key part (``-`` or ``_`` inside): a line holding none of them,
@@ -63,10 +67,10 @@ def _mask_key_value(match: re.Match[str]) -> str:
 
 
 def _mask_key_colon(match: re.Match[str]) -> str:
-    key = match.group(1)
+    key = match.group(1).strip("\"'")
     if not is_secret_key(key) or key.lower().endswith("authorization"):  # see _AUTH_HEADER
         return match.group(0)
-    return f"{key}{match.group(2)}{MASK}"
+    return f"{match.group(1)}{match.group(2)}{MASK}"
 
 
 def _mask_credentials(text: str) -> str:

@@ -51,3 +51,10 @@ def test_a_bad_whsec_key_is_rejected_without_showing_it() -> None:
     with pytest.raises(SigningKeyError) as caught:
         signing_key("whsec_not*base64!")
     assert "not*base64" not in str(caught.value)
+
+
+@pytest.mark.parametrize("secret", ["", "whsec_"])
+def test_an_empty_key_is_rejected(secret: str) -> None:
+    """An empty key would sign with nothing (or send unsigned) while the record says signed."""
+    with pytest.raises(SigningKeyError, match="empty"):
+        signing_key(secret)

@@ -8,8 +8,9 @@ import pytest
 from claimx_worker.actions.encoding import InvalidActionError
 from claimx_worker.actions.endpoint import endpoint_of
 from claimx_worker.actions.settings import ActionSettings
-from claimx_worker.actions.signing import signature, signing_key
+from claimx_worker.actions.signing import SigningSource, signature
 from claimx_worker.actions.webhook import build_request, classify
+from claimx_worker.config.problems import ConfigValueError
 from claimx_worker.model import Webhook
 
 SETTINGS = ActionSettings()
@@ -42,14 +43,39 @@ def test_request_headers_body_and_key() -> None:
     assert "webhook-signature" not in headers
 
 
-def test_signed_request_uses_the_action_secret_then_the_default() -> None:
-    default = ActionSettings(signing_secret="default-secret")
-    for secret, expected_key in [("own-secret", b"own-secret"), (None, b"default-secret")]:
-        action = Webhook(url="http://h/x", body=[1], signing_secret=secret)
+def test_signed_request_uses_the_action_secret_then_the_endpoint_then_the_default() -> None:
+    default = ActionSettings(
+        signing_secret="default-secret",
+        endpoint_signing_secrets={"http://h:80": "endpoint-secret"},
+    )
+    cases = [
+        ("http://h/x", "own-secret", b"own-secret", SigningSource.ACTION),
+        ("http://h/x", None, b"endpoint-secret", SigningSource.ENDPOINT),
+        ("http://other/x", None, b"default-secret", SigningSource.SETTINGS),
+    ]
+    for url, secret, expected_key, source in cases:
+        action = Webhook(url=url, body=[1], signing_secret=secret)
         request = build_request(action, "key-1", default)
         headers = request.headers_at(42)
         assert headers["webhook-signature"] == signature(expected_key, "key-1", 42, b"[1]")
-        assert signing_key(secret or "default-secret") == expected_key
+        assert request.signing is source
+
+
+def test_an_unsigned_request_says_so() -> None:
+    request = build_request(Webhook(url="http://h/x"), "k", SETTINGS)
+    assert request.signing is SigningSource.NONE
+    assert "webhook-signature" not in request.headers_at(1)
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [{"h.example.com": "s3cr3t-x"}, {"https://h.example.com/path": "s3cr3t-x"}, {"https://h": ""}],
+)
+def test_endpoint_signing_secrets_are_keyed_by_endpoint(secrets: dict[str, str]) -> None:
+    with pytest.raises(ConfigValueError, match=r"not an endpoint|is empty") as caught:
+        ActionSettings(endpoint_signing_secrets=secrets)
+    assert caught.value.key == "endpoint_signing_secrets"
+    assert "s3cr3t-x" not in str(caught.value)
 
 
 def test_no_body_is_an_empty_body_without_content_type() -> None:
@@ -82,11 +108,37 @@ def test_repr_shows_no_headers_or_secrets() -> None:
         (Webhook(url="/relative"), "http"),
         (Webhook(url="http://h/x", body=object()), "JSON"),
         (Webhook(url="http://h/x", signing_secret="whsec_!!"), "base64"),
+        (Webhook(url="http://h/x", signing_secret=""), "empty"),
+        (Webhook(url="http://h/x", signing_secret="whsec_"), "empty"),
+        (Webhook(url="https://user:pa55word@h/x"), "credentials"),
+        (Webhook(url="https://user@h/x"), "credentials"),
+        (Webhook(url="http://169.254.169.254/latest/meta-data/"), "metadata"),
+        (Webhook(url="http://169.254.1.1/x"), "link-local"),
+        (Webhook(url="http://[::ffff:169.254.1.1]/x"), "link-local"),
+        (Webhook(url="http://[fe80::1]/x"), "link-local"),
+        (Webhook(url="http://metadata.google.internal/computeMetadata/v1/"), "metadata"),
+        (Webhook(url="http://[fd00:ec2::254]/x"), "metadata"),
+        (Webhook(url="http://100.100.100.200/x"), "metadata"),
     ],
 )
 def test_invalid_actions(action: Webhook, match: str) -> None:
-    with pytest.raises(InvalidActionError, match=match):
+    with pytest.raises(InvalidActionError, match=match) as caught:
         build_request(action, "k", SETTINGS)
+    assert "pa55word" not in str(caught.value)
+
+
+def test_an_allow_list_limits_the_destination_hosts() -> None:
+    settings = ActionSettings(allowed_destinations=("hooks.example.com", "*.crm.example.net"))
+    for url in ["https://hooks.example.com/x", "https://eu.crm.example.net:8443/y"]:
+        build_request(Webhook(url=url), "k", settings)
+    for url in ["https://evil.example.com/x", "https://crm.example.net.evil.io/x"]:
+        with pytest.raises(InvalidActionError, match="allowed_destinations"):
+            build_request(Webhook(url=url), "k", settings)
+
+
+def test_link_local_destinations_can_be_allowed_explicitly() -> None:
+    settings = ActionSettings(allowed_destinations=("169.254.10.1",))
+    build_request(Webhook(url="http://169.254.10.1/x"), "k", settings)
 
 
 @pytest.mark.parametrize(

@@ -265,6 +265,20 @@ BROKEN = [
           456:
             name: X
             on_any:
+              webhook: {url: "https://svc:pa55word@example.com/hook"}
+        """,
+        [
+            "5: config.triggers.456.on_any.webhook.url: url must not carry credentials "
+            "(user:password@host): send them in an Authorization header"
+        ],
+        id="webhook-url-credentials",
+    ),
+    pytest.param(
+        """
+        triggers:
+          456:
+            name: X
+            on_any:
               webhook:
                 url: https://example.com
                 method: GET
