@@ -45,6 +45,7 @@ NO_METADATA = HandlerMetadata()
 DEFAULT_LIFECYCLE_BUDGET_SECONDS = 10.0
 """Default time budget of one ``on_load``, ``published_topics`` or ``on_unload`` call."""
 LIFECYCLE_BUDGET_SETTING = "processing.plugin_lifecycle_timeout_seconds"
+"""The worker setting behind ``lifecycle_budget_seconds``, named when a hook runs out of it."""
 
 
 class PluginHost:

@@ -68,6 +68,20 @@ def errors(registry: CollectorRegistry, instance: str, hook: str) -> dict[str, f
     }
 
 
+def counts(**kinds: int) -> dict[str, float | None]:
+    """What :func:`errors` returns for ``kinds`` counted and no other error."""
+    return {"exception": 0, "timeout": 0, "invalid_return": 0, **kinds}
+
+
+def between_echoes(name: str, keys: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Instance ``name`` at priority 2, between the ``EchoPlugin`` instances ``a`` and ``c``."""
+    return {
+        "a": sample("EchoPlugin", priority=1),
+        name: {**keys, "priority": 2},
+        "c": sample("EchoPlugin", priority=3),
+    }
+
+
 def problems(log_lines: list[str]) -> list[str]:
     return [line for line in log_lines if line.startswith(("ERROR", "WARNING"))]
 
@@ -102,7 +116,7 @@ async def test_a_base_exception_from_a_stage_hook_is_contained_counted_and_logge
     assert result.actions == (
         (PluginAction("next", 0, Log(message="next went through evt-1")),) if went_on else ()
     )
-    assert errors(registry, "bad", hook) == {"exception": 1, "timeout": 0, "invalid_return": 0}
+    assert errors(registry, "bad", hook) == counts(exception=1)
     calls = {"instance": "next", "hook": hook}
     assert registry.get_sample_value("claimx_plugin_calls_total", calls) == 1
     (line,) = problems(log_lines)
@@ -121,20 +135,15 @@ async def test_a_base_exception_from_on_load_or_published_topics_stops_start_up(
     cls: str, raises: str, hook: str, tmp_path: Path, registry: CollectorRegistry
 ) -> None:
     plugins_dir = write_instances(
-        tmp_path,
-        {
-            "first": sample("EchoPlugin", priority=1),
-            "bad": misbehaving(cls, (hook,), raises=raises, priority=2),
-            "never": sample("EchoPlugin", priority=3),
-        },
+        tmp_path, between_echoes("bad", misbehaving(cls, (hook,), raises=raises))
     )
     host = PluginHost.load(plugins_dir, env={}, registry=registry)
 
     assert await start_failure(host) == (
         f"{tmp_path}/bad/config.yaml:1: {hook} of instance 'bad' raised {RAISED[raises]}"
     )
-    assert journal() == ["load first", "unload first"]
-    assert errors(registry, "bad", hook) == {"exception": 1, "timeout": 0, "invalid_return": 0}
+    assert journal() == ["load a", "unload a"]
+    assert errors(registry, "bad", hook) == counts(exception=1)
 
 
 @pytest.mark.parametrize("raises", sorted(RAISED))
@@ -143,12 +152,7 @@ async def test_a_base_exception_from_on_unload_is_logged_and_the_others_still_un
     cls: str, raises: str, tmp_path: Path, registry: CollectorRegistry, log_lines: list[str]
 ) -> None:
     plugins_dir = write_instances(
-        tmp_path,
-        {
-            "a": sample("EchoPlugin", priority=1),
-            "bad": misbehaving(cls, ("on_unload",), raises=raises, priority=2),
-            "c": sample("EchoPlugin", priority=3),
-        },
+        tmp_path, between_echoes("bad", misbehaving(cls, ("on_unload",), raises=raises))
     )
     host = PluginHost.load(plugins_dir, env={}, registry=registry)
     await host.start()
@@ -159,11 +163,7 @@ async def test_a_base_exception_from_on_unload_is_logged_and_the_others_still_un
     (line,) = problems(log_lines)
     assert line.startswith("ERROR: Plugin on_unload raised; the other instances still unload")
     assert f"instance=bad error={RAISED[raises]}" in line
-    assert errors(registry, "bad", "on_unload") == {
-        "exception": 1,
-        "timeout": 0,
-        "invalid_return": 0,
-    }
+    assert errors(registry, "bad", "on_unload") == counts(exception=1)
 
 
 @pytest.mark.parametrize("hook", STAGE_HOOKS)
@@ -183,7 +183,7 @@ async def test_a_real_cancellation_of_a_stage_still_propagates(
 
     with pytest.raises(asyncio.CancelledError):
         await stage
-    assert errors(registry, "hangs", hook) == {"exception": 0, "timeout": 0, "invalid_return": 0}
+    assert errors(registry, "hangs", hook) == counts()
     assert problems(log_lines) == []
     await host.stop()
 
@@ -206,7 +206,7 @@ async def test_a_real_cancellation_of_start_or_stop_still_propagates(
 
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert errors(registry, "hangs", hook) == {"exception": 0, "timeout": 0, "invalid_return": 0}
+    assert errors(registry, "hangs", hook) == counts()
     assert problems(log_lines) == []
 
 
@@ -217,14 +217,8 @@ async def test_a_real_cancellation_of_start_or_stop_still_propagates(
 async def test_an_async_on_load_or_published_topics_past_the_lifecycle_budget_stops_start_up(
     hook: str, tmp_path: Path, registry: CollectorRegistry
 ) -> None:
-    plugins_dir = write_instances(
-        tmp_path,
-        {
-            "first": sample("EchoPlugin", priority=1),
-            "slow": misbehaving("AsyncMisbehavingPlugin", (hook,), sleep_seconds=HANGS, priority=2),
-            "never": sample("EchoPlugin", priority=3),
-        },
-    )
+    hangs = misbehaving("AsyncMisbehavingPlugin", (hook,), sleep_seconds=HANGS)
+    plugins_dir = write_instances(tmp_path, between_echoes("slow", hangs))
     host = PluginHost.load(plugins_dir, env={}, registry=registry, lifecycle_budget_seconds=0.05)
     started = perf_counter()
 
@@ -233,23 +227,15 @@ async def test_an_async_on_load_or_published_topics_past_the_lifecycle_budget_st
         "0.05 s budget (processing.plugin_lifecycle_timeout_seconds); cancelled"
     )
     assert perf_counter() - started < 5
-    assert journal() == ["load first", "unload first"]
-    assert errors(registry, "slow", hook) == {"exception": 0, "timeout": 1, "invalid_return": 0}
+    assert journal() == ["load a", "unload a"]
+    assert errors(registry, "slow", hook) == counts(timeout=1)
 
 
 async def test_an_async_on_unload_past_the_lifecycle_budget_is_logged_and_shutdown_goes_on(
     tmp_path: Path, registry: CollectorRegistry, log_lines: list[str]
 ) -> None:
-    plugins_dir = write_instances(
-        tmp_path,
-        {
-            "a": sample("EchoPlugin", priority=1),
-            "slow": misbehaving(
-                "AsyncMisbehavingPlugin", ("on_unload",), sleep_seconds=HANGS, priority=2
-            ),
-            "c": sample("EchoPlugin", priority=3),
-        },
-    )
+    hangs = misbehaving("AsyncMisbehavingPlugin", ("on_unload",), sleep_seconds=HANGS)
+    plugins_dir = write_instances(tmp_path, between_echoes("slow", hangs))
     host = PluginHost.load(plugins_dir, env={}, registry=registry, lifecycle_budget_seconds=0.05)
     await host.start()
     started = perf_counter()
@@ -264,11 +250,7 @@ async def test_an_async_on_unload_past_the_lifecycle_budget_is_logged_and_shutdo
         "instances still unload | instance=slow hook=on_unload kind=timeout elapsed_ms="
     )
     assert line.endswith(" budget_ms=50.0")
-    assert errors(registry, "slow", "on_unload") == {
-        "exception": 0,
-        "timeout": 1,
-        "invalid_return": 0,
-    }
+    assert errors(registry, "slow", "on_unload") == counts(timeout=1)
 
 
 @pytest.mark.parametrize("hook", LIFECYCLE_HOOKS)
@@ -289,7 +271,7 @@ async def test_a_sync_lifecycle_hook_past_the_budget_is_reported_and_start_up_go
         "kind=timeout elapsed_ms="
     )
     assert line.endswith(" budget_ms=10.0")
-    assert errors(registry, "slow", hook) == {"exception": 0, "timeout": 1, "invalid_return": 0}
+    assert errors(registry, "slow", hook) == counts(timeout=1)
     duration = {"instance": "slow", "hook": hook}
     assert registry.get_sample_value("claimx_plugin_duration_seconds_count", duration) == 1
 
@@ -308,8 +290,4 @@ async def test_lifecycle_hooks_within_the_budget_are_not_reported(
 
     assert problems(log_lines) == []
     for hook in LIFECYCLE_HOOKS:
-        assert errors(registry, "quick", hook) == {
-            "exception": 0,
-            "timeout": 0,
-            "invalid_return": 0,
-        }
+        assert errors(registry, "quick", hook) == counts()
