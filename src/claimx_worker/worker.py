@@ -125,13 +125,17 @@ async def open_pipeline(
     """Load and start the plugins, open the API client and the action executor; the processor.
 
     Raises :class:`~claimx_worker.config.problems.ConfigError` for an invalid plugin
-    configuration or an ``on_load`` that raised. Everything opened here is closed by the
-    processor's ``on_stop``.
+    configuration or an ``on_load`` that raised or ran out of time. Everything opened here is
+    closed by the processor's ``on_stop``.
     """
     processing = settings.kafka.worker.processing
     plugins_dir = Path(processing.plugins_dir) if processing.plugins_dir else None
     host = PluginHost.load(
-        plugins_dir, env=environ, registry=registry, budget_ms=processing.plugin_timeout_ms
+        plugins_dir,
+        env=environ,
+        registry=registry,
+        budget_ms=processing.plugin_timeout_ms,
+        lifecycle_budget_seconds=processing.plugin_lifecycle_timeout_seconds,
     )
     redactor.add(*host.secrets)
     await host.start()

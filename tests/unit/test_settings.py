@@ -34,6 +34,8 @@ def test_the_default_file_loads_to_the_documented_defaults() -> None:
     assert worker.consumer_group == "claimx-enrichment-worker"
     assert worker.topics.pending == "claimx.enrichment.pending"
     assert worker.processing.plugins_dir == "plugins/config"
+    assert worker.processing.plugin_timeout_ms == 50.0
+    assert worker.processing.plugin_lifecycle_timeout_seconds == 10.0
     assert worker.retry_topics() == {
         "claimx.enrichment.retry.5m": 300.0,
         "claimx.enrichment.retry.10m": 600.0,
@@ -138,6 +140,8 @@ def test_processing_bounds() -> None:
         ProcessingSettings(max_in_flight=10, low_water_mark=10)
     with pytest.raises(ValueError, match="distinct"):
         ProcessingSettings(retry_delays=("5m", "5m"))
+    with pytest.raises(ValueError, match="plugin_lifecycle_timeout_seconds"):
+        ProcessingSettings(plugin_lifecycle_timeout_seconds=0)
 
 
 def test_plugins_can_be_disabled(tmp_path: Path) -> None:

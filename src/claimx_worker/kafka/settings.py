@@ -119,6 +119,9 @@ class ProcessingSettings:
     """Transient failures wait these delays in turn (one retry topic each), then go to the DLQ."""
     plugin_timeout_ms: float = field(default=50.0, validator=validators.gt(0))
     """Time budget of one plugin hook call (an instance's ``timeout_ms`` overrides it)."""
+    plugin_lifecycle_timeout_seconds: float = field(default=10.0, validator=validators.gt(0))
+    """Time budget of one plugin instance's ``on_load``, ``published_topics`` or ``on_unload``:
+    an async one still running then is cancelled (at start, start-up stops)."""
     event_loop: EventLoopKind = field(default=EventLoopKind.AUTO, validator=_check_event_loop)
     """The event loop: ``auto`` (uvloop when installed: less CPU per event), ``uvloop`` or
     ``asyncio``."""

@@ -3,21 +3,25 @@
 ::
 
     host = PluginHost.load(plugins_dir, env=os.environ, registry=registry)  # ConfigError
-    await host.start()                 # on_load + published_topics, priority order; ConfigError
+    await host.start()   # on_load + published_topics, priority order, each timed; ConfigError
     host.published_topics                                # the topics the instances publish to
     received = await host.run_event_received(event)      # received.filtered: drop the event
     result = await host.run_enrichment_complete(event, rows, metadata)
     failed = await host.run_event_failed(event, EventFailure(...))
-    await host.stop()                                    # on_unload, reverse order, isolated
+    await host.stop()                           # on_unload, reverse order, isolated, timed
+
+A lifecycle hook runs within ``lifecycle_budget_seconds`` and is isolated like a stage hook
+(:mod:`claimx_worker.plugins.isolation`). At start, an instance whose ``on_load`` or
+``published_topics`` raised (``BaseException`` included) or was cancelled at the budget stops
+start-up; at stop, ``on_unload`` failing either way is logged and the others still unload. A
+sync lifecycle hook past the budget is reported like a slow stage hook and kept.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from prometheus_client import CollectorRegistry
@@ -28,12 +32,20 @@ from claimx_worker.model.event import ClaimXEvent
 from claimx_worker.model.rows import EntityRows
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.discovery import InstalledPlugin
+from claimx_worker.plugins.isolation import NOT_CALLED, HookCall, call_hook, describe
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult, StageRunner
 
+if TYPE_CHECKING:
+    from loguru import Logger
+
 EMPTY_ROWS = EntityRows()
 NO_METADATA = HandlerMetadata()
+DEFAULT_LIFECYCLE_BUDGET_SECONDS = 10.0
+"""Default time budget of one ``on_load``, ``published_topics`` or ``on_unload`` call."""
+LIFECYCLE_BUDGET_SETTING = "processing.plugin_lifecycle_timeout_seconds"
+"""The worker setting behind ``lifecycle_budget_seconds``, named when a hook runs out of it."""
 
 
 class PluginHost:
@@ -45,8 +57,10 @@ class PluginHost:
         *,
         registry: CollectorRegistry,
         budget_ms: float = DEFAULT_BUDGET_MS,
+        lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
     ) -> None:
         self._plugins = plugins
+        self._lifecycle_budget = lifecycle_budget_seconds
         self._metrics = PluginMetrics(registry)
         self._runner = StageRunner(plugins, self._metrics, budget_ms=budget_ms)
         self._redactor = Redactor(plugins.secrets)
@@ -62,16 +76,23 @@ class PluginHost:
         env: Mapping[str, str],
         registry: CollectorRegistry,
         budget_ms: float = DEFAULT_BUDGET_MS,
+        lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
         installed: Mapping[str, InstalledPlugin] | None = None,
     ) -> PluginHost:
         """Load and validate every instance below ``plugins_dir`` (``None``: no plugins).
 
-        ``budget_ms`` is the default time budget of one hook call (an instance's ``timeout_ms``
-        overrides it). Raises :class:`~claimx_worker.config.problems.ConfigError` with every
-        problem.
+        ``budget_ms`` is the default time budget of one stage hook call (an instance's
+        ``timeout_ms`` overrides it), ``lifecycle_budget_seconds`` the budget of one
+        ``on_load``, ``published_topics`` or ``on_unload`` call. Raises
+        :class:`~claimx_worker.config.problems.ConfigError` with every problem.
         """
         plugins = load_plugins(plugins_dir, env=env, installed=installed)
-        return cls(plugins, registry=registry, budget_ms=budget_ms)
+        return cls(
+            plugins,
+            registry=registry,
+            budget_ms=budget_ms,
+            lifecycle_budget_seconds=lifecycle_budget_seconds,
+        )
 
     @property
     def instances(self) -> tuple[PluginInstance, ...]:
@@ -91,42 +112,35 @@ class PluginHost:
     async def start(self) -> None:
         """Call ``on_load``, then ``published_topics``, of every instance in priority order.
 
-        An exception (or topics that are not a collection of names) stops start-up: the
-        instances already loaded are unloaded, and a
+        A hook that raised or was cancelled at its budget (or topics that are not a collection
+        of names) stops start-up: the instances already loaded are unloaded, and a
         :class:`~claimx_worker.config.problems.ConfigError` names the failing instance and hook.
         """
         topics: set[str] = set()
         for instance in self._plugins.instances:
-            hook = "on_load"
-            try:
-                await self._lifecycle(
-                    instance, hook, config=instance.config, instance_name=instance.name
-                )
-                self._loaded.append(instance)
-                hook = "published_topics"
-                topics |= _topic_names(
-                    await self._lifecycle(instance, hook, instance_name=instance.name)
-                )
-            except Exception as exc:
+            problem = await self._start_instance(instance, topics)
+            if problem is not None:
                 await self.stop()
-                detail = self._redactor.redact(f"{type(exc).__name__}: {exc}")
-                raise ConfigError(
-                    [instance.spec.problem(f"{hook} of instance '{instance.name}' raised {detail}")]
-                ) from None
+                raise ConfigError([instance.spec.problem(self._redactor.redact(problem))])
         self._topics = frozenset(topics)
         self._running = True
 
     async def stop(self) -> None:
-        """Call ``on_unload`` of every loaded instance in reverse order; errors are logged."""
+        """Call ``on_unload`` of every loaded instance in reverse order; failures are logged."""
         self._running = False
         while self._loaded:
             instance = self._loaded.pop()
-            try:
-                await self._lifecycle(instance, "on_unload", instance_name=instance.name)
-            except Exception as exc:
-                logger.bind(instance=instance.name, error=f"{type(exc).__name__}: {exc}").opt(
-                    exception=exc
+            call = await self._lifecycle(instance, "on_unload", instance_name=instance.name)
+            if call.failure is ErrorKind.EXCEPTION:
+                assert call.error is not None
+                logger.bind(instance=instance.name, error=describe(call.error)).opt(
+                    exception=call.error
                 ).error("Plugin on_unload raised; the other instances still unload")
+            elif not call.completed:
+                self._timeout_log(instance, "on_unload", call).error(
+                    "Plugin on_unload did not finish within its time budget; cancelled, the "
+                    "other instances still unload"
+                )
 
     async def run_event_received(self, event: ClaimXEvent) -> StageResult:
         """``on_event_received`` before enrichment; ``result.filtered`` means drop the event."""
@@ -156,22 +170,62 @@ class PluginHost:
         if not self._running:
             raise RuntimeError("PluginHost.start() must complete before events are run")
 
-    async def _lifecycle(self, instance: PluginInstance, hook: str, **values: Any) -> Any:
-        """Call ``hook`` of one instance (awaiting it if async), counting it in the metrics;
-        its result, or ``None`` when the instance does not implement it."""
+    async def _start_instance(self, instance: PluginInstance, topics: set[str]) -> str | None:
+        """``on_load`` and ``published_topics`` of one instance, its topics added to ``topics``;
+        why start-up must stop, or ``None``."""
+        call = await self._lifecycle(
+            instance, "on_load", config=instance.config, instance_name=instance.name
+        )
+        if not call.completed:
+            return self._start_problem(instance, "on_load", call)
+        self._loaded.append(instance)
+        call = await self._lifecycle(instance, "published_topics", instance_name=instance.name)
+        if not call.completed:
+            return self._start_problem(instance, "published_topics", call)
+        try:
+            topics |= _topic_names(call.result)
+        except TypeError as exc:
+            return f"published_topics of instance '{instance.name}' raised {describe(exc)}"
+        return None
+
+    def _start_problem(self, instance: PluginInstance, hook: str, call: HookCall) -> str:
+        """Why start-up stops: ``hook`` of ``instance`` raised, or was cancelled at the budget."""
+        failed = f"{hook} of instance '{instance.name}'"
+        if call.failure is ErrorKind.TIMEOUT:
+            return (
+                f"{failed} did not finish within its {self._lifecycle_budget:g} s budget "
+                f"({LIFECYCLE_BUDGET_SETTING}); cancelled"
+            )
+        assert call.error is not None
+        return f"{failed} raised {describe(call.error)}"
+
+    async def _lifecycle(self, instance: PluginInstance, hook: str, **values: Any) -> HookCall:
+        """Call ``hook`` of one instance within the lifecycle budget, counting it in the
+        metrics and reporting a sync call past the budget (see the module docstring)."""
         implementation = instance.implementations.get(hook)
         if implementation is None:
-            return None
+            return NOT_CALLED
         stats = self._metrics.stats(instance.name, hook)
-        start = perf_counter()
-        try:
-            result = implementation.function(*[values[name] for name in implementation.argnames])
-            return await result if inspect.isawaitable(result) else result
-        except Exception:
-            stats.errors[ErrorKind.EXCEPTION] += 1
-            raise
-        finally:
-            stats.observe(perf_counter() - start)
+        arguments = [values[name] for name in implementation.argnames]
+        call = await call_hook(implementation.function, arguments, self._lifecycle_budget)
+        stats.observe(call.elapsed)
+        if call.failure is not None:
+            stats.errors[call.failure] += 1
+            if call.completed:
+                self._timeout_log(instance, hook, call).warning(
+                    "Plugin hook exceeded its time budget"
+                )
+        return call
+
+    def _timeout_log(self, instance: PluginInstance, hook: str, call: HookCall) -> Logger:
+        """A logger bound to the fields of a lifecycle call past its budget."""
+        return logger.bind(
+            instance=instance.name,
+            hook=hook,
+            kind=ErrorKind.TIMEOUT.value,
+            elapsed_ms=round(call.elapsed * 1000, 3),
+            budget_ms=self._lifecycle_budget * 1000,
+        )
 
 
 def _topic_names(topics: object) -> set[str]:

@@ -9,14 +9,18 @@ instances' ``priority`` (lower first, ties by name).
 
 For each stage the runner precomputes the ordered calls (instance, bound function, argument
 names, sync or async, time budget, pre-bound stats), so an event costs one context object and
-one function call per instance. Isolation rules:
+one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.isolation`):
 
-- An exception is logged with the instance name, counted (``kind=exception``) and ignored.
+- An exception is logged with the instance name, counted (``kind=exception``) and ignored:
+  ``BaseException`` too (``SystemExit``, ``KeyboardInterrupt``, a ``CancelledError`` the hook
+  raised itself); only a real cancellation of the stage propagates. A sync call cannot be
+  cancelled from outside, so whatever it raises is the hook's.
 - An ``async def`` hook runs under ``asyncio.timeout(budget)``; past it the call is cancelled,
   logged and counted (``kind=timeout``) and its result is lost.
 - A sync hook cannot be pre-empted: it runs to completion, and a call past its budget is logged
-  and counted (``kind=timeout``) but its result is kept. A sync hook that hangs hangs the worker:
-  that is a bug in the plugin (do I/O in an ``async def`` hook, or better, return actions).
+  and counted (``kind=timeout``) but its result is kept (so is the result of an async hook that
+  blocked past its budget without awaiting). A sync hook that hangs hangs the worker: that is a
+  bug in the plugin (do I/O in an ``async def`` hook, or better, return actions).
 - A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
   and ignored as a whole.
 - A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
@@ -24,7 +28,6 @@ one function call per instance. Isolation rules:
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Sequence
 from time import perf_counter
@@ -37,6 +40,7 @@ from claimx_worker.model.actions import ACTION_TYPES, Action, Filter
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
 from claimx_worker.model.event import ClaimXEvent
 from claimx_worker.model.rows import EntityRows
+from claimx_worker.plugins.isolation import call_hook, describe
 from claimx_worker.plugins.loading import PluginSet
 from claimx_worker.plugins.metrics import ErrorKind, HookStats, PluginMetrics
 
@@ -148,7 +152,16 @@ class StageRunner:
         for call in calls:
             context = PluginContext(event, stage, rows, metadata, call.config, call.instance)
             if call.is_async:
-                result = await self._call_async(call, context, error, event)
+                outcome = await call_hook(
+                    call.function, call.arguments(context, error), call.budget
+                )
+                call.stats.observe(outcome.elapsed)
+                if outcome.failure is ErrorKind.TIMEOUT:
+                    elapsed_ms = round(outcome.elapsed * 1000, 3)
+                    self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=elapsed_ms)
+                elif outcome.failure is not None:
+                    self._fail(call, ErrorKind.EXCEPTION, event, exc=outcome.error)
+                result = outcome.result
             else:  # the hot path, inline
                 start = perf_counter()
                 try:
@@ -156,7 +169,7 @@ class StageRunner:
                         result = call.function(context)
                     else:
                         result = call.function(*call.arguments(context, error))
-                except Exception as exc:
+                except BaseException as exc:  # all the hook's: see the module docstring
                     call.stats.observe(perf_counter() - start)
                     self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
                     continue
@@ -175,29 +188,6 @@ class StageRunner:
                     return StageResult(tuple(actions), call.instance, action)
                 actions.append(PluginAction(call.instance, index, action))
         return StageResult(tuple(actions)) if actions else EMPTY_RESULT
-
-    async def _call_async(
-        self,
-        call: _Call,
-        context: PluginContext[Any],
-        error: EventFailure | None,
-        event: ClaimXEvent,
-    ) -> Any:
-        start = perf_counter()
-        scope = asyncio.timeout(call.budget)
-        try:
-            async with scope:
-                result = await call.function(*call.arguments(context, error))
-        except Exception as exc:
-            elapsed = perf_counter() - start
-            call.stats.observe(elapsed)
-            if isinstance(exc, TimeoutError) and scope.expired():
-                self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
-            else:
-                self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
-            return None
-        call.stats.observe(perf_counter() - start)
-        return result
 
     @staticmethod
     def _fail(
@@ -219,9 +209,7 @@ class StageRunner:
         )
         if kind is ErrorKind.EXCEPTION:
             assert exc is not None
-            log.bind(error=f"{type(exc).__name__}: {exc}").opt(exception=exc).error(
-                "Plugin hook raised; ignored"
-            )
+            log.bind(error=describe(exc)).opt(exception=exc).error("Plugin hook raised; ignored")
         elif kind is ErrorKind.TIMEOUT:
             log.bind(budget_ms=call.budget * 1000).warning("Plugin hook exceeded its time budget")
         else:

@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from claimx_worker import ClaimXEvent, EntityRows, ProjectRow, TaskRow
+from claimx_worker.config.problems import ConfigError
+from claimx_worker.plugins.host import PluginHost
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "plugin_host"
 SAMPLE_MODULE = "claimx_test_plugins"
@@ -44,3 +48,17 @@ def task_rows(project_id: str = "12345") -> EntityRows:
         tasks=(TaskRow(assignment_id=9001, task_id=456, project_id=project_id),),
         projects=(ProjectRow(project_id=project_id, project_number="CLM-1"),),
     )
+
+
+def journal() -> list[str]:
+    """The lifecycle calls of every ``EchoPlugin`` instance so far (``load a``, ``unload a``)."""
+    import claimx_test_plugins  # type: ignore[import-not-found]
+
+    return list(claimx_test_plugins.EchoPlugin.journal)
+
+
+async def start_failure(host: PluginHost) -> str:
+    """The report of the ConfigError that ``host.start()`` must raise."""
+    with pytest.raises(ConfigError) as info:
+        await host.start()
+    return str(info.value)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from plugin_host_support import sample, write_instances
+from plugin_host_support import journal, sample, start_failure, write_instances
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.cli import exit_with_config_error
@@ -18,19 +18,6 @@ from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.loading import load_plugins
 
 pytestmark = pytest.mark.usefixtures("plugin_modules")
-
-
-def journal() -> list[str]:
-    import claimx_test_plugins  # type: ignore[import-not-found]
-
-    return list(claimx_test_plugins.EchoPlugin.journal)
-
-
-async def start_failure(host: PluginHost) -> str:
-    """The report of the ConfigError that ``host.start()`` must raise."""
-    with pytest.raises(ConfigError) as info:
-        await host.start()
-    return str(info.value)
 
 
 async def test_on_load_in_priority_order_on_unload_in_reverse(

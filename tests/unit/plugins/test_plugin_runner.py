@@ -169,6 +169,18 @@ async def test_the_default_budget_applies_without_timeout_ms(
     assert registry.get_sample_value("claimx_plugin_errors_total", labels) == 1
 
 
+async def test_an_async_hook_that_blocks_past_its_budget_is_reported_and_kept(
+    make_host: MakeHost, registry: CollectorRegistry
+) -> None:
+    host = await make_host({"blocking": sample("BlockingAsyncPlugin", timeout_ms=5)})
+
+    result = await host.run_enrichment_complete(task_event(), task_rows(), METADATA)
+
+    assert result.actions == (PluginAction("blocking", 0, Log(message="blocked but kept")),)
+    labels = {"instance": "blocking", "hook": "on_enrichment_complete", "kind": "timeout"}
+    assert registry.get_sample_value("claimx_plugin_errors_total", labels) == 1
+
+
 async def test_async_hooks_and_hooks_without_arguments(make_host: MakeHost) -> None:
     host = await make_host(
         {"fast": sample("FastAsyncPlugin", priority=1), "count": sample("NoConfigPlugin")}
