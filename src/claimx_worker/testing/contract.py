@@ -33,15 +33,15 @@ from claimx_worker.plugins.loading import PluginSet
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
 from claimx_worker.testing.factories import UNKNOWN_EVENT_TYPE, make_enriched_event, make_event
 from claimx_worker.testing.harness import (
-    STAGE_HOOKS,
-    ConfigSource,
     HookError,
     HookProblem,
     ProblemKind,
     StageHarness,
     load_instances,
 )
+from claimx_worker.testing.hook_observer import STAGE_HOOKS
 from claimx_worker.testing.io_guard import BlockedIOError, IOAttempt
+from claimx_worker.testing.staging import ConfigSource
 
 CONTRACT_EVENT_TYPES: tuple[str, ...] = (*(t.value for t in EventType), UNKNOWN_EVENT_TYPE)
 """The event types every stage is run with."""

@@ -21,27 +21,18 @@ default) every problem but a timeout raises :class:`HookError` in the test.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import enum
-import functools
-import inspect
 import os
 import tempfile
-import threading
-import time
 from collections import Counter
 from collections.abc import Coroutine, Mapping
-from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-import attrs
-from attrs import define, field, frozen
+from attrs import field, frozen
 from prometheus_client import CollectorRegistry
-from ruamel.yaml import YAML
 
-from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
+from claimx_worker.config.problems import ConfigError
 from claimx_worker.errors import ClaimXWorkerError, ErrorCategory
 from claimx_worker.model import (
     Action,
@@ -51,24 +42,17 @@ from claimx_worker.model import (
     HandlerMetadata,
     Stage,
 )
-from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.host import PluginHost
-from claimx_worker.plugins.instances import CONFIG_FILE, scan_instances
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
 from claimx_worker.testing.deliverability import DeliveryCheck
 from claimx_worker.testing.factories import handler_metadata, sample_enrichment
+from claimx_worker.testing.hook_observer import STAGE_HOOKS, HookObserver, ObservedCall
 from claimx_worker.testing.io_guard import IOAttempt, IOGuard
+from claimx_worker.testing.loop_thread import LoopThread
+from claimx_worker.testing.staging import ConfigSource, relocate, stage_config, with_class
 
-T = TypeVar("T")
-
-STAGE_HOOKS = {stage: f"on_{stage.value}" for stage in Stage}
-"""The hook called at each stage."""
-MAPPING_FILE = "<config mapping>"
-"""How problems in a config given as a mapping name their file (lines are not meaningful)."""
 DEFAULT_FAILURE = EventFailure(category=ErrorCategory.PERMANENT, message="simulated failure")
-
-ConfigSource = Mapping[str, Any] | str | Path
 
 
 class ProblemKind(enum.StrEnum):
@@ -121,14 +105,12 @@ def load_instances(
     """
     environ = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix="claimx-harness-") as temp:
-        plugins_dir, origins = _stage_config(config, name, Path(temp), environ)
-        installed = (
-            None if plugin_class is None else _with_class(plugin_class, plugins_dir, environ)
-        )
+        plugins_dir, origins = stage_config(config, name, Path(temp), environ)
+        installed = None if plugin_class is None else with_class(plugin_class, plugins_dir, environ)
         try:
             return load_plugins(plugins_dir, env=environ, installed=installed)
         except ConfigError as error:
-            raise ConfigError([_relocate(p, origins) for p in error.problems]) from None
+            raise ConfigError([relocate(p, origins) for p in error.problems]) from None
 
 
 class StageHarness:
@@ -152,14 +134,14 @@ class StageHarness:
         self._strict = strict
         self._budgets = {i.name: (i.spec.timeout_ms or budget_ms) / 1000 for i in plugins.instances}
         self._guard = IOGuard() if block_io else None
-        self._observer = _Observer(self._guard)
+        self._observer = HookObserver(self._guard)
         self._registry = CollectorRegistry()
         self._host = PluginHost(
             self._observer.observed(plugins), registry=self._registry, budget_ms=budget_ms
         )
         self._delivery = DeliveryCheck()
         self._problems: list[HookProblem] = []
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
         self._closed = False
         try:
             self._loop.run(self._host.start())
@@ -337,7 +319,7 @@ class StageHarness:
         for (instance, hook_name, kind), count in (self._error_counts() - before).items():
             if hook_name != hook or count <= 0:
                 continue
-            call = self._observer.calls.get((instance, hook), _Call())
+            call = self._observer.calls.get((instance, hook), ObservedCall())
             detail = self._detail(ProblemKind(kind), stage, instance, call)
             found.append(HookProblem(instance, hook, ProblemKind(kind), detail, call.exception))
         for plugin_action in result.actions:
@@ -351,7 +333,7 @@ class StageHarness:
                 )
         return found
 
-    def _detail(self, kind: ProblemKind, stage: Stage, instance: str, call: _Call) -> str:
+    def _detail(self, kind: ProblemKind, stage: Stage, instance: str, call: ObservedCall) -> str:
         if kind is ProblemKind.EXCEPTION:
             return _raised(call.exception)
         if kind is ProblemKind.TIMEOUT:
@@ -374,213 +356,6 @@ class StageHarness:
                 labels = sample.labels
                 counts[(labels["instance"], labels["hook"], labels["kind"])] += int(sample.value)
         return counts
-
-
-# ---------------------------------------------------------------------- hook observation
-
-
-@define
-class _Call:
-    """What one hook call did."""
-
-    elapsed: float = 0.0
-    returned: Any = None
-    exception: BaseException | None = None
-
-
-class _Observer:
-    """Wraps the hook functions the host calls to record each call's result, exception and
-    time, and to mark stage hook calls for the I/O guard."""
-
-    def __init__(self, guard: IOGuard | None) -> None:
-        self._guard = guard
-        self.calls: dict[tuple[str, str], _Call] = {}
-
-    def reset(self) -> None:
-        self.calls = {}
-
-    def first_exception(self, hook: str) -> BaseException | None:
-        return next(
-            (c.exception for (_, h), c in self.calls.items() if h == hook and c.exception), None
-        )
-
-    def observed(self, plugins: PluginSet) -> PluginSet:
-        """``plugins`` with every hook function wrapped; ``plugins`` itself is left as loaded."""
-        return attrs.evolve(
-            plugins,
-            instances=tuple(
-                attrs.evolve(
-                    instance,
-                    implementations={
-                        hook: attrs.evolve(
-                            implementation,
-                            function=self._wrap(implementation.function, instance.name, hook),
-                        )
-                        for hook, implementation in instance.implementations.items()
-                    },
-                )
-                for instance in plugins.instances
-            ),
-        )
-
-    def _wrap(self, function: Any, instance: str, hook: str) -> Any:
-        guard = self._guard if hook in STAGE_HOOKS.values() else None
-
-        def record(call: _Call, started: float) -> None:
-            call.elapsed = time.perf_counter() - started
-            self.calls[(instance, hook)] = call
-
-        if inspect.iscoroutinefunction(function):
-
-            @functools.wraps(function)
-            async def observed_async(*args: Any) -> Any:
-                call, started = _Call(), time.perf_counter()
-                try:
-                    with _watching(guard, instance, hook):
-                        call.returned = await function(*args)
-                except BaseException as exc:
-                    call.exception = exc
-                    raise
-                finally:
-                    record(call, started)
-                return call.returned
-
-            return observed_async
-
-        @functools.wraps(function)
-        def observed(*args: Any) -> Any:
-            call, started = _Call(), time.perf_counter()
-            try:
-                with _watching(guard, instance, hook):
-                    call.returned = function(*args)
-            except BaseException as exc:
-                call.exception = exc
-                raise
-            finally:
-                record(call, started)
-            return call.returned
-
-        return observed
-
-
-def _watching(
-    guard: IOGuard | None, instance: str, hook: str
-) -> contextlib.AbstractContextManager[None]:
-    return contextlib.nullcontext() if guard is None else guard.watching(instance, hook)
-
-
-# ---------------------------------------------------------------------- the private loop
-
-
-class _LoopThread:
-    """An event loop on its own thread; coroutines are submitted to it from any thread."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="claimx-stage-harness", daemon=True
-        )
-        self._thread.start()
-
-    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if self._loop.is_closed():
-            coroutine.close()
-            raise RuntimeError("the StageHarness is closed")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the loop and wait for its result."""
-        return self._submit(coroutine).result()
-
-    async def arun(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the loop; the caller's loop waits without blocking."""
-        return await asyncio.wrap_future(self._submit(coroutine))
-
-    def close(self) -> None:
-        """Stop the loop and join its thread."""
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
-# ---------------------------------------------------------------------- config staging
-
-
-def _stage_config(
-    config: ConfigSource, name: str | None, temp: Path, env: Mapping[str, str]
-) -> tuple[Path, dict[str, str]]:
-    """A plugins directory holding ``config``, and the file names to show in problems."""
-    if isinstance(config, Mapping):
-        directory = temp / (name or str(config.get("plugin") or config.get("name") or "plugin"))
-        directory.mkdir()
-        body = dict(config)
-        if name is not None and "name" not in body:
-            body["name"] = name
-        with (directory / CONFIG_FILE).open("w", encoding="utf-8") as stream:
-            YAML(typ="safe", pure=True).dump(body, stream)
-        return temp, {display_path(directory / CONFIG_FILE): MAPPING_FILE}
-    path = Path(config)
-    if path.is_file():
-        return _copy_instance(path, temp, name)
-    if (path / CONFIG_FILE).is_file():
-        return _copy_instance(path / CONFIG_FILE, temp, name)
-    if not path.is_dir():
-        raise FileNotFoundError(f"no config.yaml, instance directory or plugins directory: {path}")
-    if name is None:
-        return path, {}
-    specs = {spec.name: spec for spec in scan_instances(path, env=env).specs}
-    if name not in specs:
-        raise ValueError(f"no instance named {name!r} in {path} (instances: {sorted(specs)})")
-    return _copy_instance(specs[name].directory / CONFIG_FILE, temp, None)
-
-
-def _copy_instance(file: Path, temp: Path, name: str | None) -> tuple[Path, dict[str, str]]:
-    directory = temp / (name or file.resolve().parent.name)
-    directory.mkdir()
-    (directory / CONFIG_FILE).write_bytes(file.read_bytes())
-    return temp, {display_path(directory / CONFIG_FILE): display_path(file)}
-
-
-def _relocate(problem: ConfigProblem, origins: Mapping[str, str]) -> ConfigProblem:
-    """A problem in a staged copy, pointed at the file it came from."""
-    origin = origins.get(problem.file)
-    if origin is None:
-        return problem
-    line = None if origin == MAPPING_FILE else problem.line
-    return attrs.evolve(problem, file=origin, line=line)
-
-
-class _ClassEntryPoint(EntryPoint):
-    """An entry point whose target is a given class (one that is not installed)."""
-
-    def __init__(self, name: str, target: type) -> None:
-        super().__init__(name, f"{target.__module__}:{target.__qualname__}", ENTRY_POINT_GROUP)
-        vars(self)["target"] = target
-
-    def load(self) -> Any:
-        """The class itself; nothing is imported."""
-        return vars(self)["target"]
-
-
-def _with_class(
-    plugin_class: type, plugins_dir: Path, env: Mapping[str, str]
-) -> dict[str, InstalledPlugin]:
-    """The installed plugins, with ``plugin_class`` behind the entry point the config names:
-    the only one, or else the only one that is not installed."""
-    installed = dict(installed_plugins())
-    names = {spec.plugin for spec in scan_instances(plugins_dir, env=env).specs if spec.enabled}
-    named = sorted(name for name in names if name is not None)
-    candidates = named if len(named) == 1 else [n for n in named if n not in installed]
-    if len(candidates) != 1:
-        raise ValueError(
-            "plugin_class needs a config naming one plugin entry point, or one that is not "
-            f"installed (entry points named: {named})"
-        )
-    entry = _ClassEntryPoint(candidates[0], plugin_class)
-    installed[entry.name] = InstalledPlugin(
-        name=entry.name, value=entry.value, distribution=None, version=None, entry_point=entry
-    )
-    return installed
 
 
 # ---------------------------------------------------------------------- helpers

@@ -47,13 +47,14 @@ import pytest
 
 from claimx_worker.testing.claimx_api_fixtures import claimx_api, claimx_api_server
 from claimx_worker.testing.contract import PluginContract
-from claimx_worker.testing.harness import ConfigSource, StageHarness
+from claimx_worker.testing.harness import StageHarness
 from claimx_worker.testing.kafka import (
     KafkaBroker,
     KafkaBrokerError,
     TopicFactory,
     open_kafka_broker,
 )
+from claimx_worker.testing.staging import ConfigSource
 from claimx_worker.testing.webhook_fixtures import webhook_receiver
 
 __all__ = [
