@@ -14,6 +14,7 @@ import pytest
 from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, ConfigValueError
 from claimx_worker.config.structuring import load_config_file, structure_node
+from claimx_worker.config.variables import PUBLIC_VARIABLES_ENV
 from claimx_worker.config.yaml_files import load_yaml
 
 
@@ -117,7 +118,8 @@ def test_valid_file_structures_every_rule(tmp_path: Path) -> None:
     )
     assert (value.tags, value.retries, value.ratio, value.enabled) == (("a", "b"), 5, 2.0, False)
     assert (value.color, value.klass) == (Color.GREEN, "my.Class")
-    assert loaded.secrets == frozenset({"s3cr3t", "Bearer s3cr3t", "${not_a_var}"})
+    # every variable's value but a number and a default; every string under a secret key
+    assert loaded.secrets == frozenset({"project", "s3cr3t", "Bearer s3cr3t", "${not_a_var}"})
 
 
 def test_unknown_key_suggests_the_nearest_key(tmp_path: Path) -> None:
@@ -276,9 +278,8 @@ def test_empty_variable_takes_the_default_and_set_empty_stays_empty() -> None:
 
 def test_secret_named_variable_is_recorded_wherever_it_is_used() -> None:
     node = load_yaml_text("tags: ['${API_TOKEN}', '${PLAIN}']")
-    loaded = structure_node(
-        node, Settings, file="f.yaml", key_prefix="", env={"API_TOKEN": "t0k", "PLAIN": "p"}
-    )
+    env = {"API_TOKEN": "t0k", "PLAIN": "p", PUBLIC_VARIABLES_ENV: "PLAIN API_TOKEN"}
+    loaded = structure_node(node, Settings, file="f.yaml", key_prefix="", env=env)
     assert loaded.secrets == frozenset({"t0k"})
 
 
