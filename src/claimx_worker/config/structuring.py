@@ -6,7 +6,8 @@ the nearest valid key suggested), wrong types, missing keys, bad enum or ``Liter
 errors raised by attrs validators or ``__attrs_post_init__`` (raise
 :class:`~claimx_worker.config.problems.ConfigValueError`, or any ``ValueError``/``TypeError``)
 are reported at the line of their class's key, or of the field's own key with
-``ConfigValueError(..., key=...)``. Messages are redacted with the secrets found while expanding.
+``ConfigValueError(..., key=...)``. A message names the variables a value came from instead of
+quoting it, and is redacted with the secrets found while expanding (a validator may quote one).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class _Structurer:
             self._reported.append(path)  # a variable problem explains everything below it
         value: Any = None
         try:
-            value = new_config_converter().structure(expanded.data, cls)
+            value = new_config_converter(expanded.sources).structure(expanded.data, cls)
         except (ClassValidationError, IterableValidationError) as exc:
             self._collect(exc, ())
         except Exception as exc:  # a root-level error: report it, never a traceback

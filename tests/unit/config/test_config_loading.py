@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -377,5 +378,33 @@ def test_secrets_never_appear_in_problem_messages(tmp_path: Path) -> None:
     reported = problems(path, env={"TOKEN": "hunter22"})
     assert reported == [
         "config.yaml:7: config.tags[1]: expected a string, got an integer (5)",
-        "config.yaml:8: config.retries: expected an integer, got the string '***'",
+        "config.yaml:8: config.retries: expected an integer, got a string from ${TOKEN} "
+        "(value hidden)",
     ]
+
+
+def test_problem_messages_name_the_variable_instead_of_quoting_its_value(tmp_path: Path) -> None:
+    token = secrets.token_hex(40)  # longer than the 57 characters a message quotes
+    path = write(
+        tmp_path,
+        """
+        retries: "${TOKEN}"
+        color: "${COLOR}"
+        tags: "${TOKEN}-${COLOR}"
+        triggers:
+          1: {name: x, on_completed: ["${TOKEN}"], level: "${UNSET:-loud}"}
+        """,
+    )
+    reported = problems(path, env={"TOKEN": token, "COLOR": "blue"})
+    assert reported == [
+        "config.yaml:1: config.retries: expected an integer, got a string from ${TOKEN} "
+        "(value hidden)",
+        "config.yaml:2: config.color: expected one of 'red', 'green', got a string from "
+        "${COLOR} (value hidden)",
+        "config.yaml:3: config.tags: expected a list, got a string from ${TOKEN}, ${COLOR} "
+        "(value hidden)",
+        "config.yaml:5: config.triggers.1.on_completed: expected a mapping, got a list",
+        "config.yaml:5: config.triggers.1.level: expected one of 'info', 'warning', got a "
+        "string from ${UNSET} (value hidden)",
+    ]
+    assert not any(token[:8] in line or token[-8:] in line for line in reported)
