@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import attrs
-from attrs import frozen
+from attrs import field, frozen
 from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
@@ -36,17 +36,18 @@ from claimx_worker.config.problems import (
 )
 from claimx_worker.config.variables import Expanded, KeyPath, expand_variables
 from claimx_worker.config.yaml_files import load_yaml
-from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.redaction import Redactor, count_of_secrets
 
 T = TypeVar("T")
 
 
 @frozen
 class LoadedConfig(Generic[T]):
-    """A structured configuration value and the secret strings found while loading it."""
+    """A structured configuration value and the secret strings found while loading it; the
+    repr shows neither (any value may have come from a variable)."""
 
-    value: T
-    secrets: frozenset[str] = frozenset()
+    value: T = field(repr=lambda value: f"<{type(value).__name__}>")
+    secrets: frozenset[str] = field(default=frozenset(), repr=count_of_secrets)
 
 
 def load_config_file(
@@ -103,12 +104,8 @@ class _Structurer:
             self._collect(exc, ())
         except Exception as exc:  # a root-level error: report it, never a traceback
             self._add((), _describe_error(exc))
-        if self._problems:
-            redactor = Redactor(expanded.secrets)  # a message may quote a value: mask secrets
-            raise ConfigError(
-                attrs.evolve(problem, message=redactor.redact(problem.message))
-                for problem in self._problems
-            )
+        if self._problems:  # a validator's message may quote a value: mask secrets
+            raise ConfigError(self._problems).redacted(Redactor(expanded.secrets).redact)
         return LoadedConfig(value, expanded.secrets)
 
     def _collect(self, exc: BaseException, path: KeyPath) -> None:

@@ -12,7 +12,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from claimx_worker.config.structuring import structure_node
-from claimx_worker.config.variables import PUBLIC_VARIABLES, PUBLIC_VARIABLES_ENV
+from claimx_worker.config.variables import (
+    PUBLIC_VARIABLES,
+    PUBLIC_VARIABLES_ENV,
+    expand_variables,
+)
 from claimx_worker.observability.redaction import MASK, Redactor
 
 
@@ -122,3 +126,13 @@ def test_values_shorter_than_four_characters_are_never_masked() -> None:
     secrets = secrets_of("values: {a: '${A}', b: '${B}'}", {"A": "abc", "B": "abcd"})
     redactor = Redactor(secrets)
     assert redactor.redact("abc abcd") == f"abc {MASK}"
+
+
+def test_reprs_show_how_many_secrets_never_which() -> None:
+    node = YAML(typ="rt").load("values: {url: 'https://fn.example/hook?code=${CODE}'}")
+    env = {"CODE": "fn-code-1234"}
+    loaded = structure_node(node, Anything, file="f.yaml", key_prefix="", env=env)
+    expanded = expand_variables(node, env=env)
+    assert repr(loaded) == "LoadedConfig(value=<Anything>, secrets=<1 secrets>)"
+    assert "fn-code-1234" not in repr(expanded)
+    assert "<1 secrets>" in repr(expanded)
