@@ -5,6 +5,7 @@ list the log redactor uses."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -136,3 +137,10 @@ def test_reprs_show_how_many_secrets_never_which() -> None:
     assert repr(loaded) == "LoadedConfig(value=<Anything>, secrets=<1 secrets>)"
     assert "fn-code-1234" not in repr(expanded)
     assert "<1 secrets>" in repr(expanded)
+
+
+def test_the_operating_guide_names_every_public_variable() -> None:
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "operating.md").read_text()
+    section = guide[guide.index("### Secrets never appear in logs") :]
+    for name in (*PUBLIC_VARIABLES, PUBLIC_VARIABLES_ENV):
+        assert f"`{name}`" in section, name
