@@ -17,7 +17,7 @@ from claimx_worker.config.problems import ConfigError
 from claimx_worker.model import EventType
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
-from claimx_worker.plugins.inventory import take_inventory
+from claimx_worker.plugins.inventory import Inventory, take_inventory
 from claimx_worker.settings import WorkerSettings, load_worker_config
 
 DEFAULT_CONFIG = Path("config/claimx_config.yaml")
@@ -30,25 +30,39 @@ def cli() -> None:
     """ClaimX enrichment worker and plugin host."""
 
 
-def exit_with_config_error(error: ConfigError) -> NoReturn:
-    """Print every configuration problem to stderr and exit with code 2 (no traceback)."""
+def exit_with_config_error(error: ConfigError, redactor: Redactor | None = None) -> NoReturn:
+    """Print every configuration problem to stderr (each message through ``redactor``, if
+    given) and exit with code 2 (no traceback)."""
+    if redactor is not None:
+        error = error.redacted(redactor.redact)
     count = len(error.problems)
     click.echo(str(error), err=True)
     click.echo(f"Invalid configuration: {count} problem{'s' if count != 1 else ''}.", err=True)
     raise SystemExit(CONFIG_EXIT_CODE)
 
 
-def _settings(config_file: Path | None) -> WorkerSettings:
-    """``--config``, else the default settings file if present, else the defaults."""
+def _logging_redactor() -> Redactor:
+    """A new redactor, installed in the log sink: a command registers every secret with it
+    before running code that may log one."""
+    redactor = Redactor()
+    configure_logging(redactor=redactor)
+    return redactor
+
+
+def _settings(config_file: Path | None, redactor: Redactor) -> WorkerSettings:
+    """``--config``, else the default settings file if present, else the defaults; the file's
+    secrets and the API token are added to ``redactor``."""
     if config_file is None and not DEFAULT_CONFIG.exists():
         return WorkerSettings()
-    return load_worker_config(config_file or DEFAULT_CONFIG, os.environ).value
+    loaded = load_worker_config(config_file or DEFAULT_CONFIG, os.environ)
+    redactor.add(*loaded.secrets, loaded.value.claimx_api.token)
+    return loaded.value
 
 
-def _plugins_dir(option: str | None, config_file: Path | None) -> Path | None:
+def _plugins_dir(option: str | None, settings: WorkerSettings) -> Path | None:
     """``--plugins-dir`` if given, else the settings' ``plugins_dir``; ``""`` disables plugins."""
     if option is None:
-        option = _settings(config_file).kafka.worker.processing.plugins_dir
+        option = settings.kafka.worker.processing.plugins_dir
     return Path(option) if option else None
 
 
@@ -68,7 +82,19 @@ _config_option = click.option(
 @cli.group()
 def plugins() -> None:
     """Installed plugins and configured plugin instances."""
-    configure_logging(redactor=Redactor(), capture_stdlib=False)
+
+
+def _inventory(plugins_dir: str | None, config_file: Path | None, redactor: Redactor) -> Inventory:
+    """The inventory; exit 2 with the problems of an invalid configuration. Every secret of the
+    settings (read when ``--config`` names them or ``--plugins-dir`` is not given) and of the
+    plugin configs is registered with ``redactor`` before any plugin code runs."""
+    try:
+        needed = plugins_dir is None or config_file is not None
+        settings = _settings(config_file, redactor) if needed else WorkerSettings()
+        directory = _plugins_dir(plugins_dir, settings)
+        return take_inventory(directory, env=os.environ, redactor=redactor)
+    except ConfigError as error:
+        exit_with_config_error(error, redactor)
 
 
 @plugins.command("list")
@@ -77,11 +103,10 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins_list(plugins_dir: str | None, config_file: Path | None, as_json: bool) -> None:
     """List installed plugins and configured instances in run order (calls no on_load)."""
-    try:
-        inventory = take_inventory(_plugins_dir(plugins_dir, config_file), env=os.environ)
-    except ConfigError as error:
-        exit_with_config_error(error)
-    click.echo(json.dumps(inventory.to_json(), indent=2) if as_json else inventory.render())
+    redactor = _logging_redactor()
+    inventory = _inventory(plugins_dir, config_file, redactor)
+    listing = json.dumps(inventory.to_json(), indent=2) if as_json else inventory.render()
+    click.echo(redactor.redact(listing))
 
 
 @plugins.command("validate")
@@ -92,12 +117,12 @@ def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
 
     Starts no consumer and calls no on_load.
     """
-    try:
-        inventory = take_inventory(_plugins_dir(plugins_dir, config_file), env=os.environ)
-    except ConfigError as error:
-        exit_with_config_error(error)
+    redactor = _logging_redactor()
+    inventory = _inventory(plugins_dir, config_file, redactor)
     names = ", ".join(instance.name for instance in inventory.plugins.instances) or "none"
-    click.echo(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
+    click.echo(
+        redactor.redact(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
+    )
 
 
 @plugins.command("new")
@@ -205,22 +230,21 @@ def simulate(
     """
     from claimx_worker import simulate as dry
 
-    redactor = Redactor()
-    configure_logging(redactor=redactor, capture_stdlib=False)
+    redactor = _logging_redactor()
     if example is not None:
         click.echo(dry.example(example, enriched=enriched))
         return
     if event_file is None:
         raise click.UsageError("give EVENT_FILE (or - for stdin), or --example TYPE")
     try:
-        settings = _settings(config_file)
+        settings = _settings(config_file, redactor)
         api = settings.claimx_api
         if not api.token:
             api = attrs.evolve(api, token=os.environ.get("CLAIMX_API_TOKEN", ""))
         status = dry.run_simulation(
             event_file.read(),
             enriched=enriched,
-            plugins_dir=_plugins_dir(plugins_dir, config_file),
+            plugins_dir=_plugins_dir(plugins_dir, settings),
             api=None if simulator else api,
             budget_ms=settings.kafka.worker.processing.plugin_timeout_ms,
             as_json=as_json,
@@ -230,10 +254,10 @@ def simulate(
             note=functools.partial(click.echo, err=True),
         )
     except dry.InvalidInputError as error:
-        click.echo(f"Invalid event file {event_file.name}: {error}", err=True)
+        click.echo(redactor.redact(f"Invalid event file {event_file.name}: {error}"), err=True)
         raise SystemExit(CONFIG_EXIT_CODE) from None
     except ConfigError as error:
-        exit_with_config_error(error)
+        exit_with_config_error(error, redactor)
     raise SystemExit(status)
 
 

@@ -435,15 +435,18 @@ def run_simulation(
     note: Callable[[str], None],
 ) -> int:
     """Read the event in ``text``, run it, print the report; return the exit status (0: ran
-    cleanly, 1: a hook problem, refused I/O or failed enrichment). Raises
+    cleanly, 1: a hook problem, refused I/O or failed enrichment). The report goes through
+    ``redactor``, which learns the API token and the plugin configs' secrets before any plugin
+    code runs. Raises
     :class:`InvalidInputError` for a bad event file and
     :class:`~claimx_worker.config.problems.ConfigError` for bad plugin configuration (exit 2)."""
     event, rows = read_input(text, enriched=enriched)
     if plugins_dir is not None and not plugins_dir.is_dir():
         problem = ConfigProblem(display_path(plugins_dir), None, "", "plugins directory not found")
         raise ConfigError([problem])
-    plugins = load_plugins(plugins_dir, env=env)
-    redactor.add(*plugins.secrets, *([] if api is None else [api.token]))
+    if api is not None:
+        redactor.add(api.token)
+    plugins = load_plugins(plugins_dir, env=env, redactor=redactor)
     run = dry_run(plugins, event, rows=rows, api=api, budget_ms=budget_ms)
     if as_json:
         echo(render_json(run, redactor))

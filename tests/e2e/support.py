@@ -126,14 +126,17 @@ def write_settings(
     actions: Mapping[str, Any] | None = None,
     processing: Mapping[str, Any] | None = None,
     api: Mapping[str, Any] | None = None,
+    common: Mapping[str, Any] | None = None,
 ) -> Path:
     """A worker settings file: fast commits and retries, the simulator's token from
-    ``CLAIMX_API_TOKEN``, any free metrics port."""
+    ``CLAIMX_API_TOKEN``, any free metrics port; ``common``: librdkafka properties of every
+    client."""
     return write_yaml(
         path,
         {
             "kafka": {
                 "bootstrap_servers": broker.bootstrap_servers,
+                "common": dict(common or {}),
                 # a killed worker leaves the group after 6 s instead of 45 s
                 "consumer": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
                 "claimx": {

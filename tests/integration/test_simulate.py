@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from loguru import logger
 
 from claimx_worker.cli import cli
 from claimx_worker.testing import ClaimXApiSimulator
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = str(REPO / "plugins" / "config")
@@ -34,14 +35,6 @@ ENV = {
     "TASK_TRIGGER_WEBHOOK_URL": PHOTO_URL,
     "DAMAGE_ASSESSMENT_WEBHOOK_URL": DAMAGE_URL,
 }
-
-
-@pytest.fixture(autouse=True)
-def restore_loguru() -> Iterator[None]:
-    """The command points loguru at the runner's stderr: put the default handler back."""
-    yield
-    logger.remove()
-    logger.add(sys.stderr)
 
 
 def invoke(*args: str, stdin: str | None = None, env: Mapping[str, str] = ENV) -> Result:

@@ -449,6 +449,7 @@ def test_shipped_config_uses_no_secret_literals() -> None:
     assert re.search(r"Bearer [^$\s\"]", text) is None
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_readme_configuration_errors_are_what_validate_prints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -467,11 +468,7 @@ def test_readme_configuration_errors_are_what_validate_prints(
         monkeypatch.setenv(name, url)
     (documented,) = fenced_blocks(README, "text")
 
-    try:
-        result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", "plugins/config"])
-    finally:
-        logger.remove()
-        logger.add(sys.stderr)
+    result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", "plugins/config"])
 
     assert result.exit_code == 2
     assert result.stderr == documented

@@ -9,7 +9,7 @@
   ``attrs.field(metadata={CONFIG_KEY: "class"})``.
 
 Wrong values raise :class:`~claimx_worker.config.problems.ConfigValueError` with the message the
-problem report shows.
+problem report shows; a string that came from ``${VAR}`` is named by its variables, never quoted.
 """
 
 from __future__ import annotations
@@ -39,108 +39,28 @@ _SEQUENCE_ORIGINS: frozenset[Any] = frozenset(
 )
 
 
-def new_config_converter() -> Converter:
-    """A strict cattrs converter for configuration (detailed validation, no extra keys)."""
+def new_config_converter(sources: Mapping[str, tuple[str, ...]] | None = None) -> Converter:
+    """A strict cattrs converter for configuration (detailed validation, no extra keys).
+
+    ``sources`` maps the strings that took a variable's value to the variables' names: a
+    problem message names the variables instead of quoting such a string.
+    """
+    hooks = _Hooks(sources or {})
     converter = Converter(detailed_validation=True, forbid_extra_keys=True)
-    converter.register_structure_hook(str, _structure_str)
-    converter.register_structure_hook(int, _structure_int)
-    converter.register_structure_hook(float, _structure_float)
-    converter.register_structure_hook(bool, _structure_bool)
-    converter.register_structure_hook(enum.Enum, _structure_enum)
-    converter.register_structure_hook_factory(_is_literal, _literal_hook)
-    converter.register_structure_hook_factory(_is_collection, _collection_hook)
-    converter.register_structure_hook_factory(_is_mapping, _mapping_hook)
-    converter.register_structure_hook_factory(attrs.has, _attrs_hook)
+    converter.register_structure_hook(str, hooks.structure_str)
+    converter.register_structure_hook(int, hooks.structure_int)
+    converter.register_structure_hook(float, hooks.structure_float)
+    converter.register_structure_hook(bool, hooks.structure_bool)
+    converter.register_structure_hook(enum.Enum, hooks.structure_enum)
+    converter.register_structure_hook_factory(_is_literal, hooks.literal_hook)
+    converter.register_structure_hook_factory(_is_collection, hooks.collection_hook)
+    converter.register_structure_hook_factory(_is_mapping, hooks.mapping_hook)
+    converter.register_structure_hook_factory(attrs.has, hooks.attrs_hook)
     return converter
-
-
-def _describe_value(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"the string {shown!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
-def _expected(what: str, value: object) -> NoReturn:
-    raise ConfigValueError(f"expected {what}, got {_describe_value(value)}")
-
-
-def _structure_str(value: object, tp: type) -> str:
-    if issubclass(tp, enum.Enum):  # StrEnum and (str, Enum) dispatch here
-        return _structure_enum(value, tp)  # type: ignore[return-value]
-    if not isinstance(value, str):
-        _expected("a string", value)
-    return value
-
-
-def _structure_int(value: object, tp: type) -> int:
-    if issubclass(tp, enum.Enum):  # IntEnum and (int, Enum) dispatch here
-        return _structure_enum(value, tp)  # type: ignore[return-value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value)
-    _expected("an integer", value)
-
-
-def _structure_float(value: object, _: type) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    _expected("a number", value)
-
-
-def _structure_bool(value: object, _: type) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
-        return _BOOLEANS[value.strip().lower()]
-    _expected("true or false", value)
-
-
-def _one_of(choices: Sequence[object], value: object) -> NoReturn:
-    shown = ", ".join(repr(choice) for choice in choices)
-    close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=1)
-    hint = f", did you mean '{close[0]}'?" if close else ""
-    raise ConfigValueError(f"expected one of {shown}, got {_describe_value(value)}{hint}")
-
-
-def _structure_enum(value: object, tp: type[enum.Enum]) -> enum.Enum:
-    try:
-        return tp(value)
-    except ValueError:
-        _one_of([member.value for member in tp], value)
 
 
 def _is_literal(tp: Any) -> bool:
     return get_origin(tp) is Literal
-
-
-def _literal_hook(tp: Any) -> Callable[[object, type], object]:
-    choices = get_args(tp)
-
-    def structure(value: object, _: type) -> object:
-        if value in choices and not isinstance(value, bool):
-            return value
-        _one_of(choices, value)
-
-    return structure
 
 
 def _is_collection(tp: Any) -> bool:
@@ -151,60 +71,146 @@ def _is_collection(tp: Any) -> bool:
     return origin in _SEQUENCE_ORIGINS
 
 
-def _collection_hook(tp: Any, converter: Converter) -> Callable[[object, type], object]:
-    """Lists, homogeneous tuples, sequences and sets; a string or mapping is not a list."""
-    origin = get_origin(tp) or tp
-    element = (get_args(tp) or (Any,))[0]
-    finish: Callable[[Any], object] | None = None
-    if origin in (tuple, Sequence):
-        build = homogenous_tuple_structure_factory(tuple[element, ...], converter)  # type: ignore[valid-type]
-    else:
-        build = list_structure_factory(list[element], converter)  # type: ignore[valid-type]
-        if origin in (set, MutableSet):
-            finish = set
-        elif origin in (frozenset, AbstractSet):
-            finish = frozenset
-
-    def structure(value: object, _: type) -> object:
-        if not isinstance(value, list):
-            _expected("a list", value)
-        result = build(value, tp)
-        return finish(result) if finish is not None else result
-
-    return structure
-
-
 def _is_mapping(tp: Any) -> bool:
     return (get_origin(tp) or tp) in (dict, Mapping)
 
 
-def _mapping_hook(tp: Any, converter: Converter) -> Callable[[object, type], object]:
-    build = converter.gen_structure_mapping(tp)
+class _Hooks:
+    """The converter's structure hooks; their messages never quote a string from ``sources``."""
 
-    def structure(value: object, _: type) -> object:
-        if not isinstance(value, Mapping):
-            _expected("a mapping", value)
-        return build(value, tp)
+    def __init__(self, sources: Mapping[str, tuple[str, ...]]) -> None:
+        self._sources = sources
 
-    return structure
+    def describe(self, value: object) -> str:
+        """``value`` as a problem message shows it."""
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return f"a boolean ({str(value).lower()})"
+        if isinstance(value, int):
+            return f"an integer ({value})"
+        if isinstance(value, float):
+            return f"a number ({value})"
+        if isinstance(value, str):
+            names = self._sources.get(value)
+            if names:
+                variables = ", ".join("${" + name + "}" for name in names)
+                return f"a string from {variables} (value hidden)"
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            return f"the string {shown!r}"
+        if isinstance(value, Mapping):
+            return "a mapping"
+        if isinstance(value, list):
+            return "a list"
+        return type(value).__name__
 
+    def expected(self, what: str, value: object) -> NoReturn:
+        raise ConfigValueError(f"expected {what}, got {self.describe(value)}")
 
-def _attrs_hook(tp: Any, converter: Converter) -> Callable[[object, type], object]:
-    """attrs classes: renamed keys (``CONFIG_KEY``), unknown keys refused, ``SHORTHAND`` scalars."""
-    cls = get_origin(tp) or tp
-    renames: dict[str, Any] = {
-        a.name: override(rename=a.metadata[CONFIG_KEY])
-        for a in attrs.fields(cls)
-        if CONFIG_KEY in a.metadata
-    }
-    build = make_dict_structure_fn(tp, converter, **renames)
-    shorthand: str | None = getattr(cls, "SHORTHAND", None)
+    def one_of(self, choices: Sequence[object], value: object) -> NoReturn:
+        shown = ", ".join(repr(choice) for choice in choices)
+        close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=1)
+        hint = f", did you mean '{close[0]}'?" if close else ""
+        raise ConfigValueError(f"expected one of {shown}, got {self.describe(value)}{hint}")
 
-    def structure(value: object, _: type) -> object:
-        if not isinstance(value, Mapping):
-            if shorthand is None or value is None or isinstance(value, list):
-                _expected("a mapping", value)
-            value = {shorthand: value}
-        return build(value, tp)
+    def structure_str(self, value: object, tp: type) -> str:
+        if issubclass(tp, enum.Enum):  # StrEnum and (str, Enum) dispatch here
+            return self.structure_enum(value, tp)  # type: ignore[return-value]
+        if not isinstance(value, str):
+            self.expected("a string", value)
+        return value
 
-    return structure
+    def structure_int(self, value: object, tp: type) -> int:
+        if issubclass(tp, enum.Enum):  # IntEnum and (int, Enum) dispatch here
+            return self.structure_enum(value, tp)  # type: ignore[return-value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            return int(value)
+        self.expected("an integer", value)
+
+    def structure_float(self, value: object, _: type) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        self.expected("a number", value)
+
+    def structure_bool(self, value: object, _: type) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+            return _BOOLEANS[value.strip().lower()]
+        self.expected("true or false", value)
+
+    def structure_enum(self, value: object, tp: type[enum.Enum]) -> enum.Enum:
+        try:
+            return tp(value)
+        except ValueError:
+            self.one_of([member.value for member in tp], value)
+
+    def literal_hook(self, tp: Any) -> Callable[[object, type], object]:
+        choices = get_args(tp)
+
+        def structure(value: object, _: type) -> object:
+            if value in choices and not isinstance(value, bool):
+                return value
+            self.one_of(choices, value)
+
+        return structure
+
+    def collection_hook(self, tp: Any, converter: Converter) -> Callable[[object, type], object]:
+        """Lists, homogeneous tuples, sequences and sets; a string or mapping is not a list."""
+        origin = get_origin(tp) or tp
+        element = (get_args(tp) or (Any,))[0]
+        finish: Callable[[Any], object] | None = None
+        if origin in (tuple, Sequence):
+            build = homogenous_tuple_structure_factory(tuple[element, ...], converter)  # type: ignore[valid-type]
+        else:
+            build = list_structure_factory(list[element], converter)  # type: ignore[valid-type]
+            if origin in (set, MutableSet):
+                finish = set
+            elif origin in (frozenset, AbstractSet):
+                finish = frozenset
+
+        def structure(value: object, _: type) -> object:
+            if not isinstance(value, list):
+                self.expected("a list", value)
+            result = build(value, tp)
+            return finish(result) if finish is not None else result
+
+        return structure
+
+    def mapping_hook(self, tp: Any, converter: Converter) -> Callable[[object, type], object]:
+        build = converter.gen_structure_mapping(tp)
+
+        def structure(value: object, _: type) -> object:
+            if not isinstance(value, Mapping):
+                self.expected("a mapping", value)
+            return build(value, tp)
+
+        return structure
+
+    def attrs_hook(self, tp: Any, converter: Converter) -> Callable[[object, type], object]:
+        """attrs classes: renamed keys (``CONFIG_KEY``), unknown keys refused, ``SHORTHAND``
+        scalars."""
+        cls = get_origin(tp) or tp
+        renames: dict[str, Any] = {
+            a.name: override(rename=a.metadata[CONFIG_KEY])
+            for a in attrs.fields(cls)
+            if CONFIG_KEY in a.metadata
+        }
+        build = make_dict_structure_fn(tp, converter, **renames)
+        shorthand: str | None = getattr(cls, "SHORTHAND", None)
+
+        def structure(value: object, _: type) -> object:
+            if not isinstance(value, Mapping):
+                if shorthand is None or value is None or isinstance(value, list):
+                    self.expected("a mapping", value)
+                value = {shorthand: value}
+            return build(value, tp)
+
+        return structure

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import attrs
 from attrs import frozen
 
 from claimx_worker.errors import ClaimXWorkerError
@@ -44,6 +45,11 @@ class ConfigError(ClaimXWorkerError):
             sorted(problems, key=lambda p: (p.file, p.line if p.line is not None else 0))
         )
         super().__init__("\n".join(str(problem) for problem in self.problems))
+
+    def redacted(self, redact: Callable[[str], str]) -> ConfigError:
+        """The same problems, each message passed through ``redact`` (e.g.
+        :meth:`~claimx_worker.observability.redaction.Redactor.redact`)."""
+        return ConfigError(attrs.evolve(p, message=redact(p.message)) for p in self.problems)
 
 
 def display_path(path: Path) -> str:

@@ -6,7 +6,8 @@ the nearest valid key suggested), wrong types, missing keys, bad enum or ``Liter
 errors raised by attrs validators or ``__attrs_post_init__`` (raise
 :class:`~claimx_worker.config.problems.ConfigValueError`, or any ``ValueError``/``TypeError``)
 are reported at the line of their class's key, or of the field's own key with
-``ConfigValueError(..., key=...)``. Messages are redacted with the secrets found while expanding.
+``ConfigValueError(..., key=...)``. A message names the variables a value came from instead of
+quoting it, and is redacted with the secrets found while expanding (a validator may quote one).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import attrs
-from attrs import frozen
+from attrs import field, frozen
 from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
@@ -35,17 +36,18 @@ from claimx_worker.config.problems import (
 )
 from claimx_worker.config.variables import Expanded, KeyPath, expand_variables
 from claimx_worker.config.yaml_files import load_yaml
-from claimx_worker.observability.redaction import Redactor
+from claimx_worker.observability.redaction import Redactor, count_of_secrets
 
 T = TypeVar("T")
 
 
 @frozen
 class LoadedConfig(Generic[T]):
-    """A structured configuration value and the secret strings found while loading it."""
+    """A structured configuration value and the secret strings found while loading it; the
+    repr shows neither (any value may have come from a variable)."""
 
-    value: T
-    secrets: frozenset[str] = frozenset()
+    value: T = field(repr=lambda value: f"<{type(value).__name__}>")
+    secrets: frozenset[str] = field(default=frozenset(), repr=count_of_secrets)
 
 
 def load_config_file(
@@ -97,17 +99,13 @@ class _Structurer:
             self._reported.append(path)  # a variable problem explains everything below it
         value: Any = None
         try:
-            value = new_config_converter().structure(expanded.data, cls)
+            value = new_config_converter(expanded.sources).structure(expanded.data, cls)
         except (ClassValidationError, IterableValidationError) as exc:
             self._collect(exc, ())
         except Exception as exc:  # a root-level error: report it, never a traceback
             self._add((), _describe_error(exc))
-        if self._problems:
-            redactor = Redactor(expanded.secrets)  # a message may quote a value: mask secrets
-            raise ConfigError(
-                attrs.evolve(problem, message=redactor.redact(problem.message))
-                for problem in self._problems
-            )
+        if self._problems:  # a validator's message may quote a value: mask secrets
+            raise ConfigError(self._problems).redacted(Redactor(expanded.secrets).redact)
         return LoadedConfig(value, expanded.secrets)
 
     def _collect(self, exc: BaseException, path: KeyPath) -> None:

@@ -3,9 +3,15 @@
 - ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (not in keys); the
   default applies when the variable is unset or empty; ``$${`` is a literal ``${``. An unset
   variable without a default is a problem naming the variable.
-- Secret strings are collected for the log redactor: every string value under a key that looks
-  secret (authorization, token, secret, password, api key, signature, credential) and the value
-  of every variable expanded there or whose own name looks secret.
+- Secret strings are collected for the log redactor (and the action DLQ's ``${VAR}``
+  references): every value a variable puts into the file, except a default (it is written in
+  the file, which holds no secret), a number or ``true``/``false`` (masking a port or a count
+  would garble every number in the logs), and the value of a public variable
+  (:data:`PUBLIC_VARIABLES`, or named in ``$CLAIMX_PUBLIC_VARIABLES``). A secret-looking key or
+  variable name (:func:`~claimx_worker.observability.redaction.is_secret_key`) overrides those
+  exceptions, and the whole string value under a secret-looking key is a secret too.
+- Every string that took a variable's value is listed with the variables' names, so that a
+  problem message can say where a value came from without quoting it.
 """
 
 from __future__ import annotations
@@ -14,13 +20,28 @@ import re
 from collections.abc import Collection, Hashable, Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-SECRET_KEY_PATTERN = re.compile(
-    r"authorization|token|secret|passw(?:or)?d|credential|api[_-]?key|signature", re.IGNORECASE
+from claimx_worker.observability.redaction import count_of_secrets, is_secret_key
+
+PUBLIC_VARIABLES = frozenset(
+    {
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "CLAIMX_API_BASE_URL",
+        "METRICS_HOST",
+        "METRICS_PORT",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    }
 )
-"""Keys (and variable names) whose values are secrets, matched anywhere, case-insensitively."""
+"""Variables whose values are not secrets (the worker's own, documented in docs/operating.md)."""
+
+PUBLIC_VARIABLES_ENV = "CLAIMX_PUBLIC_VARIABLES"
+"""Names more public variables (separated by commas or spaces), e.g. ``TASK_TRIGGER_TOPIC``."""
+
+_PLAIN_SCALAR = re.compile(r"[+-]?\d+(?:\.\d+)?|true|false", re.IGNORECASE)
+_NAME_LIST_SEPARATOR = re.compile(r"[\s,]+")
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME_AND_DEFAULT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
@@ -32,11 +53,13 @@ KeyPath = tuple[Hashable, ...]
 @frozen
 class Expanded:
     """A YAML tree as plain Python data with every variable expanded; ``problems`` are
-    ``(key path, message)`` pairs in the order found."""
+    ``(key path, message)`` pairs in the order found; ``sources`` maps every string that took a
+    variable's value to the variables' names."""
 
-    data: Any
-    secrets: frozenset[str]
+    data: Any = field(repr=False)
+    secrets: frozenset[str] = field(repr=count_of_secrets)
     problems: tuple[tuple[KeyPath, str], ...]
+    sources: Mapping[str, tuple[str, ...]] = field(repr=False)
 
 
 def expand_variables(
@@ -59,7 +82,9 @@ def expand_variables(
         }
     else:
         data = expander.plain(root, (), None)
-    return Expanded(data, frozenset(expander.secrets), tuple(expander.problems))
+    return Expanded(
+        data, frozenset(expander.secrets), tuple(expander.problems), dict(expander.sources)
+    )
 
 
 def _plain_key(key: Any) -> Any:
@@ -75,8 +100,11 @@ class _Expander:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+        declared = _NAME_LIST_SEPARATOR.split(env.get(PUBLIC_VARIABLES_ENV, "").strip())
+        self._public = PUBLIC_VARIABLES | {name for name in declared if name}
         self.secrets: set[str] = set()
         self.problems: list[tuple[KeyPath, str]] = []
+        self.sources: dict[str, tuple[str, ...]] = {}
 
     def plain(self, node: Any, path: KeyPath, key: Hashable | None) -> Any:
         """Plain Python data from a ruamel node, with variables expanded in strings."""
@@ -97,14 +125,21 @@ class _Expander:
         return node
 
     def _expand(self, text: str, path: KeyPath, key: Hashable | None) -> str:
-        secret_place = isinstance(key, str) and SECRET_KEY_PATTERN.search(key) is not None
+        secret_place = isinstance(key, str) and is_secret_key(key)
         if "$" in text:
-            text = _VARIABLE.sub(lambda match: self._substitute(match, path, secret_place), text)
+            names: list[str] = []
+            text = _VARIABLE.sub(
+                lambda match: self._substitute(match, path, secret_place, names), text
+            )
+            if names:
+                self.sources.setdefault(text, tuple(dict.fromkeys(names)))
         if secret_place and text:
             self.secrets.add(text)
         return text
 
-    def _substitute(self, match: re.Match[str], path: KeyPath, secret_place: bool) -> str:
+    def _substitute(
+        self, match: re.Match[str], path: KeyPath, secret_place: bool, names: list[str]
+    ) -> str:
         whole, inner = match.group(0), match.group(1)
         if whole == "$${":
             return "${"
@@ -115,13 +150,16 @@ class _Expander:
             return self._problem(path, f"invalid variable reference '{whole}'")
         name, default = parts.group(1), parts.group(2)
         value = self._env.get(name)
-        if not value and default is not None:
+        from_default = not value and default is not None
+        if from_default:
             value = default
         if value is None:
             return self._problem(
                 path, f"environment variable '{name}' is not set and has no default"
             )
-        if value and (secret_place or SECRET_KEY_PATTERN.search(name)):
+        names.append(name)
+        plain = from_default or name in self._public or _PLAIN_SCALAR.fullmatch(value)
+        if value and (secret_place or is_secret_key(name) or not plain):
             self.secrets.add(value)
         return value
 

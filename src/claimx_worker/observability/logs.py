@@ -15,6 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
@@ -59,7 +60,9 @@ def configure_logging(
     or ``json``, else ``human``), ``sink`` to ``sys.stderr``. Removes every other loguru handler.
     With ``capture_stdlib``, records of the standard ``logging`` module (httpx, asyncio, ...)
     go through the same sink: from ``WARNING`` up, or from the chosen level when it is below
-    ``INFO``. Raises ``ValueError`` naming the variable for an unknown level or format.
+    ``INFO``. Exceptions nothing caught, in the main thread or another, are logged through it
+    too (``sys.excepthook``, ``threading.excepthook``): their tracebacks are redacted like any
+    line. Raises ``ValueError`` naming the variable for an unknown level or format.
     """
     level_name = _parse_level(
         os.environ.get(LOG_LEVEL_ENV, DEFAULT_LEVEL) if level is None else level
@@ -83,6 +86,8 @@ def configure_logging(
     _INSTALLED[0] = line_sink
     if capture_stdlib:
         _capture_stdlib(logger.level(level_name).no)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
 
 
 def format_human(record: Record, redactor: Redactor) -> str:
@@ -240,6 +245,24 @@ def _capture_stdlib(loguru_level: int) -> None:
     root.setLevel(
         loguru_level if loguru_level < logging.INFO else max(loguru_level, logging.WARNING)
     )
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """``sys.excepthook``: log the exception (redacted) instead of printing it."""
+    logger.opt(exception=(kind, error, trace)).critical("Uncaught exception")
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """``threading.excepthook``: log the exception (redacted) instead of printing it; a
+    thread's ``SystemExit`` stays silent, as with the default hook."""
+    if args.exc_type is SystemExit:
+        return
+    thread = args.thread.name if args.thread is not None else None
+    logger.opt(exception=(args.exc_type, args.exc_value, args.exc_traceback)).bind(
+        thread=thread
+    ).error("Uncaught exception in a thread")
 
 
 def _no_format(_record: Record) -> str:

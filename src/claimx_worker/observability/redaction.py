@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 MASK = "***"
 
@@ -93,9 +93,17 @@ def _mask_credentials(text: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
-    """Whether a field named ``key`` holds a secret (``Authorization``, ``api-key``, ...)."""
+    """Whether a field named ``key`` holds a secret (``Authorization``, ``api-key``, ...).
+
+    The one word list for secret-looking names: the log redactor, the config loader (keys and
+    variable names) and the action DLQ all ask here."""
     normalized = key.lower().replace("-", "_")
     return any(part in normalized for part in _SECRET_KEY_PARTS)
+
+
+def count_of_secrets(secrets: Collection[str]) -> str:
+    """What a repr shows for a collection of secret values: how many, never which."""
+    return f"<{len(secrets)} secrets>"
 
 
 def _variants(secret: str) -> set[str]:
@@ -133,7 +141,7 @@ class Redactor:
         self.add(*secrets)
 
     def __repr__(self) -> str:
-        return f"Redactor(<{len(self._secrets)} secrets>)"
+        return f"Redactor({count_of_secrets(self._secrets)})"
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -10,6 +10,7 @@ from attrs import frozen
 
 from claimx_worker._version import __version__
 from claimx_worker.config.problems import display_path
+from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import InstanceSpec
 from claimx_worker.plugins.loading import PluginSet, load_plugins
@@ -87,13 +88,17 @@ class Inventory:
         return "\n".join(lines)
 
 
-def take_inventory(plugins_dir: Path | None, *, env: Mapping[str, str]) -> Inventory:
+def take_inventory(
+    plugins_dir: Path | None, *, env: Mapping[str, str], redactor: Redactor | None = None
+) -> Inventory:
     """Discover installed plugins and load (validate) the instances; calls no ``on_load``.
 
-    Raises :class:`~claimx_worker.config.problems.ConfigError` with every problem found.
+    The instances' secrets are added to ``redactor`` before any plugin code is imported (see
+    :func:`~claimx_worker.plugins.loading.load_plugins`). Raises
+    :class:`~claimx_worker.config.problems.ConfigError` with every problem found, redacted.
     """
     installed = installed_plugins()
-    plugins = load_plugins(plugins_dir, env=env, installed=installed)
+    plugins = load_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
     return Inventory(installed=tuple(installed.values()), plugins_dir=plugins_dir, plugins=plugins)
 
 

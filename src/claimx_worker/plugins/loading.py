@@ -5,6 +5,10 @@ points (with the installed ones listed), plugin distributions whose ``claimx-wor
 excludes this worker (refused before their code is imported), import errors, config problems
 (file, line, key path), constructors that raise, and hook implementations that break the
 contract (:mod:`claimx_worker.plugins.hookimpls`: unknown hooks, arguments, refused options).
+
+The secrets of every enabled instance's config are registered with the redactor before any
+plugin code is imported: what that code logs while it is imported or constructed, and every
+problem reported, is redacted.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from loguru import logger
 from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
+from claimx_worker.config.variables import expand_variables
+from claimx_worker.observability.redaction import Redactor, count_of_secrets
 from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
 from claimx_worker.plugins.hookimpls import HookContract, HookFunction
@@ -58,7 +64,8 @@ class PluginSet:
     """Enabled instances in run order: priority, then name."""
     disabled: tuple[InstanceSpec, ...] = ()
     without_config: tuple[Path, ...] = ()
-    secrets: frozenset[str] = frozenset()
+    secrets: frozenset[str] = field(default=frozenset(), repr=count_of_secrets)
+    """The secret values of the enabled instances' configs."""
 
 
 def load_plugins(
@@ -66,11 +73,14 @@ def load_plugins(
     *,
     env: Mapping[str, str],
     installed: Mapping[str, InstalledPlugin] | None = None,
+    redactor: Redactor | None = None,
 ) -> PluginSet:
     """Load every instance configured below ``plugins_dir`` (``None``: plugins disabled).
 
-    A missing directory is a warning and loads nothing. Raises :class:`ConfigError` with every
-    problem found. Calls no hook: ``on_load`` is the host's job at start.
+    A missing directory is a warning and loads nothing. The configs' secrets are added to
+    ``redactor`` (the one the log sink uses; by default a new one) before any plugin code is
+    imported. Raises :class:`ConfigError` with every problem found, redacted. Calls no hook:
+    ``on_load`` is the host's job at start.
     """
     if plugins_dir is None:
         return PluginSet()
@@ -92,17 +102,22 @@ def load_plugins(
     enabled = sorted(
         (spec for spec in scan.specs if spec.enabled), key=lambda s: (s.priority, s.name)
     )
+    secrets = frozenset[str]().union(
+        *(expand_variables(spec.config, env=env).secrets for spec in enabled)
+    )
+    redactor = Redactor() if redactor is None else redactor
+    redactor.add(*secrets)
     if installed is None and any(spec.plugin is not None for spec in enabled):
         installed = installed_plugins()
     loader = _InstanceLoader(installed or {}, env, problems)
     instances = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems).redacted(redactor.redact)
     return PluginSet(
         instances=tuple(instances),
         disabled=tuple(spec for spec in scan.specs if not spec.enabled),
         without_config=scan.without_config,
-        secrets=loader.secrets,
+        secrets=secrets,
     )
 
 
@@ -119,7 +134,6 @@ class _InstanceLoader:
         self._installed = installed
         self._env = env
         self._problems = problems
-        self.secrets: frozenset[str] = frozenset()
 
     def load(self, spec: InstanceSpec) -> PluginInstance | None:
         try:
@@ -203,7 +217,6 @@ class _InstanceLoader:
         except ConfigError as error:
             self._problems.extend(error.problems)
             return None
-        self.secrets |= loaded.secrets
         return loaded.value
 
 

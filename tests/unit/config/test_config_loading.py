@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, ConfigValueError
 from claimx_worker.config.structuring import load_config_file, structure_node
+from claimx_worker.config.variables import PUBLIC_VARIABLES_ENV
 from claimx_worker.config.yaml_files import load_yaml
 
 
@@ -117,7 +119,8 @@ def test_valid_file_structures_every_rule(tmp_path: Path) -> None:
     )
     assert (value.tags, value.retries, value.ratio, value.enabled) == (("a", "b"), 5, 2.0, False)
     assert (value.color, value.klass) == (Color.GREEN, "my.Class")
-    assert loaded.secrets == frozenset({"s3cr3t", "Bearer s3cr3t", "${not_a_var}"})
+    # every variable's value but a number and a default; every string under a secret key
+    assert loaded.secrets == frozenset({"project", "s3cr3t", "Bearer s3cr3t", "${not_a_var}"})
 
 
 def test_unknown_key_suggests_the_nearest_key(tmp_path: Path) -> None:
@@ -276,9 +279,8 @@ def test_empty_variable_takes_the_default_and_set_empty_stays_empty() -> None:
 
 def test_secret_named_variable_is_recorded_wherever_it_is_used() -> None:
     node = load_yaml_text("tags: ['${API_TOKEN}', '${PLAIN}']")
-    loaded = structure_node(
-        node, Settings, file="f.yaml", key_prefix="", env={"API_TOKEN": "t0k", "PLAIN": "p"}
-    )
+    env = {"API_TOKEN": "t0k", "PLAIN": "p", PUBLIC_VARIABLES_ENV: "PLAIN API_TOKEN"}
+    loaded = structure_node(node, Settings, file="f.yaml", key_prefix="", env=env)
     assert loaded.secrets == frozenset({"t0k"})
 
 
@@ -376,5 +378,33 @@ def test_secrets_never_appear_in_problem_messages(tmp_path: Path) -> None:
     reported = problems(path, env={"TOKEN": "hunter22"})
     assert reported == [
         "config.yaml:7: config.tags[1]: expected a string, got an integer (5)",
-        "config.yaml:8: config.retries: expected an integer, got the string '***'",
+        "config.yaml:8: config.retries: expected an integer, got a string from ${TOKEN} "
+        "(value hidden)",
     ]
+
+
+def test_problem_messages_name_the_variable_instead_of_quoting_its_value(tmp_path: Path) -> None:
+    token = secrets.token_hex(40)  # longer than the 57 characters a message quotes
+    path = write(
+        tmp_path,
+        """
+        retries: "${TOKEN}"
+        color: "${COLOR}"
+        tags: "${TOKEN}-${COLOR}"
+        triggers:
+          1: {name: x, on_completed: ["${TOKEN}"], level: "${UNSET:-loud}"}
+        """,
+    )
+    reported = problems(path, env={"TOKEN": token, "COLOR": "blue"})
+    assert reported == [
+        "config.yaml:1: config.retries: expected an integer, got a string from ${TOKEN} "
+        "(value hidden)",
+        "config.yaml:2: config.color: expected one of 'red', 'green', got a string from "
+        "${COLOR} (value hidden)",
+        "config.yaml:3: config.tags: expected a list, got a string from ${TOKEN}, ${COLOR} "
+        "(value hidden)",
+        "config.yaml:5: config.triggers.1.on_completed: expected a mapping, got a list",
+        "config.yaml:5: config.triggers.1.level: expected one of 'info', 'warning', got a "
+        "string from ${UNSET} (value hidden)",
+    ]
+    assert not any(token[:8] in line or token[-8:] in line for line in reported)

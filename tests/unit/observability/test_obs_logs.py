@@ -7,7 +7,8 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,10 +21,8 @@ Configure = Callable[..., io.StringIO]
 
 
 @pytest.fixture
-def configure() -> Iterator[Configure]:
-    """configure_logging into a StringIO; restores loguru and the stdlib root logger after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+def configure(restore_logging: None) -> Configure:
+    """configure_logging into a StringIO (everything restored after the test)."""
 
     def setup(**kwargs: object) -> io.StringIO:
         sink = io.StringIO()
@@ -31,11 +30,7 @@ def configure() -> Iterator[Configure]:
         configure_logging(sink=sink, **kwargs)  # type: ignore[arg-type]
         return sink
 
-    yield setup
-    logger.remove()
-    logger.add(sys.stderr)
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return setup
 
 
 def test_runbook_line_is_reproduced_exactly(configure: Configure) -> None:
@@ -257,3 +252,25 @@ def test_secrets_registered_after_configuration_are_masked(configure: Configure)
     redactor.add("late-secret-value")
     logger.bind(v="late-secret-value").info("late-secret-value")
     assert sink.getvalue() == f"INFO: {MASK} | v={MASK}\n"
+
+
+def test_uncaught_exceptions_are_logged_through_the_sink_redacted(configure: Configure) -> None:
+    sink = configure(level="INFO", fmt="human", redactor=Redactor(["s3cret-value"]))
+
+    def fail() -> None:
+        raise RuntimeError("thread failed with s3cret-value")
+
+    try:
+        raise ValueError("main failed with s3cret-value")
+    except ValueError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    thread = threading.Thread(target=fail, name="poller")
+    thread.start()
+    thread.join()
+
+    text = sink.getvalue()
+    assert "s3cret-value" not in text
+    assert text.startswith("CRITICAL: Uncaught exception\nTraceback (most recent call last):\n")
+    assert f"ValueError: main failed with {MASK}\n" in text
+    assert "ERROR: Uncaught exception in a thread | thread=poller\nTraceback" in text
+    assert text.endswith(f"RuntimeError: thread failed with {MASK}\n")

@@ -131,7 +131,7 @@ def test_a_compatible_plugin_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert marker.read_text() == "imported"
 
 
-@pytest.mark.usefixtures("restore_loguru")
+@pytest.mark.usefixtures("restore_logging")
 def test_validate_refuses_an_installed_incompatible_plugin_with_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ from plugin_host_support import sample, write_instances
 
 from claimx_worker.cli import cli
 
-pytestmark = pytest.mark.usefixtures("plugin_modules", "restore_loguru")
+pytestmark = pytest.mark.usefixtures("plugin_modules", "restore_logging")
 
 
 @pytest.fixture

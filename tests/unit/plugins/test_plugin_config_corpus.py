@@ -17,7 +17,7 @@ from claimx_worker.cli import cli
 BROKEN = FIXTURES / "broken"
 CASES = sorted(path.name for path in BROKEN.iterdir() if path.is_dir())
 
-pytestmark = pytest.mark.usefixtures("plugin_modules", "restore_loguru")
+pytestmark = pytest.mark.usefixtures("plugin_modules", "restore_logging")
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from claimx_worker.plugins.compatibility import admits
 from claimx_worker.plugins.instances import scan_instances
 from claimx_worker.plugins.scaffold import PluginNames, ScaffoldError, compatible_range
 
-pytestmark = pytest.mark.usefixtures("restore_loguru")
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 FILES = [
     ".gitignore",
