@@ -37,6 +37,7 @@ from claimx_worker.actions.webhook import endpoint_of_text
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.config.variables import expand_variables, referenced_variables
 from claimx_worker.http.transport import webhook_client
+from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.kafka.settings import ProcessingSettings
 from claimx_worker.observability.logs import configure_logging
@@ -130,7 +131,7 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         plugins_dir = kafka.worker.processing.plugins_dir
     if not servers:
         raise _UsageError("no Kafka: give --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS or --config")
-    base = {**common, "bootstrap.servers": servers}
+    base = {**common, "bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER}
     return _Setup(
         topic=topic or DEFAULT_DLQ_TOPIC,
         actions=actions,

@@ -136,8 +136,8 @@ async def open_pipeline(
         registry=registry,
         budget_ms=processing.plugin_timeout_ms,
         lifecycle_budget_seconds=processing.plugin_lifecycle_timeout_seconds,
+        redactor=redactor,
     )
-    redactor.add(*host.secrets)
     await host.start()
     for instance in host.instances:
         logger.bind(

@@ -78,15 +78,17 @@ class PluginHost:
         budget_ms: float = DEFAULT_BUDGET_MS,
         lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
         installed: Mapping[str, InstalledPlugin] | None = None,
+        redactor: Redactor | None = None,
     ) -> PluginHost:
         """Load and validate every instance below ``plugins_dir`` (``None``: no plugins).
 
         ``budget_ms`` is the default time budget of one stage hook call (an instance's
         ``timeout_ms`` overrides it), ``lifecycle_budget_seconds`` the budget of one
-        ``on_load``, ``published_topics`` or ``on_unload`` call. Raises
-        :class:`~claimx_worker.config.problems.ConfigError` with every problem.
+        ``on_load``, ``published_topics`` or ``on_unload`` call. The configs' secrets go to
+        ``redactor`` (the log sink's) before any plugin code is imported. Raises
+        :class:`~claimx_worker.config.problems.ConfigError` with every problem, redacted.
         """
-        plugins = load_plugins(plugins_dir, env=env, installed=installed)
+        plugins = load_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
         return cls(
             plugins,
             registry=registry,
