@@ -19,7 +19,12 @@ from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 
-from claimx_worker.actions.dead_letter import DeadLetter, UnreplayableError, to_action
+from claimx_worker.actions.dead_letter import (
+    DeadLetter,
+    InvalidDeadLetterError,
+    UnreplayableError,
+    to_action,
+)
 from claimx_worker.actions.executor import ActionExecutor, ActionOutcome, OutcomeStatus
 from claimx_worker.actions.secrets import MissingSecretError
 from claimx_worker.errors import ClaimXWorkerError
@@ -134,7 +139,7 @@ async def _replay_batch(
         where = {"partition": message.partition(), "offset": message.offset()}
         try:
             record = DeadLetter.from_json(message.value())
-        except Exception as exc:  # malformed records are reported and skipped, never fatal
+        except InvalidDeadLetterError as exc:  # reported and skipped, never fatal
             summary.unreplayable += 1
             echo(json.dumps({**where, "unreplayable": f"not an action DLQ record: {exc}"}))
             replayed.append((message, None))

@@ -180,7 +180,7 @@ def read_retry_state(
     """Read the state of a record on the retry topic ``topic`` (whose delay is
     ``delay_seconds``), fetched at ``now_ms``. Its headers are untrusted; this never raises.
 
-    - ``claimx-attempts``: an unusable value (missing, malformed, negative, 18 digits or more)
+    - ``claimx-attempts``: an unusable value (missing, malformed, negative, more than 18 digits)
       reads as 0. Every retry record the runtime writes carries a valid count again, so the
       event still goes through the schedule once and is never retried forever; and a header a
       producer could forge as ``0`` anyway is no reason to withhold the retries.
@@ -188,7 +188,7 @@ def read_retry_state(
       holds its partition longer than the delay its topic stands for); a missing or malformed
       value means due at once.
     - ``claimx-original-*``: unless all three are usable (a legal topic name, a partition in
-      Kafka's range, an offset of less than 18 digits), the origin is the record's own position.
+      Kafka's range, an offset of at most 18 digits), the origin is the record's own position.
     - A duplicated header counts with its last value.
     """
     attempts = _int_header(headers, ATTEMPTS)
