@@ -11,16 +11,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from attrs import frozen
 
 from claimx_worker.actions.dead_letter import DeadLetter, UnreplayableError, to_action
 from claimx_worker.actions.secrets import MissingSecretError
 from claimx_worker.config.problems import ConfigError
+from claimx_worker.config.structuring import load_config_file
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka.routing import ROUTING_HEADERS, HeaderList, RetryState, read_retry_state
 from claimx_worker.model.event import parse_event
-from claimx_worker.settings import load_worker_config
+from claimx_worker.settings import WorkerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,13 +82,14 @@ def dead_letter(data: bytes) -> None:
         to_action(DeadLetter.from_json(data), ENVIRON)
 
 
-def config_file(data: bytes) -> None:
-    """The worker settings file: ``load_worker_config`` raises only :class:`ConfigError`."""
+def config_file(data: bytes, cls: type[Any] = WorkerSettings) -> None:
+    """``load_config_file`` of ``cls`` (the worker settings by default) over ``data`` as a
+    file: raises only :class:`ConfigError`."""
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "claimx_config.yaml"
+        path = Path(directory) / "config.yaml"
         path.write_bytes(data)
         with contextlib.suppress(ConfigError):
-            load_worker_config(path, ENVIRON)
+            load_config_file(path, cls, env=ENVIRON)
 
 
 def _dead_letter_seed() -> bytes:

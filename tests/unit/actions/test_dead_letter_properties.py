@@ -86,7 +86,7 @@ def test_any_json_is_a_record_or_an_invalid_dead_letter(value: Any) -> None:
 
 
 @given(_RECORDS)
-@settings(max_examples=200)
+@settings(max_examples=150)
 def test_any_record_shaped_json_becomes_an_action_or_raises_a_documented_error(
     fields: dict[str, Any],
 ) -> None:
