@@ -9,7 +9,6 @@ import contextlib
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,29 +91,28 @@ def config_file(data: bytes, cls: type[Any] = WorkerSettings) -> None:
             load_config_file(path, cls, env=ENVIRON)
 
 
-def _dead_letter_seed() -> bytes:
-    record = {
-        "idempotency_key": "k",
-        "event_id": "evt-1",
-        "project_id": "1",
-        "instance": "task_trigger",
-        "action_index": 0,
-        "action": {
-            "type": "webhook",
-            "url": "https://hooks.example.com/x?t=${WEBHOOK_TOKEN}",
-            "method": "POST",
-            "headers": {"X-T": "1"},
-            "body": {"task_id": 456},
-            "timeout": 5.0,
-        },
-        "error": "HTTP 503",
-        "give_up": "max_attempts",
-        "attempts": 3,
-        "dead_lettered_at": datetime(2026, 1, 1, tzinfo=UTC).isoformat(),
-        "secret_vars": ["WEBHOOK_TOKEN"],
-        "record_version": 2,
-    }
-    return json.dumps(record).encode()
+DEAD_LETTER = {
+    "idempotency_key": "k",
+    "event_id": "evt-1",
+    "project_id": "1",
+    "instance": "task_trigger",
+    "action_index": 0,
+    "action": {
+        "type": "webhook",
+        "url": "https://hooks.example.com/x?t=${WEBHOOK_TOKEN}",
+        "method": "POST",
+        "headers": {"X-T": "1"},
+        "body": {"task_id": 456},
+        "timeout": 5.0,
+    },
+    "error": "HTTP 503",
+    "give_up": "max_attempts",
+    "attempts": 3,
+    "dead_lettered_at": "2026-01-01T00:00:00Z",
+    "secret_vars": ["WEBHOOK_TOKEN"],
+    "record_version": 2,
+}
+"""A valid action DLQ record (as JSON data) that replays with :data:`ENVIRON`."""
 
 
 @frozen
@@ -140,6 +138,6 @@ TARGETS = (
             b"\x00in\x00claimx-original-partition\x004\x00claimx-original-offset\x0099"
         ],
     ),
-    Target("dead_letter", dead_letter, [_dead_letter_seed()]),
+    Target("dead_letter", dead_letter, [json.dumps(DEAD_LETTER).encode()]),
     Target("config_file", config_file, [(REPO / "config" / "claimx_config.yaml").read_bytes()]),
 )

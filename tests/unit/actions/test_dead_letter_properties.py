@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.fuzz.targets import ENVIRON, dead_letter
+from tests.fuzz.targets import DEAD_LETTER, ENVIRON, dead_letter
 from tests.strategies import JSON_SCALARS, JSON_VALUES
 
 from claimx_worker.actions.dead_letter import (
@@ -18,19 +18,8 @@ from claimx_worker.actions.dead_letter import (
     to_action,
 )
 from claimx_worker.actions.secrets import MissingSecretError
+from claimx_worker.model import Webhook
 
-_VALID = {
-    "idempotency_key": "k",
-    "event_id": "evt-1",
-    "project_id": "1",
-    "instance": "task_trigger",
-    "action_index": 0,
-    "error": "HTTP 503",
-    "give_up": "max_attempts",
-    "attempts": 3,
-    "dead_lettered_at": "2026-01-01T00:00:00Z",
-    "record_version": 2,
-}
 _ACTION_FIELDS = st.sampled_from(
     ["url", "method", "headers", "body", "timeout", "topic", "key", "value", "signing_secret"]
 )
@@ -91,7 +80,7 @@ def test_any_record_shaped_json_becomes_an_action_or_raises_a_documented_error(
     fields: dict[str, Any],
 ) -> None:
     try:
-        record = DeadLetter.from_json(json.dumps(_VALID | fields))
+        record = DeadLetter.from_json(json.dumps(DEAD_LETTER | fields))
     except InvalidDeadLetterError:
         return
     try:
@@ -105,7 +94,13 @@ def test_any_record_shaped_json_becomes_an_action_or_raises_a_documented_error(
 
 def test_deep_nesting_and_huge_numbers_are_invalid_dead_letters() -> None:
     assert _refused("[" * 100_000 + "]" * 100_000)
-    assert _refused(json.dumps(_VALID | {"action": {}})[:-1] + ',"x":' + "9" * 5000 + "}")
+    assert _refused(json.dumps(DEAD_LETTER)[:-1] + ',"x":' + "9" * 5000 + "}")
     assert _refused(b"\xff\xfe")
-    assert _refused(json.dumps(_VALID))  # no action
+    assert _refused(json.dumps({k: v for k, v in DEAD_LETTER.items() if k != "action"}))
     assert _refused(None)  # a tombstone
+
+
+def test_the_valid_record_replays() -> None:
+    action = to_action(DeadLetter.from_json(json.dumps(DEAD_LETTER)), ENVIRON)
+    assert isinstance(action, Webhook)
+    assert action.url == "https://hooks.example.com/x?t=" + ENVIRON["WEBHOOK_TOKEN"]
