@@ -112,6 +112,16 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """atheris over the parsers of untrusted input (tests/fuzz/targets.py), each target for 30 s
+    or `-- --seconds N` (`-- --target NAME` picks one); fails on any exception a parser does not
+    document, keeping the input in .fuzz/<target>/. Not run by CI."""
+    install_project(session, "test")
+    session.install("atheris>=2.3")
+    session.run("python", "-m", "tests.fuzz.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def audit(session: nox.Session) -> None:
     """pip-audit over every locked version; fails when any of them could not be audited."""
     requirements = export_lock(session, "test")

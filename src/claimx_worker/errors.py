@@ -21,6 +21,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── MetricActionError              actions.metric_counters: a bad Metric action (ValueError)
     ├── MissingSecretError             actions.secrets: an unset variable (LookupError)
     ├── UnreplayableError              actions.dead_letter: a DLQ record not replayable (ValueError)
+    │   └── InvalidDeadLetterError     actions.dead_letter: not an action DLQ record at all
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
     ├── ReplayError                    actions.replay: the replay cannot go on
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project

@@ -10,11 +10,15 @@ variables that configuration uses, and signing keys come from the current config
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
+from cattrs import transform_error
+from cattrs.errors import ClassValidationError
 
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.identity import ActionRef
@@ -25,16 +29,25 @@ from claimx_worker.actions.signing import SigningSource
 from claimx_worker.actions.webhook import endpoint_of_text, webhook_signing
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.model import PublishToTopic, Webhook, converter
+from claimx_worker.model.event import nested_deeper
 
 RECORD_VERSION = 2
 """Version 2 records write every literal ``$`` as ``$$`` (see :mod:`.secrets`)."""
 WEBHOOK = "webhook"
 PUBLISH_TO_TOPIC = "publish_to_topic"
 _PAYLOAD_FIELDS = {WEBHOOK: "body", PUBLISH_TO_TOPIC: "value"}
+MAX_NESTING = 64
+"""How deep a record may nest (replay walks it recursively)."""
+_TOO_DEEP = f"nested deeper than {MAX_NESTING} levels"
 
 
 class UnreplayableError(ClaimXWorkerError, ValueError):
     """A record that cannot become an action again (its payload was never JSON, unknown type)."""
+
+
+class InvalidDeadLetterError(UnreplayableError):
+    """A Kafka value that is not an action DLQ record at all (not JSON, a field missing or of
+    the wrong type)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -85,9 +98,25 @@ class DeadLetter:
         return converter.dumps(self).encode()
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> DeadLetter:
-        """Parse a record's Kafka value (raises ``ValueError``/cattrs errors when malformed)."""
-        return converter.loads(data, cls)
+    def from_json(cls, data: bytes | str | None) -> DeadLetter:
+        """Parse a record's Kafka value; raises :class:`InvalidDeadLetterError`, saying why, for
+        anything that is not an action DLQ record (the value arrives over Kafka: untrusted)."""
+        if data is None:
+            raise InvalidDeadLetterError("the record has no value")
+        try:
+            value = json.loads(data)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+            raise InvalidDeadLetterError(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidDeadLetterError(_TOO_DEEP) from None
+        if not isinstance(value, dict):
+            raise InvalidDeadLetterError(f"expected a JSON object, got {type(value).__name__}")
+        if nested_deeper(value, MAX_NESTING):
+            raise InvalidDeadLetterError(_TOO_DEEP)
+        try:
+            return converter.structure(value, cls)
+        except ClassValidationError as exc:
+            raise InvalidDeadLetterError("; ".join(transform_error(exc))) from None
 
 
 def _payload(value: Any) -> tuple[Any, str]:
@@ -184,7 +213,7 @@ def to_action(
         raise UnreplayableError("the action's payload was not JSON-serialisable")
     fields = dict(record.action)
     kind = fields.pop("type", None)
-    if kind not in _PAYLOAD_FIELDS:
+    if not isinstance(kind, str) or kind not in _PAYLOAD_FIELDS:
         raise UnreplayableError(f"unknown action type {kind!r}")
     names = {*record.secret_vars, *filter(None, [record.signing_secret_var])}
     if outside := sorted(names - scope.variables):
@@ -194,12 +223,15 @@ def to_action(
         )
     fields = restore(fields, record.secret_vars, environ)
     masked = set(record.masked_headers)
-    fields["headers"] = {k: v for k, v in fields.get("headers", {}).items() if k not in masked}
+    headers = fields.get("headers", {})
+    if not isinstance(headers, Mapping):
+        raise UnreplayableError("the action's headers are not a mapping")
+    fields["headers"] = {k: v for k, v in headers.items() if k not in masked}
     payload_field = _PAYLOAD_FIELDS[kind]
     if record.payload_encoding == "base64":
-        fields[payload_field] = base64.b64decode(fields[payload_field])
+        fields[payload_field] = _base64_payload(fields.get(payload_field))
     if kind == PUBLISH_TO_TOPIC:
-        action = converter.structure(fields, PublishToTopic)
+        action = _structure(fields, PublishToTopic)
         if action.topic not in scope.topics:
             raise UnreplayableError(
                 f"topic {action.topic!r} is not one the configuration of instance "
@@ -214,7 +246,7 @@ def to_action(
         fields["signing_secret"] = restore(
             "${" + record.signing_secret_var + "}", [record.signing_secret_var], environ
         )
-    webhook = converter.structure(fields, Webhook)
+    webhook = _structure(fields, Webhook)
     _check_webhook(webhook, record, scope)
     return webhook
 
@@ -232,3 +264,23 @@ def _check_webhook(webhook: Webhook, record: DeadLetter, scope: ReplayScope) -> 
             f"was signed with the settings' {record.signing} signing secret, which the current "
             "settings do not have (give --config): not sent unsigned"
         )
+
+
+def _base64_payload(payload: object) -> bytes:
+    if isinstance(payload, str):
+        with contextlib.suppress(ValueError):  # binascii.Error, non-ASCII text
+            return base64.b64decode(payload, validate=True)
+    raise UnreplayableError("the action's payload is not base64 text")
+
+
+_Action = TypeVar("_Action", Webhook, PublishToTopic)
+
+
+def _structure(fields: Mapping[str, Any], cls: type[_Action]) -> _Action:
+    try:
+        return converter.structure(fields, cls)
+    except ClassValidationError as exc:
+        reasons = "; ".join(transform_error(exc))
+        raise UnreplayableError(
+            f"the record's fields are not a {cls.__name__}: {reasons}"
+        ) from None

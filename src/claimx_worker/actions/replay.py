@@ -23,6 +23,7 @@ from loguru import logger
 
 from claimx_worker.actions.dead_letter import (
     DeadLetter,
+    InvalidDeadLetterError,
     ReplayScope,
     UnreplayableError,
     to_action,
@@ -152,7 +153,7 @@ async def _replay_batch(
         where = {"partition": message.partition(), "offset": message.offset()}
         try:
             record = DeadLetter.from_json(message.value())
-        except Exception as exc:  # malformed records are reported and skipped, never fatal
+        except InvalidDeadLetterError as exc:  # reported and skipped, never fatal
             summary.unreplayable += 1
             echo(json.dumps({**where, "unreplayable": f"not an action DLQ record: {exc}"}))
             replayed.append((message, None))

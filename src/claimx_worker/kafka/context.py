@@ -36,7 +36,7 @@ from confluent_kafka import Message
 
 from claimx_worker.errors import TransientError
 from claimx_worker.kafka.producer import DeliveryError, DeliveryProducer, Headers
-from claimx_worker.kafka.routing import Origin
+from claimx_worker.kafka.routing import Origin, record_headers
 
 T = TypeVar("T")
 
@@ -117,8 +117,9 @@ class ProcessContext:
 
     @property
     def headers(self) -> list[tuple[str, bytes | None]]:
-        """The record's headers (including the runtime's retry headers on retry topics)."""
-        return list(self._message.headers() or ())
+        """The record's headers (including the runtime's retry headers on retry topics); none
+        when one of their names is not UTF-8 (see :func:`~.routing.record_headers`)."""
+        return record_headers(self._message)
 
     @property
     def timestamp_ms(self) -> int | None:

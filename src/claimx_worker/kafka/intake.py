@@ -18,7 +18,7 @@ from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka.context import ProcessContext, Processor
 from claimx_worker.kafka.dispatch import KeyedDispatcher, Rest, resume
 from claimx_worker.kafka.partitions import AssignedPartition, Assignment
-from claimx_worker.kafka.routing import Origin, read_retry_state
+from claimx_worker.kafka.routing import Origin, read_retry_state, record_headers
 
 Track = Callable[[AssignedPartition, Message, int, int, Origin | None], ProcessContext]
 """Counts an event in flight and returns its context (see :meth:`InFlight.track`)."""
@@ -74,7 +74,14 @@ class Intake:
             if part.delay is None:
                 submit(message.key(), track(part, message, offset, 1, None))
                 continue
-            state = read_retry_state(message.headers(), topic, part.partition, offset)
+            state = read_retry_state(
+                record_headers(message),
+                topic,
+                part.partition,
+                offset,
+                now_ms=now_ms,
+                delay_seconds=part.delay,
+            )
             if part.held or (state.due_ms is not None and state.due_ms > now_ms):
                 part.held.append((message, state))
                 self._schedule_release(part)

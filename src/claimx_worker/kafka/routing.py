@@ -16,16 +16,23 @@ plus these headers (values are UTF-8 text):
                             (the value is then the first :data:`TRUNCATED_VALUE_BYTES` bytes)
 ==========================  ===========================================================
 
+Every header is read as untrusted (:func:`read_retry_state`): a malformed, huge, negative,
+non-UTF-8, duplicated or missing value never raises, and never holds a partition longer than
+its retry topic's delay.
+
 Error messages come from :class:`~claimx_worker.errors.ProcessingError` subclasses, which by
 contract hold no secrets.
 """
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from attrs import frozen
+from confluent_kafka import Message
 
 from claimx_worker.errors import ErrorCategory, ProcessingError
 from claimx_worker.kafka.producer import DeliveryError
@@ -112,8 +119,27 @@ class RetryState:
     origin: Origin
 
 
+_HEADERS = operator.methodcaller("headers")
+
+
+def record_headers(message: Message) -> HeaderList:
+    """A consumed record's headers; none at all when one of their names is not UTF-8.
+
+    For such a record confluent-kafka's ``headers()`` returns a list holding a NULL item with an
+    exception set: reading the list crashes the interpreter, and a call from specialised
+    bytecode does not even raise. The call here goes through C (``operator.methodcaller``,
+    which checks the result and raises :class:`SystemError`), and the broken list is replaced
+    at once, so no later call can see it.
+    """
+    try:
+        return list(_HEADERS(message) or ())
+    except SystemError:
+        message.set_headers([])
+        return []
+
+
 def header_text(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> str | None:
-    """The last value of header ``name`` as text, or ``None``."""
+    """The last value of header ``name`` as text (invalid UTF-8 replaced), or ``None``."""
     found: str | None = None
     for key, value in headers or ():
         if key == name and value is not None:
@@ -121,27 +147,75 @@ def header_text(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -
     return found
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+_MAX_DIGITS = 18
+_SATURATED = 10**_MAX_DIGITS
+"""Integers of more digits read as this (with their sign): no header is too large to compute
+with, and none of them is a value the runtime writes."""
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's legal topic names
+_MAX_PARTITION = 2**31 - 1
+
+
 def _int_header(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> int | None:
+    """The last value of header ``name`` as a plain ASCII decimal integer, saturated at
+    ±10**18; ``None`` when missing or not one (signs other than ``-``, spaces, ``_``, other
+    digits)."""
     text = header_text(headers, name)
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
+    if text is None or _INTEGER.fullmatch(text) is None:
         return None
+    digits = text.lstrip("-").lstrip("0")
+    magnitude = _SATURATED if len(digits) > _MAX_DIGITS else int(digits or "0")
+    return -magnitude if text.startswith("-") else magnitude
 
 
 def read_retry_state(
-    headers: Sequence[tuple[str, bytes | None]] | None, topic: str, partition: int, offset: int
+    headers: Sequence[tuple[str, bytes | None]] | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    *,
+    now_ms: float,
+    delay_seconds: float,
 ) -> RetryState:
-    """Read a retry record's state; a record without (valid) retry headers counts as new."""
+    """Read the state of a record on the retry topic ``topic`` (whose delay is
+    ``delay_seconds``), fetched at ``now_ms``. Its headers are untrusted; this never raises.
+
+    - ``claimx-attempts``: an unusable value (missing, malformed, negative, more than 18 digits)
+      reads as 0. Every retry record the runtime writes carries a valid count again, so the
+      event still goes through the schedule once and is never retried forever; and a header a
+      producer could forge as ``0`` anyway is no reason to withhold the retries.
+    - ``claimx-due-ms``: clamped between 0 and ``now_ms`` plus the topic's delay (a record never
+      holds its partition longer than the delay its topic stands for); a missing or malformed
+      value means due at once.
+    - ``claimx-original-*``: unless all three are usable (a legal topic name, a partition in
+      Kafka's range, an offset of at most 18 digits), the origin is the record's own position.
+    - A duplicated header counts with its last value.
+    """
     attempts = _int_header(headers, ATTEMPTS)
+    if attempts is None or not 0 <= attempts < _SATURATED:
+        attempts = 0
+    due_ms = _int_header(headers, DUE_MS)
+    if due_ms is not None:
+        due_ms = min(max(0, due_ms), round(now_ms + delay_seconds * 1000))
+    return RetryState(attempts, due_ms, _read_origin(headers, topic, partition, offset))
+
+
+def _read_origin(
+    headers: Sequence[tuple[str, bytes | None]] | None, topic: str, partition: int, offset: int
+) -> Origin:
     origin_topic = header_text(headers, ORIGINAL_TOPIC)
     origin_partition = _int_header(headers, ORIGINAL_PARTITION)
     origin_offset = _int_header(headers, ORIGINAL_OFFSET)
-    if origin_topic is None or origin_partition is None or origin_offset is None:
-        origin = Origin(topic, partition, offset)
-    else:
-        origin = Origin(origin_topic, origin_partition, origin_offset)
-    return RetryState(max(0, attempts or 0), _int_header(headers, DUE_MS), origin)
+    if (
+        origin_topic is None
+        or _TOPIC_NAME.fullmatch(origin_topic) is None
+        or origin_partition is None
+        or not 0 <= origin_partition <= _MAX_PARTITION
+        or origin_offset is None
+        or not 0 <= origin_offset < _SATURATED
+    ):
+        return Origin(topic, partition, offset)
+    return Origin(origin_topic, origin_partition, origin_offset)
 
 
 @frozen

@@ -165,7 +165,7 @@ MAX_NESTING = 32
 _TOO_DEEP = f"event: nested deeper than {MAX_NESTING} levels"
 
 
-def _nested_deeper(value: object, limit: int) -> bool:
+def nested_deeper(value: object, limit: int) -> bool:
     """Whether ``value`` holds containers nested more than ``limit`` deep (no recursion)."""
     level: list[object] = [value]
     for _ in range(limit + 1):
@@ -196,7 +196,7 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> ClaimXEvent:
     if not isinstance(data, Mapping):
         raise InvalidEventError(f"event: expected a JSON object, got {type(data).__name__}")
     fields = _normalise_keys(data)
-    if _nested_deeper(fields.get("metadata"), MAX_NESTING):
+    if nested_deeper(fields.get("metadata"), MAX_NESTING):
         raise InvalidEventError(_TOO_DEEP)
     try:
         event = _CONVERTER.structure(fields, ClaimXEvent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from confluent_kafka import KafkaError
 
 from claimx_worker.errors import AuthError, InvalidEventError, PermanentError, TransientError
@@ -18,10 +19,12 @@ from claimx_worker.kafka.routing import (
     ORIGINAL_TOPIC,
     VALUE_TRUNCATED,
     Origin,
+    RetryState,
     RetryTopicSchedule,
     classify_for_routing,
     header_text,
     read_retry_state,
+    record_headers,
     truncated,
 )
 
@@ -131,17 +134,102 @@ def test_retry_state_round_trips_through_headers() -> None:
     route = SCHEDULE.route(
         classify_for_routing(TransientError("x")), attempts=2, origin=ORIGIN, headers=None, now=NOW
     )
-    state = read_retry_state(route.headers, "claimx.enrichment.retry.10m", 0, 7)
+    state = read_retry_state(
+        route.headers, "claimx.enrichment.retry.10m", 0, 7, now_ms=NOW * 1000, delay_seconds=600
+    )
     assert state.attempts == 2
     assert state.due_ms == round((NOW + 600) * 1000)
     assert state.origin == ORIGIN
 
 
+def _state(*headers: tuple[str, bytes | None]) -> RetryState:
+    return read_retry_state(list(headers), "t", 1, 5, now_ms=NOW * 1000, delay_seconds=300)
+
+
 def test_a_record_without_retry_headers_counts_as_new() -> None:
-    state = read_retry_state([("claimx-attempts", b"junk")], "t", 1, 5)
+    state = _state((ATTEMPTS, b"junk"))
     assert state.attempts == 0
     assert state.due_ms is None
     assert state.origin == Origin("t", 1, 5)
+
+
+LATEST_DUE_MS = round(NOW * 1000) + 300_000
+
+
+@pytest.mark.parametrize(
+    ("value", "due_ms"),
+    [
+        (b"9" * 400, LATEST_DUE_MS),  # once an OverflowError that crash-looped the worker
+        (b"9" * 5000, LATEST_DUE_MS),  # beyond int()'s digit limit
+        (str(LATEST_DUE_MS + 1).encode(), LATEST_DUE_MS),  # never later than the topic's delay
+        (str(LATEST_DUE_MS - 1).encode(), LATEST_DUE_MS - 1),
+        (b"000123", 123),
+        (b"-5", 0),  # never before 0
+        (b"-" + b"9" * 400, 0),
+        (b"\xff\xfe", None),  # unreadable: due at once
+        (b"12_000", None),
+        (b" 12", None),
+        (b"1e9", None),
+        (b"\xd9\xa1", None),  # ARABIC-INDIC DIGIT ONE: int() takes it, the runtime never writes it
+        (b"", None),
+        (None, None),
+    ],
+)
+def test_a_due_time_is_clamped_between_0_and_the_topics_delay_from_now(
+    value: bytes | None, due_ms: int | None
+) -> None:
+    assert _state((DUE_MS, value)).due_ms == due_ms
+
+
+@pytest.mark.parametrize(
+    ("value", "attempts"),
+    [
+        (b"3", 3),
+        (b"-3", 0),
+        (b"9" * 400, 0),
+        (b"9" * 5000, 0),
+        (b"\xff", 0),
+        (b"+2", 0),
+        (b"", 0),
+        (None, 0),
+    ],
+)
+def test_an_unusable_attempts_value_reads_as_0(value: bytes | None, attempts: int) -> None:
+    assert _state((ATTEMPTS, value)).attempts == attempts
+
+
+def test_the_last_of_duplicated_headers_counts() -> None:
+    state = _state((ATTEMPTS, b"1"), (ATTEMPTS, b"2"), (DUE_MS, b"7"), (DUE_MS, b"junk"))
+    assert (state.attempts, state.due_ms) == (2, None)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        [(ORIGINAL_TOPIC, b"in"), (ORIGINAL_PARTITION, b"-1"), (ORIGINAL_OFFSET, b"7")],
+        [(ORIGINAL_TOPIC, b"in"), (ORIGINAL_PARTITION, b"2"), (ORIGINAL_OFFSET, b"9" * 400)],
+        [
+            (ORIGINAL_TOPIC, b"in"),
+            (ORIGINAL_PARTITION, str(2**31).encode()),
+            (ORIGINAL_OFFSET, b"7"),
+        ],
+        [(ORIGINAL_TOPIC, b"\xc3("), (ORIGINAL_PARTITION, b"2"), (ORIGINAL_OFFSET, b"7")],
+        [(ORIGINAL_TOPIC, b"a/b"), (ORIGINAL_PARTITION, b"2"), (ORIGINAL_OFFSET, b"7")],
+        [(ORIGINAL_TOPIC, b"x" * 250), (ORIGINAL_PARTITION, b"2"), (ORIGINAL_OFFSET, b"7")],
+        [(ORIGINAL_PARTITION, b"2"), (ORIGINAL_OFFSET, b"7")],
+    ],
+)
+def test_an_unusable_origin_is_the_records_own(origin: list[tuple[str, bytes]]) -> None:
+    assert _state(*origin).origin == Origin("t", 1, 5)
+
+
+def test_a_valid_origin_is_kept() -> None:
+    origin = [
+        (ORIGINAL_TOPIC, b"in.topic-1_x"),
+        (ORIGINAL_PARTITION, b"2"),
+        (ORIGINAL_OFFSET, b"7"),
+    ]
+    assert _state(*origin).origin == Origin("in.topic-1_x", 2, 7)
 
 
 def test_no_delays_means_transient_failures_are_dead_lettered() -> None:
@@ -166,3 +254,25 @@ def test_truncated_keeps_the_original_size() -> None:
     again, empty = truncated(cut_route, b"x" * 100_000, 0)
     assert empty == b""
     assert [name for name, _ in again.headers].count(VALUE_TRUNCATED) == 1
+
+
+class _Record:
+    """A consumed record whose header names are not UTF-8, as confluent-kafka hands it over."""
+
+    def __init__(self) -> None:
+        self.replaced_by: list[tuple[str, bytes | None]] | None = None
+
+    def headers(self) -> list[tuple[str, bytes | None]]:
+        if self.replaced_by is not None:
+            return self.replaced_by
+        raise SystemError("<method 'headers'> returned a result with an exception set")
+
+    def set_headers(self, headers: list[tuple[str, bytes | None]]) -> None:
+        self.replaced_by = headers
+
+
+def test_a_record_whose_header_names_are_not_utf8_reads_as_one_without_headers() -> None:
+    record = _Record()
+    assert record_headers(record) == []  # type: ignore[arg-type]
+    assert record.replaced_by == []  # the broken list is never read again
+    assert record_headers(record) == []  # type: ignore[arg-type]

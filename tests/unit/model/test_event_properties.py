@@ -8,17 +8,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import JSON_VALUES
 
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.model import ClaimXEvent, event_to_json, parse_event
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 _FIELDS = st.sampled_from(
     [
         "event_id",
@@ -34,7 +28,7 @@ _FIELDS = st.sampled_from(
         "ingested_at",
     ]
 )
-_EVENTS = st.dictionaries(_FIELDS, _JSON, max_size=8)
+_EVENTS = st.dictionaries(_FIELDS, JSON_VALUES, max_size=8)
 
 
 def _parse(data: bytes | str | dict[str, Any]) -> ClaimXEvent | None:
