@@ -22,5 +22,7 @@ def payload_bytes(value: Any) -> bytes:
     try:
         data = converter.unstructure(value)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidActionError("payload text is not valid UTF-8 (a lone surrogate)") from None
     except (TypeError, ValueError) as exc:
         raise InvalidActionError(f"payload is not JSON-serialisable: {exc}") from None

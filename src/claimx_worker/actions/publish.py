@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from claimx_worker.actions.encoding import payload_bytes
+from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.endpoint import acquire_before
 from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
 from claimx_worker.actions.retry import Failure
@@ -33,13 +33,33 @@ class KafkaMessage:
 
 
 def build_message(action: PublishToTopic, ref: ActionRef) -> KafkaMessage:
-    """Encode ``action``; raises :class:`~claimx_worker.actions.encoding.InvalidActionError`."""
-    headers = [(k, v.encode()) for k, v in action.headers.items() if k != KAFKA_IDEMPOTENCY_HEADER]
+    """Encode ``action``; raises :class:`~claimx_worker.actions.encoding.InvalidActionError`
+    (also for text that is not valid Unicode, which the Kafka client cannot take)."""
+    headers = [
+        (_checked(k, "header name"), _utf8(v, "header value"))
+        for k, v in action.headers.items()
+        if k != KAFKA_IDEMPOTENCY_HEADER
+    ]
     headers.append((KAFKA_IDEMPOTENCY_HEADER, ref.key.encode()))
     key = ref.project_id if action.key is None else action.key
     return KafkaMessage(
-        topic=action.topic, value=payload_bytes(action.value), key=key.encode(), headers=headers
+        topic=action.topic,
+        value=payload_bytes(action.value),
+        key=_utf8(key, "key"),
+        headers=headers,
     )
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidActionError(f"the message {what} is not valid UTF-8 text") from None
+
+
+def _checked(text: str, what: str) -> str:
+    _utf8(text, what)
+    return text
 
 
 class TopicPublisher:

@@ -84,6 +84,8 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     endpoint = endpoint_of(url)
     body = b"" if action.body is None else payload_bytes(action.body)
     headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
+    if not all(name.isascii() and value.isascii() for name, value in headers.items()):
+        raise InvalidActionError("webhook header names and values must be ASCII text")
     if body and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     headers[HTTP_IDEMPOTENCY_HEADER] = key

@@ -119,6 +119,8 @@ def test_repr_shows_no_headers_or_secrets() -> None:
         (Webhook(url="http://metadata.google.internal/computeMetadata/v1/"), "metadata"),
         (Webhook(url="http://[fd00:ec2::254]/x"), "metadata"),
         (Webhook(url="http://100.100.100.200/x"), "metadata"),
+        (Webhook(url="http://h/x", headers={"X-Task": "Réparation"}), "ASCII"),
+        (Webhook(url="http://h/x", headers={"X-\ud800": "x"}), "ASCII"),
     ],
 )
 def test_invalid_actions(action: Webhook, match: str) -> None:
