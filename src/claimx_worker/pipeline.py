@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from attrs import define, field
 from loguru import logger
 
 from claimx_worker.actions import ActionExecutor, ActionOutcome
@@ -24,23 +25,15 @@ from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
 
 
+@define
 class Pipeline:
     """Wires the plugin host, the enricher and the action executor into one processor."""
 
-    def __init__(
-        self,
-        *,
-        topics: TopicSettings,
-        host: PluginHost,
-        enricher: Enricher,
-        executor: ActionExecutor,
-        on_stop: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self._topics = topics
-        self._host = host
-        self._enricher = enricher
-        self._executor = executor
-        self._on_stop = on_stop
+    _topics: TopicSettings = field(kw_only=True)
+    _host: PluginHost = field(kw_only=True)
+    _enricher: Enricher = field(kw_only=True)
+    _executor: ActionExecutor = field(kw_only=True)
+    _on_stop: Callable[[], Awaitable[None]] | None = field(default=None, kw_only=True)
 
     def processor(self) -> Processor[ClaimXEvent]:
         """The :class:`~claimx_worker.kafka.Processor` the Kafka runtime runs."""

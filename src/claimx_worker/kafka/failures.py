@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
+from attrs import define, field
 from loguru import logger
 
 from claimx_worker.kafka.context import FailedEvent, ProcessContext
@@ -27,6 +28,7 @@ from claimx_worker.observability.redaction import Redactor
 _WRITE_BACKOFF_SECONDS = (0.5, 30.0)
 
 
+@define
 class FailureRouter:
     """Routes failed events along the ``schedule`` through ``producer``.
 
@@ -34,20 +36,11 @@ class FailureRouter:
     processor's) is awaited after a DLQ record is acknowledged.
     """
 
-    def __init__(
-        self,
-        producer: DeliveryProducer,
-        schedule: RetryTopicSchedule,
-        *,
-        redactor: Redactor,
-        on_failed: Callable[[FailedEvent[Any]], Awaitable[None]] | None,
-        metrics: RuntimeMetrics,
-    ) -> None:
-        self._producer = producer
-        self._schedule = schedule
-        self._redactor = redactor
-        self._on_failed = on_failed
-        self._metrics = metrics
+    _producer: DeliveryProducer
+    _schedule: RetryTopicSchedule
+    _redactor: Redactor = field(kw_only=True)
+    _on_failed: Callable[[FailedEvent[Any]], Awaitable[None]] | None = field(kw_only=True)
+    _metrics: RuntimeMetrics = field(kw_only=True)
 
     async def route(self, ctx: ProcessContext, exc: BaseException) -> None:
         """Write the event of ``ctx``, failed with ``exc``, to its retry topic or the DLQ, and

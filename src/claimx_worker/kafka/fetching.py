@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from attrs import define, field
 from confluent_kafka import KafkaException, Message, TopicPartition
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
@@ -26,6 +27,7 @@ from claimx_worker.kafka.partitions import Assignment
 _STALL_SECONDS = 0.5  # at max_in_flight this long: pause the partitions
 
 
+@define
 class Fetcher:
     """Fetches batches of ``batch_size`` records for the ``assignment`` and hands them to
     ``accept``, as ``in_flight`` leaves room; commits every ``commit_interval`` seconds.
@@ -33,25 +35,14 @@ class Fetcher:
     ``fetch_timeout`` bounds the wait for a first record when none is ready.
     """
 
-    def __init__(
-        self,
-        assignment: Assignment,
-        in_flight: InFlight,
-        *,
-        accept: Callable[[list[Message]], None],
-        commit: CommitOffsets,
-        batch_size: int,
-        fetch_timeout: float,
-        commit_interval: float,
-    ) -> None:
-        self._assignment = assignment
-        self._in_flight = in_flight
-        self._accept = accept
-        self._commit = commit
-        self._batch_size = batch_size
-        self._fetch_timeout = fetch_timeout
-        self._commit_interval = commit_interval
-        self._stopping = False
+    _assignment: Assignment
+    _in_flight: InFlight
+    _accept: Callable[[list[Message]], None] = field(kw_only=True)
+    _commit: CommitOffsets = field(kw_only=True)
+    _batch_size: int = field(kw_only=True)
+    _fetch_timeout: float = field(kw_only=True)
+    _commit_interval: float = field(kw_only=True)
+    _stopping: bool = field(default=False, init=False)
 
     def stop(self) -> None:
         """Make :meth:`run` return after the batch in hand."""
