@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,28 +38,35 @@ from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import start_observability_server
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
-from claimx_worker.settings import WorkerSettings, load_worker_config
+from claimx_worker.settings import Override, WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
 _PROBE_INTERVAL_SECONDS = 5.0
 _ACTION_DRAIN_SECONDS = 10.0
 
 
-def run_from_config(config: Path, processor_spec: str | None, environ: Mapping[str, str]) -> int:
+def run_from_config(
+    config: Path | None,
+    processor_spec: str | None,
+    environ: Mapping[str, str],
+    *,
+    options: Sequence[Override] = (),
+) -> int:
     """Run the worker until a signal; return the exit status (see the module docstring).
 
-    ``processor_spec`` (``module:function``, called with the settings) replaces the ClaimX
-    pipeline with another processor, for tests and special deployments.
+    Settings come from the defaults, ``config`` (``None``: no file), ``environ`` and
+    ``options``. ``processor_spec`` (``module:function``, called with the settings) replaces
+    the ClaimX pipeline with another processor, for tests and special deployments.
     """
-    loaded = load_worker_config(config, environ)
+    loaded = load_worker_config(config, environ, options=options)
     settings = loaded.value
     redactor = Redactor([*loaded.secrets, settings.claimx_api.token])
-    configure_logging(redactor=redactor)
+    configure_logging(redactor=redactor, level=settings.logging.level, fmt=settings.logging.format)
     worker = settings.kafka.worker
     event_loop = resolve_event_loop(worker.processing.event_loop)
     logger.bind(
         version=__version__,
-        config=str(config),
+        config=str(config) if config is not None else "(none)",
         plugins_dir=worker.processing.plugins_dir or "(plugins disabled)",
         input_topic=worker.topics.pending,
         group=worker.consumer_group,
