@@ -183,7 +183,8 @@ def run(
     Settings: options, then the environment, then the settings file, then the defaults (see
     claimx-worker config show). On the first signal: stop fetching, drain in-flight events,
     commit, unload the plugins, flush, exit 0; a second signal exits at once. Exit 2 on invalid
-    settings or plugin configuration or missing topics, 1 on a fatal Kafka error.
+    settings or plugin configuration, missing topics, or a start-up check that failed (librdkafka
+    properties, metrics port, broker), 1 on a fatal Kafka error.
     """
     from claimx_worker.worker import run_from_config
 

@@ -338,15 +338,18 @@ StartWorker = Callable[..., WorkerProcess]
 (see :class:`WorkerProcess`)."""
 
 
-def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """``claimx-worker ARGS...`` to completion (the simulator's token in the environment)."""
+def run_cli(
+    *args: str, env: Mapping[str, str], cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    """``claimx-worker ARGS...`` to completion in ``cwd`` (the simulator's token in the
+    environment)."""
     return subprocess.run(
         [str(WORKER), *args],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN, **env},
-        cwd=REPO,
+        cwd=cwd,
         check=False,
     )
 

@@ -1,15 +1,17 @@
 """Start-up through ``claimx-worker run``: with no settings file (defaults and the environment
-only), and a topic a trigger publishes to must exist."""
+only), and every way it stops at once: a missing trigger topic, a misspelt librdkafka property, a
+metrics port in use, an unreachable broker, a bad API URL (exit 2, one line, no traceback)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from claimx_worker.testing.claimx_api import ClaimXApiSimulator
 from claimx_worker.testing.kafka import KafkaBroker
-from tests.e2e.support import StartWorker, Topics, deploy, trigger_config
+from tests.e2e.support import StartWorker, Topics, deploy, run_cli, trigger_config
 
 pytestmark = pytest.mark.kafka
 
@@ -76,3 +78,81 @@ def test_run_without_a_settings_file_starts_on_defaults_and_the_environment(
     assert "config=(none)" in output
     assert f"input_topic={topics.pending}" in output
     assert "Traceback" not in output
+
+
+# --------------------------------------------------------------------------- start-up failures
+
+
+def start_up_failure(env: dict[str, str], directory: Path) -> str:
+    """Run ``claimx-worker run`` (no settings file) to its end; its one error line, after
+    checking exit status 2 and that nothing but INFO lines came before it."""
+    finished = run_cli("run", env={"METRICS_PORT": "0", **env}, cwd=directory)
+    assert finished.returncode == 2, finished.stderr
+    assert "Traceback" not in finished.stderr + finished.stdout
+    lines = [line for line in finished.stderr.splitlines() if not line.startswith("INFO: ")]
+    assert len(lines) == 1, finished.stderr
+    return lines[0]
+
+
+def test_a_misspelt_librdkafka_property_names_it_and_its_setting(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "CLAIMX_WORKER_KAFKA__CONSUMER": "{sesion.timeout.ms: 6000}",
+    }
+    line = start_up_failure(env, tmp_path)
+    assert line == (
+        'ERROR: Cannot start: kafka.consumer: No such configuration property: "sesion.timeout.ms"'
+        " | setting=kafka.consumer source=env CLAIMX_WORKER_KAFKA__CONSUMER"
+    )
+
+
+def test_a_metrics_port_in_use_names_it_and_its_setting(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+            "METRICS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(port),
+        }
+        line = start_up_failure(env, tmp_path)
+    assert line == (
+        f"ERROR: Cannot start: metrics.port: 127.0.0.1:{port} is already in use"
+        " | setting=metrics.port source=env METRICS_PORT"
+    )
+
+
+def test_an_unreachable_broker_names_it_and_its_setting(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: refused
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": address,
+            "CLAIMX_WORKER_KAFKA__STARTUP_TIMEOUT_SECONDS": "2",
+        }
+        line = start_up_failure(env, tmp_path)
+    assert line.startswith(
+        f"ERROR: Cannot start: kafka.bootstrap_servers: no Kafka broker answered at {address}"
+        " within 2 s: "
+    )
+    assert line.endswith(" | setting=kafka.bootstrap_servers source=env KAFKA_BOOTSTRAP_SERVERS")
+
+
+def test_a_bad_api_url_names_it_and_its_setting(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "CLAIMX_API_URL": "claimx.example.com/service",
+    }
+    finished = run_cli("run", env=env, cwd=tmp_path)
+    assert finished.returncode == 2
+    assert finished.stderr == (
+        "env CLAIMX_API_URL: claimx_api.base_url: not an http(s) URL: "
+        "'claimx.example.com/service' (write e.g. "
+        "https://www.claimxperience.com/service/cxedirest)\n"
+        "Invalid configuration: 1 problem.\n"
+    )

@@ -191,6 +191,8 @@ class KafkaSettings:
     """librdkafka properties of the consumer only, over ``common``."""
     producer: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
     """librdkafka properties of the producer only, over ``common``."""
+    startup_timeout_seconds: float = field(default=30.0, validator=validators.gt(0))
+    """How long start-up waits for the cluster to answer before it stops (exit code 2)."""
     create_topics: bool = False
     """Create missing topics at start (local use); otherwise a missing topic stops the worker."""
     topic_partitions: int = field(default=6, validator=validators.gt(0))
