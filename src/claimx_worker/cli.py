@@ -306,8 +306,12 @@ def config_init(path: Path, force: bool) -> None:
     if path.exists() and not force:
         click.echo(f"Error: {path} exists; use --force to overwrite it.", err=True)
         raise SystemExit(CONFIG_EXIT_CODE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE) from None
     click.echo(f"Wrote {path}: every setting with its default.")
 
 

@@ -52,6 +52,15 @@ def test_init_to_a_path_or_to_stdout() -> None:
     assert "  bootstrap_servers: localhost:9092  # env KAFKA_BOOTSTRAP_SERVERS\n" in printed.stdout
 
 
+def test_init_where_it_cannot_write_exits_2() -> None:
+    Path("taken").write_text("a file, not a directory\n")
+
+    result = invoke("init", "taken/worker.yaml")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: cannot write taken/worker.yaml: ")
+
+
 def test_validate_exits_0_for_a_valid_file_and_2_with_every_problem() -> None:
     Path("good.yaml").write_text("metrics:\n  port: 9200\n")
     Path("bad.yaml").write_text("kafka:\n  consumer_group: g\nmetrics:\n  port: -1\n")
