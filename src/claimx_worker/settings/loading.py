@@ -28,6 +28,7 @@ from claimx_worker.config.keys import config_keys, nearest_key
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.settings.schema import ENV_PREFIX, ENV_SEPARATOR, Setting, env_name, setting_keys
 from claimx_worker.settings.worker import SHORT_NAMES, WorkerSettings
 
@@ -143,7 +144,7 @@ def _key_of(variable: str) -> str:
     return ".".join(variable[len(ENV_PREFIX) :].lower().split(ENV_SEPARATOR))
 
 
-class _Refused(Exception):
+class _Refused(ClaimXWorkerError):
     """An override that names no setting or whose value cannot be read."""
 
 
