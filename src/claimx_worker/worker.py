@@ -1,9 +1,10 @@
 """``claimx-worker run``: settings, logging, start-up checks, metrics server, plugins, enrichment
 and actions, wired onto the Kafka runtime.
 
-Start-up checks, before any plugin loads, each failure one log line naming the setting to fix:
-the librdkafka properties (clients are created, connecting nowhere), the metrics address, then
-the cluster (it must answer within ``kafka.startup_timeout_seconds``).
+Start-up checks, each failure one log line naming the setting to fix: the librdkafka properties
+(clients are created, connecting nowhere) and the metrics address first, then, once the plugins
+are loaded and before any Kafka client connects, the cluster (it must answer within
+``kafka.startup_timeout_seconds``; the plugins are unloaded when it does not).
 
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for invalid settings or plugin
 configuration (raised as :class:`~claimx_worker.config.problems.ConfigError` for the CLI to report),
@@ -17,7 +18,7 @@ import contextlib
 import errno
 import inspect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +135,22 @@ async def _serve(
     async with contextlib.AsyncExitStack() as background:
         background.callback(server.close)
         background.push_async_callback(_cancel, asyncio.create_task(run_heartbeat(health)))
-        await asyncio.to_thread(check_cluster, settings.kafka)
+        if processor_spec is None:
+            host = await start_plugins(
+                settings, registry=registry, redactor=redactor, environ=environ
+            )
+            await _check_cluster(settings.kafka, unload=host.stop)
+            processor = await open_pipeline(
+                settings, host, registry=registry, redactor=redactor, environ=environ
+            )
+        else:
+            factory = load_processor_factory(processor_spec)
+            await _check_cluster(settings.kafka)
+            made: Any = factory(settings)
+            processor = await made if inspect.isawaitable(made) else made
         background.push_async_callback(
             _cancel, asyncio.create_task(_probe_readiness(settings, registry, health))
         )
-        if processor_spec is None:
-            processor = await open_pipeline(
-                settings, registry=registry, redactor=redactor, environ=environ
-            )
-        else:
-            made: Any = load_processor_factory(processor_spec)(settings)
-            processor = await made if inspect.isawaitable(made) else made
         health.set_check("plugins_loaded", True)
         await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
 
@@ -185,6 +191,19 @@ def check_cluster(kafka: KafkaSettings) -> None:
         ) from None
 
 
+async def _check_cluster(
+    kafka: KafkaSettings, *, unload: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """:func:`check_cluster` off the event loop; on failure, ``unload`` (the plugins started
+    before it) runs first."""
+    try:
+        await asyncio.to_thread(check_cluster, kafka)
+    except StartupError:
+        if unload is not None:
+            await unload()
+        raise
+
+
 def _kafka_reason(exc: Exception) -> str:
     error = exc.args[0] if exc.args else exc
     return error.str() if isinstance(error, KafkaError) else str(error)
@@ -217,18 +236,17 @@ def _start_server(
         raise StartupError("metrics.host", f"cannot listen on {address}: {reason}") from None
 
 
-async def open_pipeline(
+async def start_plugins(
     settings: WorkerSettings,
     *,
     registry: CollectorRegistry,
     redactor: Redactor,
     environ: Mapping[str, str],
-) -> Processor[Any]:
-    """Load and start the plugins, open the API client and the action executor; the processor.
+) -> PluginHost:
+    """Load the plugin instances and call their ``on_load``; their secrets go to ``redactor``.
 
     Raises :class:`~claimx_worker.config.problems.ConfigError` for an invalid plugin
-    configuration or an ``on_load`` that raised or ran out of time. Everything opened here is
-    closed by the processor's ``on_stop``.
+    configuration or an ``on_load`` that raised or ran out of time.
     """
     processing = settings.kafka.worker.processing
     plugins_dir = Path(processing.plugins_dir) if processing.plugins_dir else None
@@ -245,6 +263,20 @@ async def open_pipeline(
         logger.bind(
             instance=instance.name, plugin=instance.origin, priority=instance.spec.priority
         ).info("Plugin instance loaded")
+    return host
+
+
+async def open_pipeline(
+    settings: WorkerSettings,
+    host: PluginHost,
+    *,
+    registry: CollectorRegistry,
+    redactor: Redactor,
+    environ: Mapping[str, str],
+) -> Processor[Any]:
+    """Open the API client, the producer and the action executor around the started ``host``;
+    the processor. Everything, the plugins included, is closed by the processor's ``on_stop``.
+    """
     resources = contextlib.AsyncExitStack()
     resources.push_async_callback(host.stop)
     enricher = Enricher.from_settings(settings.claimx_api, registry=registry)

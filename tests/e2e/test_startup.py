@@ -128,12 +128,15 @@ def test_a_metrics_port_in_use_names_it_and_its_setting(
 
 
 def test_an_unreachable_broker_names_it_and_its_setting(tmp_path: Path) -> None:
+    no_plugins = tmp_path / "plugins"
+    no_plugins.mkdir()
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: refused
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": address,
             "CLAIMX_WORKER_KAFKA__STARTUP_TIMEOUT_SECONDS": "2",
+            "PLUGINS_DIR": str(no_plugins),
         }
         line = start_up_failure(env, tmp_path)
     assert line.startswith(
