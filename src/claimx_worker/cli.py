@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-import attrs
 import click
 
 from claimx_worker._version import __version__
@@ -18,7 +18,13 @@ from claimx_worker.model import EventType
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.inventory import Inventory, take_inventory
-from claimx_worker.settings import WorkerSettings, load_worker_config
+from claimx_worker.settings import (
+    PLUGINS_DIR_KEY,
+    Override,
+    WorkerSettings,
+    load_worker_config,
+    set_overrides,
+)
 
 DEFAULT_CONFIG = Path("config/claimx_config.yaml")
 CONFIG_EXIT_CODE = 2
@@ -49,12 +55,17 @@ def _logging_redactor() -> Redactor:
     return redactor
 
 
+def _settings_file(option: Path | None) -> Path | None:
+    """``--config``, else the default settings file when it exists, else none."""
+    if option is not None:
+        return option
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
 def _settings(config_file: Path | None, redactor: Redactor) -> WorkerSettings:
-    """``--config``, else the default settings file if present, else the defaults; the file's
-    secrets and the API token are added to ``redactor``."""
-    if config_file is None and not DEFAULT_CONFIG.exists():
-        return WorkerSettings()
-    loaded = load_worker_config(config_file or DEFAULT_CONFIG, os.environ)
+    """The settings from the defaults, ``--config`` (or the default file) and the environment;
+    their secrets and the API token are added to ``redactor``."""
+    loaded = load_worker_config(_settings_file(config_file), os.environ)
     redactor.add(*loaded.secrets, loaded.value.claimx_api.token)
     return loaded.value
 
@@ -77,6 +88,31 @@ _config_option = click.option(
     type=click.Path(path_type=Path),
     help=f"Worker settings file (default: {DEFAULT_CONFIG}, if present).",
 )
+
+
+def _parse_assignments(_: click.Context, __: click.Parameter, value: Sequence[str]) -> object:
+    try:
+        return set_overrides(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+_set_option = click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_parse_assignments,
+    help="Set a setting, e.g. metrics.port=9200 (beats the environment and the file; "
+    "repeatable; a list or mapping as YAML: '[1s, 2s]').",
+)
+
+
+def _overrides(assignments: Sequence[Override], plugins_dir: str | None) -> list[Override]:
+    """The settings options give: ``--set`` ones, then ``--plugins-dir``."""
+    if plugins_dir is None:
+        return [*assignments]
+    return [*assignments, Override(PLUGINS_DIR_KEY, plugins_dir, "option --plugins-dir")]
 
 
 @cli.group()
@@ -152,31 +188,38 @@ def plugins_new(name: str, directory: Path, description: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="Worker settings file.",
-)
+@_config_option
+@_set_option
+@_plugins_dir_option
 @click.option(
     "--processor",
     "processor_spec",
     metavar="MODULE:FUNCTION",
     help="Replace the ClaimX pipeline with this processor factory (called with the settings).",
 )
-def run(config_file: Path, processor_spec: str | None) -> None:
+def run(
+    config_file: Path | None,
+    assignments: Sequence[Override],
+    plugins_dir: str | None,
+    processor_spec: str | None,
+) -> None:
     """Consume, enrich and hand events to the plugins until SIGTERM or SIGINT.
 
-    On the first signal: stop fetching, drain in-flight events, commit, unload the plugins, flush,
-    exit 0; a second signal exits at once. Exit 2 on invalid settings or plugin configuration or
-    missing topics, 1 on a fatal Kafka error.
+    Settings: options, then the environment, then the settings file, then the defaults (see
+    claimx-worker config show). On the first signal: stop fetching, drain in-flight events,
+    commit, unload the plugins, flush, exit 0; a second signal exits at once. Exit 2 on invalid
+    settings or plugin configuration, missing topics, or a start-up check that failed (librdkafka
+    properties, metrics port, broker), 1 on a fatal Kafka error.
     """
     from claimx_worker.worker import run_from_config
 
     try:
-        status = run_from_config(config_file, processor_spec, os.environ)
+        status = run_from_config(
+            _settings_file(config_file),
+            processor_spec,
+            os.environ,
+            options=_overrides(assignments, plugins_dir),
+        )
     except ConfigError as error:
         exit_with_config_error(error)
     raise SystemExit(status)
@@ -239,8 +282,6 @@ def simulate(
     try:
         settings = _settings(config_file, redactor)
         api = settings.claimx_api
-        if not api.token:
-            api = attrs.evolve(api, token=os.environ.get("CLAIMX_API_TOKEN", ""))
         status = dry.run_simulation(
             event_file.read(),
             enriched=enriched,
@@ -259,6 +300,88 @@ def simulate(
     except ConfigError as error:
         exit_with_config_error(error, redactor)
     raise SystemExit(status)
+
+
+@cli.group()
+def config() -> None:
+    """The worker's settings: write a settings file, show the effective settings, check a file."""
+
+
+@config.command("init")
+@click.argument(
+    "path",
+    required=False,
+    default=DEFAULT_CONFIG,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+)
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def config_init(path: Path, force: bool) -> None:
+    """Write a settings file: every setting at its default, each with a line on what it does.
+
+    PATH defaults to config/claimx_config.yaml (where run looks); - prints the file. Never
+    overwrites a file without --force (exit 2).
+    """
+    from claimx_worker.settings.reference import settings_template
+
+    text = settings_template()
+    if str(path) == "-":
+        click.echo(text, nl=False)
+        return
+    if path.exists() and not force:
+        click.echo(f"Error: {path} exists; use --force to overwrite it.", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE) from None
+    click.echo(f"Wrote {path}: every setting with its default.")
+
+
+@config.command("show")
+@_config_option
+@_set_option
+@_plugins_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config_show(
+    config_file: Path | None,
+    assignments: Sequence[Override],
+    plugins_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Print the settings run would use with these options, and where each value came from.
+
+    Sources: default, FILE:LINE, env NAME, option. Secrets are masked. Exit 2 with every
+    problem when the settings are invalid.
+    """
+    from claimx_worker.settings.effective import render_json, render_table
+
+    try:
+        loaded = load_worker_config(
+            _settings_file(config_file), os.environ, options=_overrides(assignments, plugins_dir)
+        )
+    except ConfigError as error:
+        exit_with_config_error(error)
+    click.echo(render_json(loaded) if as_json else render_table(loaded), nl=False)
+
+
+@config.command("validate")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def config_validate(path: Path | None) -> None:
+    """Check the settings file PATH with the environment, as run reads them; exit 0, or 2 with
+    every problem.
+
+    PATH defaults to config/claimx_config.yaml if present; without a file, the environment is
+    checked against the defaults.
+    """
+    settings_file = _settings_file(path)
+    try:
+        load_worker_config(settings_file, os.environ)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    checked = settings_file or "no settings file, defaults and environment"
+    click.echo(f"Settings are valid: {checked}.")
 
 
 @cli.group()

@@ -25,6 +25,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
     ├── ReplayError                    actions.replay: the replay cannot go on
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
+    ├── StartupError                   worker: a start-up check failed (names the setting to fix)
     ├── InvalidInputError              simulate: the event file is not an event (ValueError)
     ├── KafkaBrokerError               testing.kafka: the test broker failed (RuntimeError)
     ├── BlockedIOError                 testing.io_guard: I/O inside a hook (PermissionError)

@@ -1,20 +1,28 @@
-"""``claimx-worker run``: settings, logging, metrics server, plugins, enrichment and actions,
-wired onto the Kafka runtime.
+"""``claimx-worker run``: settings, logging, start-up checks, metrics server, plugins, enrichment
+and actions, wired onto the Kafka runtime.
+
+Start-up checks, each failure one log line naming the setting to fix: the librdkafka properties
+(clients are created, connecting nowhere) and the metrics address first, then, once the plugins
+are loaded and before any Kafka client connects, the cluster (it must answer within
+``kafka.startup_timeout_seconds``; the plugins are unloaded when it does not).
 
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for invalid settings or plugin
 configuration (raised as :class:`~claimx_worker.config.problems.ConfigError` for the CLI to report),
-missing topics or a bad ``--processor``, 1 on a fatal Kafka error.
+a failed start-up check, missing topics or a bad ``--processor``, 1 on a fatal Kafka error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import inspect
-from collections.abc import Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from loguru import logger
 from prometheus_client import CollectorRegistry
@@ -22,44 +30,65 @@ from prometheus_client import CollectorRegistry
 from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
 from claimx_worker.claimx import Enricher
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.transport import webhook_client
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
-from claimx_worker.kafka.clients import admin_config, producer_config
+from claimx_worker.kafka.clients import admin_config, consumer_config, producer_config
 from claimx_worker.kafka.run import (
     event_loop_factory,
     load_processor_factory,
     resolve_event_loop,
     run_worker,
 )
+from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.observability.health import HealthState, run_heartbeat
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
-from claimx_worker.observability.server import start_observability_server
+from claimx_worker.observability.server import ObservabilityServer, start_observability_server
+from claimx_worker.observability.settings import MetricsSettings
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
-from claimx_worker.settings import WorkerSettings, load_worker_config
+from claimx_worker.settings import Override, WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
 _PROBE_INTERVAL_SECONDS = 5.0
 _ACTION_DRAIN_SECONDS = 10.0
+_QUIET = {"log_level": 0}
+"""librdkafka properties of the start-up checks' clients: their failures are reported once."""
+_PROPERTY = re.compile(r'"([^"]+)"')
 
 
-def run_from_config(config: Path, processor_spec: str | None, environ: Mapping[str, str]) -> int:
+class StartupError(ClaimXWorkerError):
+    """A start-up check failed; ``setting`` is the dotted key of the setting to fix."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def run_from_config(
+    config: Path | None,
+    processor_spec: str | None,
+    environ: Mapping[str, str],
+    *,
+    options: Sequence[Override] = (),
+) -> int:
     """Run the worker until a signal; return the exit status (see the module docstring).
 
-    ``processor_spec`` (``module:function``, called with the settings) replaces the ClaimX
-    pipeline with another processor, for tests and special deployments.
+    Settings come from the defaults, ``config`` (``None``: no file), ``environ`` and
+    ``options``. ``processor_spec`` (``module:function``, called with the settings) replaces
+    the ClaimX pipeline with another processor, for tests and special deployments.
     """
-    loaded = load_worker_config(config, environ)
+    loaded = load_worker_config(config, environ, options=options)
     settings = loaded.value
     redactor = Redactor([*loaded.secrets, settings.claimx_api.token])
-    configure_logging(redactor=redactor)
+    configure_logging(redactor=redactor, level=settings.logging.level, fmt=settings.logging.format)
     worker = settings.kafka.worker
     event_loop = resolve_event_loop(worker.processing.event_loop)
     logger.bind(
         version=__version__,
-        config=str(config),
+        config=str(config) if config is not None else "(none)",
         plugins_dir=worker.processing.plugins_dir or "(plugins disabled)",
         input_topic=worker.topics.pending,
         group=worker.consumer_group,
@@ -67,8 +96,15 @@ def run_from_config(config: Path, processor_spec: str | None, environ: Mapping[s
         event_loop=str(event_loop),
     ).info("Starting claimx-worker")
     try:
+        check_client_properties(settings.kafka)
         with asyncio.Runner(loop_factory=event_loop_factory(event_loop)) as runner:
             runner.run(_serve(settings, processor_spec, redactor, environ))
+    except StartupError as exc:
+        source = loaded.sources.get(exc.setting, "default")
+        logger.bind(setting=exc.setting, source=source).error(
+            "Cannot start: {}: {}", exc.setting, exc
+        )
+        return 2
     except MissingTopicsError as exc:
         logger.bind(topics=",".join(exc.topics)).error(
             "Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"
@@ -94,39 +130,123 @@ async def _serve(
     health = HealthState()
     health.declare(*READINESS_CHECKS)
     register_process_metrics(registry, version=__version__, health=health)
-    server = start_observability_server(
-        settings.metrics.port, registry, health, host=settings.metrics.host
-    )
+    server = _start_server(settings.metrics, registry, health)
     logger.bind(url=server.url).info("Serving /metrics, /healthz and /readyz")
     async with contextlib.AsyncExitStack() as background:
+        background.callback(server.close)
         background.push_async_callback(_cancel, asyncio.create_task(run_heartbeat(health)))
+        if processor_spec is None:
+            host = await start_plugins(
+                settings, registry=registry, redactor=redactor, environ=environ
+            )
+            await _check_cluster(settings.kafka, unload=host.stop)
+            processor = await open_pipeline(
+                settings, host, registry=registry, redactor=redactor, environ=environ
+            )
+        else:
+            factory = load_processor_factory(processor_spec)
+            await _check_cluster(settings.kafka)
+            made: Any = factory(settings)
+            processor = await made if inspect.isawaitable(made) else made
         background.push_async_callback(
             _cancel, asyncio.create_task(_probe_readiness(settings, registry, health))
         )
-        background.callback(server.close)
-        if processor_spec is None:
-            processor = await open_pipeline(
-                settings, registry=registry, redactor=redactor, environ=environ
-            )
-        else:
-            made: Any = load_processor_factory(processor_spec)(settings)
-            processor = await made if inspect.isawaitable(made) else made
         health.set_check("plugins_loaded", True)
         await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
 
 
-async def open_pipeline(
+def check_client_properties(kafka: KafkaSettings) -> None:
+    """Create and drop a consumer and a producer with the settings' librdkafka properties,
+    connecting to nothing; raises :class:`StartupError` naming ``kafka.common``,
+    ``kafka.consumer`` or ``kafka.producer`` for a misspelt property or a bad value."""
+    for client, config in (
+        ("consumer", consumer_config(kafka)),
+        ("producer", producer_config(kafka)),
+    ):
+        properties = {
+            key: value
+            for key, value in config.items()
+            if key not in ("bootstrap.servers", "logger")
+        }
+        try:
+            made = (Consumer if client == "consumer" else Producer)({**properties, **_QUIET})
+        except (KafkaException, ValueError, TypeError) as exc:
+            reason = _kafka_reason(exc)
+            raise StartupError(_property_setting(kafka, client, reason), reason) from None
+        if isinstance(made, Consumer):
+            made.close()
+
+
+def check_cluster(kafka: KafkaSettings) -> None:
+    """Ask the cluster for its topics; raises :class:`StartupError` naming
+    ``kafka.bootstrap_servers`` when no broker answers within ``kafka.startup_timeout_seconds``."""
+    admin = AdminClient({**admin_config(kafka), **_QUIET})
+    try:
+        admin.list_topics(timeout=kafka.startup_timeout_seconds)
+    except KafkaException as exc:
+        raise StartupError(
+            "kafka.bootstrap_servers",
+            f"no Kafka broker answered at {kafka.bootstrap_servers} within "
+            f"{kafka.startup_timeout_seconds:g} s: {_kafka_reason(exc)}",
+        ) from None
+
+
+async def _check_cluster(
+    kafka: KafkaSettings, *, unload: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """:func:`check_cluster` off the event loop; on failure, ``unload`` (the plugins started
+    before it) runs first."""
+    try:
+        await asyncio.to_thread(check_cluster, kafka)
+    except StartupError:
+        if unload is not None:
+            await unload()
+        raise
+
+
+def _kafka_reason(exc: Exception) -> str:
+    error = exc.args[0] if exc.args else exc
+    return error.str() if isinstance(error, KafkaError) else str(error)
+
+
+def _property_setting(kafka: KafkaSettings, client: str, reason: str) -> str:
+    """The settings key holding the property ``reason`` names (the client's own, else
+    ``common``)."""
+    match = _PROPERTY.search(reason)
+    name = match.group(1) if match is not None else None
+    own: Mapping[str, Any] = getattr(kafka, client)
+    if name in own:
+        return f"kafka.{client}"
+    if name in kafka.common or (name is None and kafka.common):
+        return "kafka.common"
+    return f"kafka.{client}"
+
+
+def _start_server(
+    metrics: MetricsSettings, registry: CollectorRegistry, health: HealthState
+) -> ObservabilityServer:
+    """The observability server; :class:`StartupError` when it cannot listen."""
+    try:
+        return start_observability_server(metrics.port, registry, health, host=metrics.host)
+    except OSError as exc:
+        address = f"{metrics.host}:{metrics.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError("metrics.port", f"{address} is already in use") from None
+        reason = exc.strerror or str(exc)
+        raise StartupError("metrics.host", f"cannot listen on {address}: {reason}") from None
+
+
+async def start_plugins(
     settings: WorkerSettings,
     *,
     registry: CollectorRegistry,
     redactor: Redactor,
     environ: Mapping[str, str],
-) -> Processor[Any]:
-    """Load and start the plugins, open the API client and the action executor; the processor.
+) -> PluginHost:
+    """Load the plugin instances and call their ``on_load``; their secrets go to ``redactor``.
 
     Raises :class:`~claimx_worker.config.problems.ConfigError` for an invalid plugin
-    configuration or an ``on_load`` that raised or ran out of time. Everything opened here is
-    closed by the processor's ``on_stop``.
+    configuration or an ``on_load`` that raised or ran out of time.
     """
     processing = settings.kafka.worker.processing
     plugins_dir = Path(processing.plugins_dir) if processing.plugins_dir else None
@@ -143,6 +263,20 @@ async def open_pipeline(
         logger.bind(
             instance=instance.name, plugin=instance.origin, priority=instance.spec.priority
         ).info("Plugin instance loaded")
+    return host
+
+
+async def open_pipeline(
+    settings: WorkerSettings,
+    host: PluginHost,
+    *,
+    registry: CollectorRegistry,
+    redactor: Redactor,
+    environ: Mapping[str, str],
+) -> Processor[Any]:
+    """Open the API client, the producer and the action executor around the started ``host``;
+    the processor. Everything, the plugins included, is closed by the processor's ``on_stop``.
+    """
     resources = contextlib.AsyncExitStack()
     resources.push_async_callback(host.stop)
     enricher = Enricher.from_settings(settings.claimx_api, registry=registry)

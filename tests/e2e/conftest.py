@@ -40,9 +40,12 @@ def start_worker() -> Iterator[StartWorker]:
     started: list[WorkerProcess] = []
 
     def start(
-        config: Path, env: Mapping[str, str] | None = None, name: str = "worker"
+        config: Path | None,
+        env: Mapping[str, str] | None = None,
+        name: str = "worker",
+        directory: Path | None = None,
     ) -> WorkerProcess:
-        worker = WorkerProcess(config, env or {}, name)
+        worker = WorkerProcess(config, env or {}, name, directory=directory)
         started.append(worker)
         return worker
 

@@ -262,27 +262,43 @@ def deploy(
 
 
 class WorkerProcess:
-    """``claimx-worker run --config FILE`` as a subprocess; stdout and stderr go to files."""
+    """``claimx-worker run --config FILE`` as a subprocess; stdout and stderr go to files.
 
-    def __init__(self, config: Path, env: Mapping[str, str], name: str = "worker") -> None:
+    With ``config`` ``None`` it runs ``claimx-worker run`` with no option in ``directory`` (settings
+    from the defaults and ``env`` only), which then also holds the output files.
+    """
+
+    def __init__(
+        self,
+        config: Path | None,
+        env: Mapping[str, str],
+        name: str = "worker",
+        *,
+        directory: Path | None = None,
+    ) -> None:
         self.name = name
-        self.stdout_path = config.with_name(f"{name}.stdout")
-        self.stderr_path = config.with_name(f"{name}.stderr")
-        full_env = {
-            **os.environ,
+        if config is None:
+            assert directory is not None, "a worker without --config needs a directory"
+            where, cwd, args = directory, directory, ["run"]
+        else:
+            where, cwd, args = config.parent, REPO, ["run", "--config", str(config)]
+        self.stdout_path = where / f"{name}.stdout"
+        self.stderr_path = where / f"{name}.stderr"
+        inherited = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+        full_env = {  # the settings file (or ``env``) names the broker
+            **inherited,
             "CLAIMX_API_TOKEN": SIMULATOR_TOKEN,
             "LOG_LEVEL": "INFO",
             **env,
         }
-        full_env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the settings file names the broker
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [str(WORKER), "run", "--config", str(config)],
+                [str(WORKER), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 env=full_env,
-                cwd=REPO,
+                cwd=cwd,
             )
 
     def output(self) -> str:
@@ -321,18 +337,22 @@ DeployScenario = Callable[..., Deployment]
 """The ``deploy_scenario`` fixture: ``deploy_scenario(actions=..., processing=..., api=...)``."""
 
 StartWorker = Callable[..., WorkerProcess]
-"""The ``start_worker`` fixture: ``start_worker(config, env=None, name="worker")``."""
+"""The ``start_worker`` fixture: ``start_worker(config, env=None, name="worker", directory=None)``
+(see :class:`WorkerProcess`)."""
 
 
-def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """``claimx-worker ARGS...`` to completion (the simulator's token in the environment)."""
+def run_cli(
+    *args: str, env: Mapping[str, str], cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    """``claimx-worker ARGS...`` to completion in ``cwd`` (the simulator's token in the
+    environment)."""
     return subprocess.run(
         [str(WORKER), *args],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN, **env},
-        cwd=REPO,
+        cwd=cwd,
         check=False,
     )
 

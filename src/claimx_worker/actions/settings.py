@@ -85,7 +85,7 @@ class ActionSettings:
     )
     """Signing secrets per endpoint (``https://host[:port]``), before ``signing_secret``."""
     allowed_destinations: tuple[str, ...] = ()
-    """Hosts webhooks may call (names, ``*.suffix`` patterns, addresses); empty: any host but
+    """Hosts webhooks may call: names, ``*.suffix`` patterns, addresses. Empty: any host but
     link-local and cloud metadata addresses."""
 
     @property

@@ -12,7 +12,7 @@ quoting it, and is redacted with the secrets found while expanding (a validator 
 
 from __future__ import annotations
 
-import difflib
+import re
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -27,7 +27,8 @@ from cattrs.errors import (
 )
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from claimx_worker.config.converter import CONFIG_KEY, new_config_converter
+from claimx_worker.config.converter import new_config_converter
+from claimx_worker.config.keys import nearest_key, yaml_key
 from claimx_worker.config.problems import (
     ConfigError,
     ConfigProblem,
@@ -39,6 +40,8 @@ from claimx_worker.config.yaml_files import load_yaml
 from claimx_worker.observability.redaction import Redactor, count_of_secrets
 
 T = TypeVar("T")
+
+_ATTRS_VALIDATOR = re.compile(r"'(\w+)' must ")
 
 
 @frozen
@@ -92,8 +95,10 @@ class _Structurer:
         self._prefix = key_prefix
         self._problems: list[ConfigProblem] = []
         self._reported: list[KeyPath] = []
+        self._root_cls: type = object
 
     def run(self, cls: type[T], expanded: Expanded) -> LoadedConfig[T]:
+        self._root_cls = cls
         for path, message in expanded.problems:
             self._add(path, message)
             self._reported.append(path)  # a variable problem explains everything below it
@@ -115,8 +120,9 @@ class _Structurer:
             for sub, note in with_notes:
                 self._collect(sub, (*path, _yaml_key(exc.cl, note.name)))
             for sub in without:  # raised by the class itself (validators, post-init)
-                if isinstance(sub, ConfigValueError) and sub.key is not None:
-                    field_path = (*path, _yaml_key(exc.cl, sub.key))
+                field = _refused_field(exc.cl, sub)
+                if field is not None:
+                    field_path = (*path, _yaml_key(exc.cl, field))
                     # a shorthand scalar has no keys: its problem stays at its own key
                     self._add(field_path if self._is_mapping(path) else path, str(sub))
                 else:
@@ -130,9 +136,17 @@ class _Structurer:
         elif isinstance(exc, ForbiddenExtraKeysError):
             valid = _yaml_keys(exc.cl)
             for key in sorted(exc.extra_fields, key=str):
-                self._add((*path, key), _unknown_key_message(key, valid))
+                self._add((*path, key), self._unknown_key_message(key, path, valid))
         else:
             self._add(path, _describe_error(exc))
+
+    def _unknown_key_message(self, key: object, path: KeyPath, valid: Sequence[str]) -> str:
+        """The nearest valid key as written beside ``key``, or its full path when elsewhere."""
+        near = nearest_key(str(key), valid, path, self._root_cls)
+        if near is None:
+            return f"unknown key '{key}' (valid keys: {', '.join(valid) or 'none'})"
+        shown = near[-1] if near[:-1] == path else self._locate(near)[0]
+        return f"unknown key '{key}', did you mean '{shown}'?"
 
     def _add(self, path: KeyPath, message: str) -> None:
         if any(path[: len(done)] == done for done in self._reported):
@@ -181,22 +195,25 @@ def _key_line(node: CommentedMap, key: Hashable) -> int | None:
     return int(position[0]) + 1 if position is not None else None
 
 
+def _refused_field(cls: type, exc: BaseException) -> str | None:
+    """The field a class's validator refused: a ``ConfigValueError``'s ``key``, or the field an
+    attrs validator names (its messages start ``'name' must ...``)."""
+    if isinstance(exc, ConfigValueError):
+        return exc.key
+    match = _ATTRS_VALIDATOR.match(str(exc)) if isinstance(exc, ValueError | TypeError) else None
+    fields = attrs.fields_dict(cls) if attrs.has(cls) else {}
+    return match.group(1) if match is not None and match.group(1) in fields else None
+
+
 def _yaml_key(cls: type, attribute: str) -> str:
     field = getattr(attrs.fields(cls), attribute, None) if attrs.has(cls) else None
-    return str(field.metadata.get(CONFIG_KEY, attribute)) if field is not None else attribute
+    return yaml_key(field) if field is not None else attribute
 
 
 def _yaml_keys(cls: type) -> list[str]:
     if not attrs.has(cls):
         return []
-    return [str(a.metadata.get(CONFIG_KEY, a.name)) for a in attrs.fields(cls) if a.init]
-
-
-def _unknown_key_message(key: object, valid: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(key), valid, n=1)
-    if close:
-        return f"unknown key '{key}', did you mean '{close[0]}'?"
-    return f"unknown key '{key}' (valid keys: {', '.join(valid) or 'none'})"
+    return [yaml_key(a) for a in attrs.fields(cls) if a.init]
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -89,6 +89,7 @@ class TopicSettings:
     downloads: str = "claimx.downloads.pending"
     """Download tasks, one per media row with a download link."""
     retry_prefix: str = "claimx.enrichment.retry"
+    """Retry topics are ``<retry_prefix>.<delay>``, one per retry delay (e.g. ``...retry.5m``)."""
     dlq: str = "claimx.enrichment.dlq"
     """Events that failed for good (invalid, permanent error, or every retry used)."""
     actions_dlq: str = "claimx.actions.dlq"
@@ -104,8 +105,8 @@ class ProcessingSettings:
     max_in_flight: int = field(default=1000, validator=validators.gt(0))
     """Events fetched and not yet done; above it the worker pauses its partitions."""
     low_water_mark: int | None = None
-    """Paused partitions resume at or below this many events in flight (default: half of
-    ``max_in_flight``)."""
+    """Paused partitions resume at or below this many events in flight. ``null``: half of
+    ``max_in_flight``."""
     batch_size: int = field(default=500, validator=validators.gt(0))
     """Messages fetched per ``consume()`` call."""
     fetch_timeout_seconds: float = field(default=0.1, validator=validators.gt(0))
@@ -113,6 +114,7 @@ class ProcessingSettings:
     drain_deadline_seconds: float = field(default=30.0, validator=validators.ge(0))
     """On rebalance and shutdown, how long in-flight events may take to finish."""
     commit_interval_seconds: float = field(default=5.0, validator=validators.gt(0))
+    """How often the offsets of finished events are committed."""
     retry_delays: tuple[str, ...] = field(
         default=("5m", "10m", "20m", "40m"), validator=_check_delays
     )
@@ -120,8 +122,8 @@ class ProcessingSettings:
     plugin_timeout_ms: float = field(default=50.0, validator=validators.gt(0))
     """Time budget of one plugin hook call (an instance's ``timeout_ms`` overrides it)."""
     plugin_lifecycle_timeout_seconds: float = field(default=10.0, validator=validators.gt(0))
-    """Time budget of one plugin instance's ``on_load``, ``published_topics`` or ``on_unload``:
-    an async one still running then is cancelled (at start, start-up stops)."""
+    """Time budget of one plugin instance's ``on_load``, ``published_topics`` or ``on_unload``.
+    An async one still running then is cancelled (at start, start-up stops)."""
     event_loop: EventLoopKind = field(default=EventLoopKind.AUTO, validator=_check_event_loop)
     """The event loop: ``auto`` (uvloop when installed: less CPU per event), ``uvloop`` or
     ``asyncio``."""
@@ -149,8 +151,11 @@ class EnrichmentWorkerSettings:
     """``kafka.claimx.enrichment_worker``: the enrichment worker's group, topics and processing."""
 
     consumer_group: str = "claimx-enrichment-worker"
+    """Kafka consumer group; run more workers with the same group to share the partitions."""
     topics: TopicSettings = field(factory=TopicSettings)
+    """Topic names."""
     processing: ProcessingSettings = field(factory=ProcessingSettings)
+    """Concurrency, commits, retries and plugins."""
 
     def retry_topics(self) -> dict[str, float]:
         """Retry topic name -> delay in seconds, in retry order."""
@@ -167,6 +172,7 @@ class ClaimXKafkaSettings:
     """``kafka.claimx``: the ClaimX workers."""
 
     enrichment_worker: EnrichmentWorkerSettings = field(factory=EnrichmentWorkerSettings)
+    """The enrichment worker (``claimx-worker run``)."""
 
 
 @frozen(kw_only=True)
@@ -178,9 +184,15 @@ class KafkaSettings:
     """
 
     bootstrap_servers: str = "localhost:9092"
+    """Kafka brokers to connect to first, ``host:port`` separated by commas."""
     common: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    """librdkafka properties of every client, e.g. SASL/SSL for Event Hubs or Confluent Cloud."""
     consumer: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    """librdkafka properties of the consumer only, over ``common``."""
     producer: dict[str, Any] = field(factory=dict, repr=False, validator=_check_properties)
+    """librdkafka properties of the producer only, over ``common``."""
+    startup_timeout_seconds: float = field(default=30.0, validator=validators.gt(0))
+    """How long start-up waits for the cluster to answer before it stops (exit code 2)."""
     create_topics: bool = False
     """Create missing topics at start (local use); otherwise a missing topic stops the worker."""
     topic_partitions: int = field(default=6, validator=validators.gt(0))
@@ -188,6 +200,7 @@ class KafkaSettings:
     topic_replication_factor: int = field(default=1, validator=validators.gt(0))
     """Replication factor of topics created by ``create_topics``."""
     claimx: ClaimXKafkaSettings = field(factory=ClaimXKafkaSettings)
+    """The ClaimX workers."""
 
     @property
     def worker(self) -> EnrichmentWorkerSettings:

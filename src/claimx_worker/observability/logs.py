@@ -34,11 +34,34 @@ _LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 _JSON_RESERVED = frozenset({"time", "level", "message", "exception"})
 
 
+class LogLevel(enum.StrEnum):
+    """The least level of the lines written (``LOG_LEVEL``); any case, ``WARN`` and ``FATAL``
+    stand for ``WARNING`` and ``CRITICAL``."""
+
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LogLevel | None:
+        name = value.strip().upper() if isinstance(value, str) else ""
+        return cls.__members__.get(_LEVEL_ALIASES.get(name, name))
+
+
 class LogFormat(enum.StrEnum):
-    """Output format of log lines (``LOG_FORMAT``)."""
+    """Output format of log lines (``LOG_FORMAT``), any case."""
 
     HUMAN = "human"
     JSON = "json"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LogFormat | None:
+        name = value.strip().upper() if isinstance(value, str) else ""
+        return cls.__members__.get(name)
 
 
 Formatter = Callable[["Record", Redactor], str]
@@ -270,9 +293,8 @@ def _no_format(_record: Record) -> str:
 
 
 def _parse_level(value: str) -> str:
-    name = _LEVEL_ALIASES.get(value.strip().upper(), value.strip().upper())
     try:
-        return logger.level(name).name
+        return LogLevel(value).value
     except ValueError:
         raise ValueError(
             f"{LOG_LEVEL_ENV}: unknown level {value!r}; expected one of "
@@ -282,7 +304,7 @@ def _parse_level(value: str) -> str:
 
 def _parse_format(value: str) -> LogFormat:
     try:
-        return LogFormat(value.strip().lower())
+        return LogFormat(value)
     except ValueError:
         raise ValueError(
             f"{LOG_FORMAT_ENV}: unknown format {value!r}; expected 'human' or 'json'"

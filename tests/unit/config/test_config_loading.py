@@ -139,6 +139,64 @@ def test_unknown_key_suggests_the_nearest_key(tmp_path: Path) -> None:
     ]
 
 
+@attrs.frozen(kw_only=True)
+class Group:
+    consumer_group: str = "g"
+    klass: str = attrs.field(default="x", metadata={CONFIG_KEY: "class"})
+
+
+@attrs.frozen(kw_only=True)
+class Cluster:
+    consumer: dict[str, str] = attrs.field(factory=dict)
+    group: Group = attrs.field(factory=Group)
+    others: dict[str, Group] = attrs.field(factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "consumer_group: g\n",
+            "config.yaml:1: config.consumer_group: unknown key 'consumer_group', "
+            "did you mean 'config.group.consumer_group'?",
+        ),
+        (
+            "consumer_grup: g\n",
+            "config.yaml:1: config.consumer_grup: unknown key 'consumer_grup', "
+            "did you mean 'config.group.consumer_group'?",
+        ),
+        (
+            "consumr: {}\n",
+            "config.yaml:1: config.consumr: unknown key 'consumr', did you mean 'consumer'?",
+        ),
+        (
+            "others: {a: {consumer_grup: g}}\n",
+            "config.yaml:1: config.others.a.consumer_grup: unknown key 'consumer_grup', "
+            "did you mean 'consumer_group'?",
+        ),
+        (
+            "group: {klas: y}\n",
+            "config.yaml:1: config.group.klas: unknown key 'klas', did you mean 'class'?",
+        ),
+    ],
+)
+def test_unknown_key_suggests_the_nearest_valid_full_path(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    assert problems(write(tmp_path, text), Cluster) == [problem]
+
+
+@attrs.frozen(kw_only=True)
+class Bounded:
+    retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    ratio: float = attrs.field(default=1.0, validator=attrs.validators.le(1))
+
+
+def test_an_attrs_validator_problem_is_reported_at_its_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "ratio: 0.5\nretries: -1\n")
+    assert problems(path, Bounded) == ["config.yaml:2: config.retries: 'retries' must be >= 0: -1"]
+
+
 def test_unknown_key_without_a_near_match_lists_the_valid_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "zzz: 1\n")
     assert problems(path) == [

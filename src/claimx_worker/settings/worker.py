@@ -1,0 +1,48 @@
+"""The worker's settings: one section per subsystem, each section the settings class that
+subsystem owns; and the short environment variable names of the settings operators set most."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from attrs import field, frozen
+
+from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.claimx.settings import ApiSettings
+from claimx_worker.kafka.settings import KafkaSettings
+from claimx_worker.observability.settings import LoggingSettings, MetricsSettings
+
+
+@frozen(kw_only=True)
+class WorkerSettings:
+    """Everything ``claimx-worker run`` needs; every setting has a production default."""
+
+    kafka: KafkaSettings = field(factory=KafkaSettings)
+    """The Kafka cluster, client properties, topics and processing."""
+    claimx_api: ApiSettings = field(factory=ApiSettings)
+    """The ClaimX REST API."""
+    actions: ActionSettings = field(factory=ActionSettings)
+    """Delivery of plugin actions: webhooks and topic publishes."""
+    metrics: MetricsSettings = field(factory=MetricsSettings)
+    """The HTTP server of ``/metrics``, ``/healthz`` and ``/readyz``."""
+    logging: LoggingSettings = field(factory=LoggingSettings)
+    """The worker's log lines."""
+
+
+PLUGINS_DIR_KEY = "kafka.claimx.enrichment_worker.processing.plugins_dir"
+"""The key of the plugin instances directory (``--plugins-dir``, ``PLUGINS_DIR``)."""
+
+SHORT_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka.bootstrap_servers",
+        "CLAIMX_API_URL": "claimx_api.base_url",
+        "CLAIMX_API_TOKEN": "claimx_api.token",
+        "PLUGINS_DIR": PLUGINS_DIR_KEY,
+        "METRICS_HOST": "metrics.host",
+        "METRICS_PORT": "metrics.port",
+        "LOG_LEVEL": "logging.level",
+        "LOG_FORMAT": "logging.format",
+    }
+)
+"""Environment variable -> setting key, beside the naming rule (which wins when both are set)."""
