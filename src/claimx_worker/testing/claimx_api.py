@@ -104,6 +104,14 @@ class SimulatedData:
         moment = _EPOCH + timedelta(days=rng.randrange(days), seconds=rng.randrange(86_400))
         return moment.isoformat().replace("+00:00", "Z")
 
+    @staticmethod
+    def _date_after(rng: random.Random, start: str, days: int) -> str:
+        """A time up to ``days`` days after the ISO time ``start`` (strictly after it)."""
+        moment = datetime.fromisoformat(start) + timedelta(
+            days=rng.randrange(days), seconds=rng.randrange(1, 86_400)
+        )
+        return moment.isoformat().replace("+00:00", "Z")
+
     def project(self, project_id: int) -> dict[str, Any]:
         """The export of a project: ``{"project": ..., "teamMembers": ..., "companyName": ...}``."""
         rng = self._rng("project", project_id)
@@ -198,17 +206,21 @@ class SimulatedData:
         task_id = template_ids[assignment_id % len(template_ids)]
         project_id = max(assignment_id // 1000, 1)
         completed = rng.random() < 0.5
+        assignee_id, assignor_id = rng.randrange(1, 10_000), rng.randrange(1, 10_000)
+        assignor = f"assignor{rng.randrange(100)}@insurer.example"
+        assigned = self._date(rng)
         return {
             "assignmentId": assignment_id,
             "taskId": task_id,
             "taskName": f"Task template {task_id}",
             "formId": f"form-{task_id}",
             "projectId": project_id,
-            "assigneeId": rng.randrange(1, 10_000),
-            "assignorId": rng.randrange(1, 10_000),
-            "assignor": f"assignor{rng.randrange(100)}@insurer.example",
-            "dateAssigned": self._date(rng),
-            "dateCompleted": self._date(rng) if completed else None,
+            "assigneeId": assignee_id,
+            "assignorId": assignor_id,
+            "assignor": assignor,
+            "dateAssigned": assigned,
+            # completed within two weeks of the assignment; the API has no due date
+            "dateCompleted": self._date_after(rng, assigned, 14) if completed else None,
             "cancelledDate": None,
             "status": "COMPLETED" if completed else "ASSIGNED",
             "pdfProjectMediaId": project_id * 1000 if completed else None,
