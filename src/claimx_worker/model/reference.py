@@ -8,6 +8,7 @@ the file is not the current output.
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import get_args, get_type_hints
 
@@ -65,8 +66,9 @@ def _section(row_list: str, row_class: type) -> str:
         "| field | type | default |",
         "|---|---|---|",
     ]
+    annotations = inspect.get_annotations(row_class)  # as written (field.type may be resolved)
     for field in attrs.fields(row_class):
-        kind = str(field.type).replace("|", "\\|")
+        kind = str(annotations[field.name]).replace("|", "\\|")
         default = "required" if field.default is attrs.NOTHING else f"`{field.default!r}`"
         lines.append(f"| `{field.name}` | `{kind}` | {default} |")
     return "\n".join(lines) + "\n"

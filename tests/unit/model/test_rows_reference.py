@@ -7,6 +7,7 @@ of the generator; the second checks the file is the generator's current output.
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import get_args, get_type_hints
@@ -39,8 +40,9 @@ def declared() -> dict[tuple[str, str], dict[str, str]]:
     found = {}
     for row_list in attrs.fields(EntityRows):
         row_class = get_args(hints[row_list.name])[0]
+        annotations = inspect.get_annotations(row_class)  # as written in the source
         found[row_list.name, row_class.__name__] = {
-            field.name: str(field.type) for field in attrs.fields(row_class)
+            field.name: annotations[field.name] for field in attrs.fields(row_class)
         }
     return found
 
