@@ -14,6 +14,7 @@ import click
 from claimx_worker._version import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
 from claimx_worker.config.problems import ConfigError
+from claimx_worker.errors import InvalidEventError
 from claimx_worker.model import EventType
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
@@ -235,6 +236,86 @@ def simulate(
     except ConfigError as error:
         exit_with_config_error(error)
     raise SystemExit(status)
+
+
+@cli.command()
+@click.argument("events_file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--example",
+    metavar="TYPE",
+    callback=_event_type_option,
+    help="Send sample events of TYPE (as simulate --example shows them) instead of a file.",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --example: how many, one project each (12345, 12346, ...).",
+)
+@click.option(
+    "--first-project",
+    type=click.IntRange(min=1),
+    default=12345,
+    show_default=True,
+    help="With --example: the project id of the first event.",
+)
+@click.option("--topic", help="Topic to send to (default: the settings' input topic).")
+@click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, else the settings).",
+)
+@_config_option
+def produce(
+    events_file: TextIO | None,
+    example: str | None,
+    count: int,
+    first_project: int,
+    topic: str | None,
+    bootstrap_servers: str | None,
+    config_file: Path | None,
+) -> None:
+    """Send ClaimX events to the worker's input topic, keyed by project id (for development).
+
+    EVENTS_FILE (or - for stdin) holds one event as a JSON object, a JSON array of events, or
+    one event per line (JSON lines); every event is checked as the worker parses it before any
+    is sent. --example TYPE makes sample events instead: task events whose task template (456)
+    and status the API simulator of `claimx-worker sandbox up` serves, so the shipped task
+    trigger fires on CUSTOM_TASK_COMPLETED. Exit 2 for an invalid file, 1 when Kafka did not
+    acknowledge every event.
+    """
+    from claimx_worker.kafka.clients import producer_config
+    from claimx_worker.kafka.producer import DeliveryError
+    from claimx_worker.testing.producing import example_events, produce_messages, read_events
+
+    if example is not None:
+        events = example_events(example, count=count, first_project=first_project)
+    elif events_file is not None:
+        try:
+            events = read_events(events_file.read())
+        except InvalidEventError as error:
+            click.echo(f"Invalid events in {events_file.name}: {error}", err=True)
+            raise SystemExit(CONFIG_EXIT_CODE) from None
+    else:
+        raise click.UsageError("give EVENTS_FILE (or - for stdin), or --example TYPE")
+    try:
+        kafka = _settings(config_file).kafka
+    except ConfigError as error:
+        exit_with_config_error(error)
+    if bootstrap_servers:
+        kafka = attrs.evolve(kafka, bootstrap_servers=bootstrap_servers)
+    target = topic or kafka.worker.topics.pending
+    configure_logging(redactor=Redactor())  # librdkafka's complaints, in the worker's format
+    try:
+        produce_messages(producer_config(kafka), target, ((e.key, e.value) for e in events))
+    except DeliveryError as error:
+        click.echo(f"Error: {error} (bootstrap servers {kafka.bootstrap_servers})", err=True)
+        raise SystemExit(1) from None
+    for sent in events:
+        event = sent.event
+        click.echo(f"Sent {event.event_type} {event.event_id} (project {event.project_id})")
+    click.echo(f"{len(events)} event{'s' if len(events) != 1 else ''} sent to {target}.")
 
 
 @cli.group()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -41,11 +40,3 @@ def log_lines() -> Iterator[list[str]]:
     handler = logger.add(sink, format="{message}", level="DEBUG")
     yield lines
     logger.remove(handler)
-
-
-@pytest.fixture
-def restore_loguru() -> Iterator[None]:
-    """The CLI reconfigures loguru onto the runner's stderr: restore the default handler."""
-    yield
-    logger.remove()
-    logger.add(sys.stderr)
