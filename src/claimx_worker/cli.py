@@ -10,6 +10,7 @@ from typing import NoReturn, TextIO
 
 import attrs
 import click
+from loguru import logger
 
 from claimx_worker._version import __version__
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
@@ -316,6 +317,87 @@ def produce(
         event = sent.event
         click.echo(f"Sent {event.event_type} {event.event_id} (project {event.project_id})")
     click.echo(f"{len(events)} event{'s' if len(events) != 1 else ''} sent to {target}.")
+
+
+@cli.group()
+def sandbox() -> None:
+    """A local stack to run the worker against (for development)."""
+
+
+@sandbox.command("up")
+@click.option(
+    "--kafka-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Port of the broker it starts (default: a free one).",
+)
+@click.option(
+    "--api-port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    help="Port of the ClaimX API simulator (default: a free one).",
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    help="Port of the webhook receiver (default: a free one).",
+)
+@click.option(
+    "--create-topic",
+    "extra_topics",
+    multiple=True,
+    metavar="NAME",
+    help="Create this topic too (repeatable).",
+)
+@_config_option
+def sandbox_up(
+    kafka_port: int | None,
+    api_port: int,
+    webhook_port: int,
+    extra_topics: tuple[str, ...],
+    config_file: Path | None,
+) -> None:
+    """Start a Kafka broker, the ClaimX API simulator and a webhook receiver; run until Ctrl-C.
+
+    The broker is Apache Kafka (KRaft, one node) on 127.0.0.1: it needs Java 17+ (java on PATH
+    or JAVA_HOME) and Maven (mvn), which resolves Kafka's jars into ~/.cache/claimx-worker/ on
+    the first start. With KAFKA_BOOTSTRAP_SERVERS set, that broker is used instead and neither
+    is needed. The worker's topics (those of the settings, or the defaults) and the shipped
+    task trigger's claimx.task-triggers are created.
+
+    Prints on stdout the environment that points a worker at the stack, as export lines
+    (KAFKA_BOOTSTRAP_SERVERS, CLAIMX_API_URL, CLAIMX_API_TOKEN, TASK_TRIGGER_WEBHOOK_URL,
+    DAMAGE_ASSESSMENT_WEBHOOK_URL, WEBHOOK_TOKEN): `claimx-worker sandbox up > sandbox.env`,
+    then `. ./sandbox.env` in another shell. Logs on stderr, one line per webhook received.
+    Ctrl-C or SIGTERM stops everything; exit 0, or 1 when the broker could not start or exited.
+    """
+    from claimx_worker.testing.kafka import KafkaBrokerError
+    from claimx_worker.testing.sandbox import (
+        TASK_TRIGGER_TOPIC,
+        Sandbox,
+        run_sandbox,
+        worker_topics,
+    )
+
+    configure_logging(redactor=Redactor())
+    try:
+        settings = _settings(config_file)
+    except ConfigError as error:
+        exit_with_config_error(error)
+    topics = [*worker_topics(settings.kafka.worker), TASK_TRIGGER_TOPIC, *extra_topics]
+    stack = Sandbox(
+        topics=topics,
+        partitions=settings.kafka.topic_partitions,
+        kafka_port=kafka_port,
+        api_port=api_port,
+        webhook_port=webhook_port,
+    )
+    try:
+        status = run_sandbox(stack, echo=click.echo)
+    except KafkaBrokerError as error:
+        logger.bind(error=str(error)).error("No Kafka broker")
+        status = 1
+    raise SystemExit(status)
 
 
 @cli.group()
