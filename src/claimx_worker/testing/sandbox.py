@@ -118,6 +118,7 @@ def run_sandbox(sandbox: Sandbox, *, echo: Callable[[str], None]) -> int:
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    logger.info("Starting the sandbox: Kafka broker, ClaimX API simulator, webhook receiver")
     try:
         with sandbox:
             environment = sandbox.environment()
