@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import NoReturn, TextIO, TypeVar
 
 import attrs
 import click
@@ -23,6 +24,7 @@ from claimx_worker.plugins.inventory import take_inventory
 from claimx_worker.settings import WorkerSettings, load_worker_config
 
 DEFAULT_CONFIG = Path("config/claimx_config.yaml")
+FC = TypeVar("FC", bound=Callable[..., object])
 CONFIG_EXIT_CODE = 2
 
 
@@ -168,14 +170,14 @@ def _event_type_option(_: click.Context, __: click.Parameter, value: str | None)
     )
 
 
+def _example_option(help_text: str) -> Callable[[FC], FC]:
+    """``--example TYPE``: one of the ten ClaimX event types, case-insensitive."""
+    return click.option("--example", metavar="TYPE", callback=_event_type_option, help=help_text)
+
+
 @cli.command()
 @click.argument("event_file", required=False, type=click.File("r", encoding="utf-8"))
-@click.option(
-    "--example",
-    metavar="TYPE",
-    callback=_event_type_option,
-    help="Print a sample event of TYPE (one of the ten ClaimX event types) and exit.",
-)
+@_example_option("Print a sample event of TYPE (one of the ten ClaimX event types) and exit.")
 @click.option(
     "--enriched",
     is_flag=True,
@@ -241,12 +243,7 @@ def simulate(
 
 @cli.command()
 @click.argument("events_file", required=False, type=click.File("r", encoding="utf-8"))
-@click.option(
-    "--example",
-    metavar="TYPE",
-    callback=_event_type_option,
-    help="Send sample events of TYPE (as simulate --example shows them) instead of a file.",
-)
+@_example_option("Send sample events of TYPE (as simulate --example shows them), not a file.")
 @click.option(
     "--count",
     type=click.IntRange(min=1),

@@ -36,7 +36,7 @@ from attrs import define, field
 from loguru import logger
 
 from claimx_worker.testing.background import BackgroundLoop
-from claimx_worker.testing.commands import HelpFormatter, serve_until_signal, start_logging
+from claimx_worker.testing.commands import command_parser, serve_until_signal, start_logging
 
 SIMULATOR_TOKEN = "c2ltdWxhdG9yOm5vdC1hLXNlY3JldA=="
 """The Basic token the simulator accepts by default (base64 of ``simulator:not-a-secret``)."""
@@ -497,8 +497,8 @@ class ClaimXApiSimulator:
 
 def argument_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m claimx_worker.testing.claimx_api``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m claimx_worker.testing.claimx_api",
+    parser = command_parser(
+        "claimx_worker.testing.claimx_api",
         description="Serve the ClaimX API simulator on loopback: the ClaimX REST endpoints the "
         "worker calls\n(project export, project media, custom task assignments, the "
         "VIDEO_COLLABORATION report,\nproject id by claim number) with generated data that is a "
@@ -509,7 +509,6 @@ def argument_parser() -> argparse.ArgumentParser:
         "CLAIMX_API_TOKEN=<the --token value>. Example, with faults:\n\n"
         "  python -m claimx_worker.testing.claimx_api --port 8765 --latency-ms 20 \\\n"
         "      --error-rate 429=0.05 --error-rate timeout=0.01",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(

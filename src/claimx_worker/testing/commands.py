@@ -24,6 +24,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def command_parser(module: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """The parser of ``python -m module``, laid out by :class:`HelpFormatter`."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+    )
+
+
 def start_logging() -> None:
     """Log to stderr in the worker's format (``LOG_LEVEL``, ``LOG_FORMAT``)."""
     configure_logging(redactor=Redactor(), capture_stdlib=False)

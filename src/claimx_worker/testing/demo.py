@@ -49,30 +49,6 @@ from claimx_worker.testing.webhooks import WebhookReceiver
 SEED = 7
 PHOTO_TEMPLATE, DAMAGE_TEMPLATE = 456, 789
 RETRY_DELAYS = ("5s", "30s")
-SETTINGS = """\
-kafka:
-  topic_partitions: 6
-  claimx:
-    enrichment_worker:
-      consumer_group: {group}
-      topics:
-        pending: {topics.pending}
-        enriched: {topics.enriched}
-        downloads: {topics.downloads}
-        retry_prefix: {topics.retry_prefix}
-        dlq: {topics.dlq}
-        actions_dlq: {topics.actions_dlq}
-      processing:
-        plugins_dir: {plugins_dir}
-        commit_interval_seconds: 1
-        drain_deadline_seconds: 15
-        retry_delays: [{retry_delays}]
-claimx_api:
-  base_url: ${{CLAIMX_API_URL}}
-  token: ${{CLAIMX_API_TOKEN}}
-metrics:
-  port: 0
-"""
 
 
 @frozen
@@ -103,14 +79,28 @@ class DemoRun:
         return [*worker_topics(self.worker), self.trigger_topic]
 
     def settings_file(self, plugins_dir: Path) -> str:
-        """The worker's settings for this run."""
+        """The worker's settings for this run (JSON, which the YAML loader reads as is)."""
         worker = self.worker
-        return SETTINGS.format(
-            group=worker.consumer_group,
-            topics=worker.topics,
-            plugins_dir=plugins_dir,
-            retry_delays=", ".join(RETRY_DELAYS),
-        )
+        processing = {
+            "plugins_dir": str(plugins_dir),
+            "commit_interval_seconds": 1,
+            "drain_deadline_seconds": 15,
+            "retry_delays": list(worker.processing.retry_delays),
+        }
+        settings = {
+            "kafka": {
+                "claimx": {
+                    "enrichment_worker": {
+                        "consumer_group": worker.consumer_group,
+                        "topics": attrs.asdict(worker.topics),
+                        "processing": processing,
+                    }
+                }
+            },
+            "claimx_api": {"base_url": "${CLAIMX_API_URL}", "token": "${CLAIMX_API_TOKEN}"},
+            "metrics": {"port": 0},
+        }
+        return json.dumps(settings, indent=2)
 
     def _prefixed(self, name: str) -> str:
         return f"demo-{self.run_id}.{name}"

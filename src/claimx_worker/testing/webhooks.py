@@ -42,7 +42,7 @@ from loguru import logger
 
 from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
 from claimx_worker.testing.background import BackgroundLoop
-from claimx_worker.testing.commands import HelpFormatter, serve_until_signal, start_logging
+from claimx_worker.testing.commands import command_parser, serve_until_signal, start_logging
 
 
 @attrs.define
@@ -308,8 +308,8 @@ class WebhookReceiver:
 
 def argument_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m claimx_worker.testing.webhooks``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m claimx_worker.testing.webhooks",
+    parser = command_parser(
+        "claimx_worker.testing.webhooks",
         description="Serve a webhook receiver on loopback: it answers every request on any path "
         "with --status\n(after --delay seconds), logs each one to stderr in the worker's format "
         "(LOG_LEVEL,\nLOG_FORMAT) and, with --record, appends it (headers, body, answer, timing) "
@@ -318,7 +318,6 @@ def argument_parser() -> argparse.ArgumentParser:
         epilog="Example: point the task trigger's webhooks at it:\n\n"
         "  python -m claimx_worker.testing.webhooks --port 8766 --record hooks.jsonl\n"
         "  export TASK_TRIGGER_WEBHOOK_URL=http://127.0.0.1:8766/hooks/task-trigger",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")

@@ -12,7 +12,7 @@ from types import FrameType
 
 from loguru import logger
 
-from claimx_worker.testing.commands import HelpFormatter, start_logging
+from claimx_worker.testing.commands import command_parser, start_logging
 from claimx_worker.testing.kafka.environment import (
     BOOTSTRAP_SERVERS_ENV,
     DEFAULT_KAFKA_VERSION,
@@ -36,8 +36,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def argument_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m claimx_worker.testing.kafka``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m claimx_worker.testing.kafka",
+    parser = command_parser(
+        "claimx_worker.testing.kafka",
         description="Start a local Apache Kafka broker (KRaft, one combined broker and "
         "controller node) on\nloopback for development and tests, or use the broker in "
         f"${BOOTSTRAP_SERVERS_ENV} when it is\nset. It needs Java 17+ (java on PATH or "
@@ -49,7 +49,6 @@ def argument_parser() -> argparse.ArgumentParser:
         epilog="Example:\n\n"
         "  python -m claimx_worker.testing.kafka --port 9092 --create-topic "
         "claimx.enrichment.pending:6",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--port", type=int, help="PLAINTEXT port on 127.0.0.1 (default: a free one)"
