@@ -367,6 +367,7 @@ def sandbox_up(
     DAMAGE_ASSESSMENT_WEBHOOK_URL, WEBHOOK_TOKEN): `claimx-worker sandbox up > sandbox.env`,
     then `. ./sandbox.env` in another shell. Logs on stderr, one line per webhook received.
     Ctrl-C or SIGTERM stops everything; exit 0, or 1 when the broker could not start or exited.
+    A walk-through: claimx-worker docs running-locally.
     """
     from claimx_worker.testing.kafka import KafkaBrokerError
     from claimx_worker.testing.sandbox import (
