@@ -100,10 +100,10 @@ def bench(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: the worker on a local broker with the ClaimX API simulator (see README)."""
     install_project(session, "test")
-    # the shipped task trigger instance needs WEBHOOK_TOKEN (the demo's own, demo.WEBHOOK_TOKEN)
+    # the shipped task trigger instance needs WEBHOOK_TOKEN (the demo's own, sandbox.WEBHOOK_TOKEN)
     # and its webhook URLs (the demo points them at its receiver; any URL will do to list)
     shipped_env = {
-        "WEBHOOK_TOKEN": "demo-webhook-token",
+        "WEBHOOK_TOKEN": "sandbox-webhook-token",
         "TASK_TRIGGER_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/task-trigger",
         "DAMAGE_ASSESSMENT_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/damage-assessment",
     }

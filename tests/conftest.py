@@ -1,6 +1,7 @@
-"""Shared test configuration: the claimx_worker testing kit's fixtures, pytester, and the
+"""Shared test configuration: the claimx_worker testing kit's fixtures, pytester, the
 hypothesis profile (no per-example deadline: the machine is shared with a Kafka broker, so an
-example's wall time says nothing about the code)."""
+example's wall time says nothing about the code), and loguru's default handler restored after a
+test that ran a CLI command."""
 
 import logging
 import sys

@@ -16,26 +16,37 @@ AUTH = {"Authorization": f"Basic {SIMULATOR_TOKEN}"}
 
 
 @pytest.fixture
-def simulator_process() -> Iterator[str]:
+def simulator_process() -> Iterator[subprocess.Popen[str]]:
     command = [sys.executable, "-m", "claimx_worker.testing.claimx_api", "--port", "0"]
     command += ["--seed", "3", "--error-rate", "503=1.0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        yield process.stdout.readline().strip()
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_runs_as_a_process_with_knobs_from_the_command_line(simulator_process: str) -> None:
-    assert simulator_process.startswith("http://127.0.0.1:")
-    with httpx.Client(base_url=simulator_process, headers=AUTH) as client:
+def test_runs_as_a_process_with_knobs_from_the_command_line(
+    simulator_process: subprocess.Popen[str],
+) -> None:
+    assert simulator_process.stdout is not None
+    base_url = simulator_process.stdout.readline().strip()
+    assert base_url.startswith("http://127.0.0.1:")
+    with httpx.Client(base_url=base_url, headers=AUTH) as client:
         response = client.get("/export/project/12")
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         unauthorised = client.get("/export/project/12", headers={"Authorization": "Basic x"})
         assert unauthorised.status_code == 401
+    simulator_process.terminate()
+    _, stderr = simulator_process.communicate(timeout=10)
+    assert simulator_process.returncode == 0
+    assert stderr.splitlines() == [  # the worker's log format
+        f"INFO: ClaimX API simulator listening | url={base_url} seed=3",
+        "INFO: ClaimX API simulator stopped",
+    ]
 
 
 def test_data_is_deterministic_per_seed() -> None:

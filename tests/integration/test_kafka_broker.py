@@ -176,7 +176,13 @@ def test_cli_runs_until_sigterm() -> None:
         assert len(broker.admin().list_topics(timeout=10).topics[topic].partitions) == 2
         del broker
         process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0
+        assert stderr.splitlines() == [  # the worker's log format
+            f"INFO: Topic ready | topic={topic}",
+            f"INFO: Kafka is running; stop with Ctrl-C or SIGTERM | bootstrap_servers={match[1]}",
+            "INFO: Kafka broker stopped",
+        ]
     finally:
         if process.poll() is None:
             process.kill()

@@ -89,7 +89,7 @@ def test_incompatible_plugin_wheel_is_refused_before_import(
         f"{plugins_dir}/alerts/config.yaml:1: plugin: instance 'alerts': plugin 'legacy' "
         f"(claimx-plugin-legacy 3.1.0) requires claimx-worker<0.1,>=0.0.1, but claimx-worker "
         f"{__version__} is installed; install a release of claimx-plugin-legacy that supports "
-        f"claimx-worker {__version__} (see docs/upgrading.md)\n"
+        f"claimx-worker {__version__} (read: claimx-worker docs upgrading)\n"
         "Invalid configuration: 1 problem.\n"
     )
     assert (validation.returncode, validation.stdout, validation.stderr) == (2, "", expected)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,30 @@ def test_generated_plugin_builds_passes_its_tests_and_is_listed(
         "origin": "entry point 'photo_alerts' (claimx-plugin-photo-alerts 0.1.0)",
         "hooks": ["on_enrichment_complete"],
     }
+
+
+def test_printed_next_steps_work_in_the_workers_environment(
+    worker_wheel: Path, fresh_venv: FreshVenv, tmp_path: Path
+) -> None:
+    """The steps ``plugins new`` prints install the project where claimx-worker already is:
+    claimx-worker itself is never looked up on a package index."""
+    python = fresh_venv([worker_wheel])
+    created = run(python.parent / "claimx-worker", "plugins", "new", "Photo-Alerts", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("Plugin name 'Photo-Alerts' became 'photo_alerts'")
+    steps = [
+        shlex.split(line, comments=True)
+        for line in created.stdout.split("\nNext", 1)[1].splitlines()[1:5]
+    ]
+    assert steps[0] == ["cd", "claimx-plugin-photo-alerts"]
+    project = tmp_path / steps[0][1]
+    (uv_install,) = [step for step in steps if step[:3] == ["uv", "pip", "install"]]
+    (pytest_step,) = [step for step in steps if step[1:] == ["-m", "pytest"]]
+
+    installed = subprocess.run(
+        [sys.executable, "-m", *uv_install, "--quiet"], cwd=project, capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stderr
+    tests = run(*pytest_step, "-q", "-p", "no:cacheprovider", cwd=project)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout.strip().splitlines()[-1]

@@ -69,16 +69,25 @@ def test_command_line_prints_url_records_and_stops_on_sigterm(tmp_path: Path) ->
     process = subprocess.Popen(
         [sys.executable, *command],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        assert httpx.post(f"{url}/hooks/a", json={"x": 1}).status_code == 202
+        sent = httpx.post(f"{url}/hooks/a", json={"x": 1}, headers={"Idempotency-Key": "k-1"})
+        assert sent.status_code == 202
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        _, stderr = process.communicate(timeout=10)
+        assert process.returncode == 0
+    # the worker's log format, on stderr
+    assert stderr.splitlines() == [
+        f"INFO: Webhook receiver listening | url={url} status=202",
+        "INFO: Webhook received | method=POST path=/hooks/a status=202 idempotency_key=k-1 bytes=7",
+        "INFO: Webhook receiver stopped",
+    ]
     (line,) = record.read_text().splitlines()
     assert json.loads(line)["path"] == "/hooks/a"
     assert load_record(record)[0].json() == {"x": 1}

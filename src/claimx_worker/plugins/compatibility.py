@@ -63,5 +63,5 @@ def incompatibility(plugin: InstalledPlugin, *, instance: str, worker_version: s
         f"instance '{instance}': plugin '{plugin.name}' ({plugin.distribution} "
         f"{plugin.version}) requires {plugin.requires_worker}, but {WORKER_DISTRIBUTION} "
         f"{worker_version} is installed; install a release of {plugin.distribution} that "
-        f"supports {WORKER_DISTRIBUTION} {worker_version} (see docs/upgrading.md)"
+        f"supports {WORKER_DISTRIBUTION} {worker_version} (read: claimx-worker docs upgrading)"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -75,23 +76,41 @@ class PluginNames:
 class NewPlugin:
     """A generated plugin project: its names, directory and files (relative to it)."""
 
+    requested: str
+    """The name as given (``names.name`` is its normalised form)."""
     names: PluginNames
     project: Path
     files: tuple[Path, ...]
 
-    def render(self) -> str:
-        """What ``plugins new`` prints: the files, then the next steps."""
+    def render(self, python: str = sys.executable) -> str:
+        """What ``plugins new`` prints: the name used, the files, then the next steps.
+
+        The steps install into the environment of ``python`` (the one running claimx-worker),
+        where the project's ``claimx-worker`` requirement is already met: they work when
+        claimx-worker is on no package index.
+        """
         names = self.names
-        lines = [
+        lines = []
+        if self.requested.strip() != names.name:
+            lines.append(
+                f"Plugin name {self.requested!r} became {names.name!r} (entry points are "
+                "lowercase letters, digits and '_')."
+            )
+        lines += [
             f"Created {self.project}/: distribution {names.distribution}, package "
             f"{names.package}, class {names.class_name}, entry point {names.name}.",
             *(f"  {path}" for path in self.files),
             "",
-            "Next:",
+            "Next, in the environment claimx-worker is installed in (no package index needed "
+            "for it):",
             f"  cd {self.project}",
-            "  pip install -e '.[test]'            # or: uv pip install -e '.[test]'",
-            "  python -m pytest",
+            f"  {python} -m pip install -e '.[test]'",
+            f"  uv pip install --python {python} -e '.[test]'    # the same, with uv",
+            f"  {python} -m pytest",
             "  claimx-worker plugins list --plugins-dir config",
+            "In a virtual environment of its own, point pip at the directory holding the "
+            "claimx-worker wheel:",
+            "  pip install --find-links DIR -e '.[test]'    (README.md, \"Develop and test\")",
         ]
         return "\n".join(lines)
 
@@ -150,7 +169,7 @@ def new_plugin(
         (project / target).parent.mkdir(parents=True, exist_ok=True)
         (project / target).write_text(Template(template.read_text()).substitute(values))
         written.append(target)
-    return NewPlugin(names=names, project=project, files=tuple(sorted(written)))
+    return NewPlugin(requested=raw_name, names=names, project=project, files=tuple(sorted(written)))
 
 
 def _templates(root: Traversable, prefix: Path) -> list[tuple[Path, Traversable]]:

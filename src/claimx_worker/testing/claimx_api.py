@@ -12,7 +12,8 @@ assignment id exists, belongs to project ``assignment_id // 1000`` (at least 1) 
 template ``task_template_ids[assignment_id % len(task_template_ids)]`` (by default 456, 789, 123).
 
 Use it from Python (``with ClaimXApiSimulator() as api: api.base_url``), through the pytest
-fixture ``claimx_api`` (:mod:`claimx_worker.testing.claimx_api_fixtures`), or as a process::
+fixture ``claimx_api`` (:mod:`claimx_worker.testing.claimx_api_fixtures`), or as a process
+(``--help`` explains it; it prints its base URL, then logs in the worker's format)::
 
     python -m claimx_worker.testing.claimx_api --port 8765 --latency-ms 20
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import enum
 import random
 import sys
@@ -33,8 +33,10 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 from attrs import define, field
+from loguru import logger
 
 from claimx_worker.testing.background import BackgroundLoop
+from claimx_worker.testing.commands import command_parser, serve_until_signal, start_logging
 
 SIMULATOR_TOKEN = "c2ltdWxhdG9yOm5vdC1hLXNlY3JldA=="
 """The Basic token the simulator accepts by default (base64 of ``simulator:not-a-secret``)."""
@@ -102,6 +104,14 @@ class SimulatedData:
     @staticmethod
     def _date(rng: random.Random, days: int = 400) -> str:
         moment = _EPOCH + timedelta(days=rng.randrange(days), seconds=rng.randrange(86_400))
+        return moment.isoformat().replace("+00:00", "Z")
+
+    @staticmethod
+    def _date_after(rng: random.Random, start: str, days: int) -> str:
+        """A time up to ``days`` days after the ISO time ``start`` (strictly after it)."""
+        moment = datetime.fromisoformat(start) + timedelta(
+            days=rng.randrange(days), seconds=rng.randrange(1, 86_400)
+        )
         return moment.isoformat().replace("+00:00", "Z")
 
     def project(self, project_id: int) -> dict[str, Any]:
@@ -198,17 +208,21 @@ class SimulatedData:
         task_id = template_ids[assignment_id % len(template_ids)]
         project_id = max(assignment_id // 1000, 1)
         completed = rng.random() < 0.5
+        assignee_id, assignor_id = rng.randrange(1, 10_000), rng.randrange(1, 10_000)
+        assignor = f"assignor{rng.randrange(100)}@insurer.example"
+        assigned = self._date(rng)
         return {
             "assignmentId": assignment_id,
             "taskId": task_id,
             "taskName": f"Task template {task_id}",
             "formId": f"form-{task_id}",
             "projectId": project_id,
-            "assigneeId": rng.randrange(1, 10_000),
-            "assignorId": rng.randrange(1, 10_000),
-            "assignor": f"assignor{rng.randrange(100)}@insurer.example",
-            "dateAssigned": self._date(rng),
-            "dateCompleted": self._date(rng) if completed else None,
+            "assigneeId": assignee_id,
+            "assignorId": assignor_id,
+            "assignor": assignor,
+            "dateAssigned": assigned,
+            # completed within two weeks of the assignment; the API has no due date
+            "dateCompleted": self._date_after(rng, assigned, 14) if completed else None,
             "cancelledDate": None,
             "status": "COMPLETED" if completed else "ASSIGNED",
             "pdfProjectMediaId": project_id * 1000 if completed else None,
@@ -481,22 +495,51 @@ class ClaimXApiSimulator:
         return self._json(project_id)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Serve the simulator until interrupted; prints its base URL on the first line."""
-    parser = argparse.ArgumentParser(prog="python -m claimx_worker.testing.claimx_api")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--token", default=SIMULATOR_TOKEN, help="the Basic token to accept")
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m claimx_worker.testing.claimx_api``."""
+    parser = command_parser(
+        "claimx_worker.testing.claimx_api",
+        description="Serve the ClaimX API simulator on loopback: the ClaimX REST endpoints the "
+        "worker calls\n(project export, project media, custom task assignments, the "
+        "VIDEO_COLLABORATION report,\nproject id by claim number) with generated data that is a "
+        "pure function of the seed and\nthe ids asked for, behind HTTP Basic authentication.\n\n"
+        "Prints its base URL on the first line of stdout, then logs to stderr in the worker's\n"
+        "format (LOG_LEVEL, LOG_FORMAT). Runs until Ctrl-C or SIGTERM.",
+        epilog="Point a worker at it with CLAIMX_API_URL=<the printed URL> and\n"
+        "CLAIMX_API_TOKEN=<the --token value>. Example, with faults:\n\n"
+        "  python -m claimx_worker.testing.claimx_api --port 8765 --latency-ms 20 \\\n"
+        "      --error-rate 429=0.05 --error-rate timeout=0.01",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port to listen on; 0 picks a free one"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed of the generated data (same seed, same data)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay before every answer, in milliseconds"
+    )
+    parser.add_argument(
+        "--token",
+        default=SIMULATOR_TOKEN,
+        help="the Basic token to accept (Authorization: Basic TOKEN); others get 401",
+    )
     parser.add_argument(
         "--error-rate",
         action="append",
         default=[],
         metavar="FAULT=RATE",
-        help="e.g. 429=0.1, 503=0.05, timeout=0.01 (repeatable)",
+        help="answer this share of requests with FAULT: an HTTP status (429 and 503 come with "
+        "Retry-After) or 'timeout' (never answer); e.g. 429=0.1 (repeatable)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the simulator until SIGINT or SIGTERM; prints its base URL on the first line."""
+    args = argument_parser().parse_args(argv)
+    start_logging()
     simulator = ClaimXApiSimulator(seed=args.seed, host=args.host, port=args.port)
     simulator.knobs.latency_seconds = args.latency_ms / 1000
     simulator.knobs.token = args.token
@@ -505,22 +548,12 @@ def main(argv: list[str] | None = None) -> None:
         key: Fault = "timeout" if fault == "timeout" else int(fault)
         simulator.knobs.error_rates[key] = float(rate)
 
-    async def serve() -> None:
-        await simulator.start_async()
+    def ready() -> None:
         print(simulator.base_url, flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await simulator.stop_async()
+        logger.bind(url=simulator.base_url, seed=args.seed).info("ClaimX API simulator listening")
 
-    # The worker's loop choice (uvloop: less CPU beside the worker), imported only when run as a
-    # script: the kit's fixtures do not need the Kafka modules.
-    from claimx_worker.kafka.run import event_loop_factory
-    from claimx_worker.kafka.settings import EventLoopKind
-
-    new_loop = event_loop_factory(EventLoopKind.AUTO)
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_loop) as runner:
-        runner.run(serve())
+    serve_until_signal(simulator.start_async, simulator.stop_async, ready)
+    logger.info("ClaimX API simulator stopped")
     sys.exit(0)
 
 

@@ -1,17 +1,20 @@
 """The demo: ``claimx-worker run`` on a local broker with the ClaimX API simulator.
 
-``python -m claimx_worker.testing.demo [--events N]`` (what ``nox -s demo`` runs) starts a local
-Apache Kafka broker (or uses ``KAFKA_BOOTSTRAP_SERVERS``), the ClaimX API simulator and a webhook
-receiver on loopback; produces a stream of sample ClaimX events (every event type, task events
-whose templates match the shipped task trigger, an unknown type and one malformed message); runs
-the real worker with the repository's ``plugins/config/`` pointed at the receiver; waits until
-every event is committed; stops the worker with SIGTERM; and prints what happened. It exits
-non-zero when anything expected did not arrive.
+``python -m claimx_worker.testing.demo [--events N]`` (what ``nox -s demo`` runs) starts the
+sandbox (:mod:`claimx_worker.testing.sandbox`: a local Apache Kafka broker, or
+``KAFKA_BOOTSTRAP_SERVERS``; the ClaimX API simulator; a webhook receiver); produces a stream of
+sample ClaimX events (every event type, task events whose templates match the shipped task
+trigger, an unknown type and one malformed message); runs the real worker with the repository's
+``plugins/config/`` pointed at the receiver; waits until every event is committed; stops the
+worker with SIGTERM; and prints what happened. It exits non-zero when anything expected did not
+arrive. Each run has its own topics and consumer group (named after a run id, deleted at the
+end), so a broker that already holds data, from an earlier run or anything else, changes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -19,57 +22,88 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import frozen
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
-from claimx_worker.model.event import EventType
-from claimx_worker.testing.claimx_api import (
-    DEFAULT_TASK_TEMPLATE_IDS,
-    SIMULATOR_TOKEN,
-    ClaimXApiSimulator,
-    SimulatedData,
+from claimx_worker.kafka.settings import (
+    EnrichmentWorkerSettings,
+    ProcessingSettings,
+    TopicSettings,
 )
-from claimx_worker.testing.kafka import open_kafka_broker
+from claimx_worker.model.event import EventType
+from claimx_worker.testing.claimx_api import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
+from claimx_worker.testing.commands import start_logging
+from claimx_worker.testing.kafka import KafkaBrokerError
+from claimx_worker.testing.producing import Message, produce_messages
+from claimx_worker.testing.sandbox import TASK_TRIGGER_TOPIC, Sandbox, worker_topics
 from claimx_worker.testing.webhooks import WebhookReceiver
 
 SEED = 7
-GROUP = "claimx-demo-worker"
-INPUT_TOPIC = "claimx.enrichment.pending"
-TRIGGER_TOPIC = "claimx.task-triggers"
-OUTPUT_TOPICS = (
-    "claimx.enriched",
-    "claimx.downloads.pending",
-    TRIGGER_TOPIC,
-    "claimx.enrichment.dlq",
-    "claimx.actions.dlq",
-)
 PHOTO_TEMPLATE, DAMAGE_TEMPLATE = 456, 789
-WEBHOOK_TOKEN = "demo-webhook-token"  # a demo value; the worker must never log it
-SETTINGS = """\
-kafka:
-  bootstrap_servers: {bootstrap}
-  create_topics: true
-  topic_partitions: 6
-  claimx:
-    enrichment_worker:
-      consumer_group: {group}
-      processing:
-        plugins_dir: {plugins_dir}
-        commit_interval_seconds: 1
-        drain_deadline_seconds: 15
-        retry_delays: [5s, 30s]
-claimx_api:
-  base_url: {api}
-  token: ${{CLAIMX_API_TOKEN}}
-metrics:
-  port: 0
-"""
+RETRY_DELAYS = ("5s", "30s")
+
+
+@frozen
+class DemoRun:
+    """The names of one run: its topics and consumer group carry the run id."""
+
+    run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def worker(self) -> EnrichmentWorkerSettings:
+        """The worker's group and topics (``demo-<run id>.claimx.enrichment.pending``, ...)."""
+        defaults = attrs.asdict(TopicSettings())
+        topics = TopicSettings(**{key: self._prefixed(name) for key, name in defaults.items()})
+        return EnrichmentWorkerSettings(
+            consumer_group=f"claimx-demo-worker-{self.run_id}",
+            topics=topics,
+            processing=ProcessingSettings(retry_delays=RETRY_DELAYS),
+        )
+
+    @property
+    def trigger_topic(self) -> str:
+        """The topic the shipped task trigger publishes to in this run."""
+        return self._prefixed(TASK_TRIGGER_TOPIC)
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic of the run."""
+        return [*worker_topics(self.worker), self.trigger_topic]
+
+    def settings_file(self, plugins_dir: Path) -> str:
+        """The worker's settings for this run (JSON, which the YAML loader reads as is)."""
+        worker = self.worker
+        processing = {
+            "plugins_dir": str(plugins_dir),
+            "commit_interval_seconds": 1,
+            "drain_deadline_seconds": 15,
+            "retry_delays": list(worker.processing.retry_delays),
+        }
+        settings = {
+            "kafka": {
+                "claimx": {
+                    "enrichment_worker": {
+                        "consumer_group": worker.consumer_group,
+                        "topics": attrs.asdict(worker.topics),
+                        "processing": processing,
+                    }
+                }
+            },
+            "claimx_api": {"base_url": "${CLAIMX_API_URL}", "token": "${CLAIMX_API_TOKEN}"},
+            "metrics": {"port": 0},
+        }
+        return json.dumps(settings, indent=2)
+
+    def _prefixed(self, name: str) -> str:
+        return f"demo-{self.run_id}.{name}"
 
 
 @frozen
@@ -123,22 +157,23 @@ def expectations(events: list[dict[str, Any]]) -> Expected:
     )
 
 
-def produce(bootstrap: str, events: list[dict[str, Any]]) -> None:
+def messages(events: list[dict[str, Any]]) -> list[Message]:
     """The events keyed by project id, plus one malformed message."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for event in events:
-        producer.produce(INPUT_TOPIC, json.dumps(event).encode(), key=event["projectId"].encode())
-    producer.produce(INPUT_TOPIC, b"{this is not json", key=b"malformed")
-    if producer.flush(30):
-        raise RuntimeError("the sample events were not all acknowledged")
+    return [
+        *((event["projectId"].encode(), json.dumps(event).encode()) for event in events),
+        (b"malformed", b"{this is not json"),
+    ]
 
 
-def wait_until_committed(bootstrap: str, expected: int, worker: subprocess.Popen[bytes]) -> int:
+def wait_until_committed(
+    bootstrap: str, run: DemoRun, expected: int, worker: subprocess.Popen[bytes]
+) -> int:
     """Poll the worker's committed offsets until they cover ``expected`` events (or 120 s)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP})
+    group, topic = run.worker.consumer_group, run.worker.topics.pending
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
-        partitions = consumer.list_topics(INPUT_TOPIC, timeout=10).topics[INPUT_TOPIC].partitions
-        assignment = [TopicPartition(INPUT_TOPIC, p) for p in partitions]
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        assignment = [TopicPartition(topic, p) for p in partitions]
         deadline = time.monotonic() + 120
         done = 0
         while time.monotonic() < deadline and worker.poll() is None:
@@ -178,37 +213,22 @@ def main(argv: list[str] | None = None) -> int:
         "--plugins-dir", type=Path, default=Path("plugins/config"), help="plugin instances"
     )
     args = parser.parse_args(argv)
+    start_logging()
+    run = DemoRun()
     with (
         tempfile.TemporaryDirectory(prefix="claimx-demo-") as workdir,
-        open_kafka_broker() as broker,
-        ClaimXApiSimulator(seed=SEED) as api,
-        WebhookReceiver() as receiver,
+        Sandbox(topics=run.topics, seed=SEED, log_webhooks=False) as sandbox,
     ):
-        bootstrap = broker.bootstrap_servers
-        broker.create_topics(TRIGGER_TOPIC, partitions=6, exist_ok=True)  # the trigger's topic
-        print(f"Kafka broker      {bootstrap}")
-        print(f"ClaimX API        {api.base_url} (simulator, seed {SEED})")
-        print(f"Webhook receiver  {receiver.base_url}")
-        events = list(sample_events(args.events, SimulatedData(SEED), api.base_url))
+        bootstrap = sandbox.broker.bootstrap_servers
+        print(f"Kafka broker      {bootstrap} (topics demo-{run.run_id}.*)")
+        print(f"ClaimX API        {sandbox.api.base_url} (simulator, seed {SEED})")
+        print(f"Webhook receiver  {sandbox.receiver.base_url}")
+        events = list(sample_events(args.events, SimulatedData(SEED), sandbox.api.base_url))
         expected = expectations(events)
         config = Path(workdir, "claimx_config.yaml")
-        config.write_text(
-            SETTINGS.format(
-                bootstrap=bootstrap,
-                group=GROUP,
-                plugins_dir=args.plugins_dir.resolve(),
-                api=api.base_url,
-            )
-        )
+        config.write_text(run.settings_file(args.plugins_dir.resolve()))
         log_path = Path(workdir, "worker.log")
-        env = {
-            **os.environ,
-            "CLAIMX_API_TOKEN": SIMULATOR_TOKEN,
-            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-            "TASK_TRIGGER_TOPIC": TRIGGER_TOPIC,
-            "TASK_TRIGGER_WEBHOOK_URL": receiver.url("/hooks/task-trigger"),
-            "DAMAGE_ASSESSMENT_WEBHOOK_URL": receiver.url("/hooks/damage-assessment"),
-        }
+        env = {**os.environ, **sandbox.environment(), "TASK_TRIGGER_TOPIC": run.trigger_topic}
         command = [
             str(Path(sys.executable).with_name("claimx-worker")),
             "run",
@@ -216,21 +236,30 @@ def main(argv: list[str] | None = None) -> int:
             str(config),
         ]
         print(f"\n$ {' '.join(command)}")
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                started = time.monotonic()
-                _wait_for_line(log_path, "Partitions assigned", worker)
-                produce(bootstrap, events)
-                print(f"Produced {len(events)} sample events and 1 malformed message")
-                committed = wait_until_committed(bootstrap, expected.events, worker)
-                elapsed = time.monotonic() - started
-                receiver.wait_until(lambda: len(receiver.requests) >= expected.webhooks, 30)
-            finally:
-                worker.send_signal(signal.SIGTERM)
-                status = worker.wait(60)
-        lines = log_path.read_text(errors="replace").splitlines()
-        return _report(bootstrap, receiver, expected, committed, elapsed, status, lines)
+        try:
+            with log_path.open("wb") as log:
+                worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    started = time.monotonic()
+                    _wait_for_line(log_path, "Partitions assigned", worker)
+                    config_kafka = {"bootstrap.servers": bootstrap}
+                    produce_messages(config_kafka, run.worker.topics.pending, messages(events))
+                    print(f"Produced {len(events)} sample events and 1 malformed message")
+                    committed = wait_until_committed(bootstrap, run, expected.events, worker)
+                    elapsed = time.monotonic() - started
+                    sandbox.receiver.wait_until(
+                        lambda: len(sandbox.receiver.requests) >= expected.webhooks, 30
+                    )
+                finally:
+                    worker.send_signal(signal.SIGTERM)
+                    status = worker.wait(60)
+            lines = log_path.read_text(errors="replace").splitlines()
+            return _report(
+                bootstrap, run, sandbox.receiver, expected, committed, elapsed, status, lines
+            )
+        finally:
+            with contextlib.suppress(KafkaBrokerError):
+                sandbox.broker.delete_topics(run.topics)
 
 
 def _wait_for_line(path: Path, text: str, worker: subprocess.Popen[bytes]) -> None:
@@ -244,6 +273,7 @@ def _wait_for_line(path: Path, text: str, worker: subprocess.Popen[bytes]) -> No
 
 def _report(
     bootstrap: str,
+    run: DemoRun,
     receiver: WebhookReceiver,
     expected: Expected,
     committed: int,
@@ -251,7 +281,11 @@ def _report(
     status: int,
     lines: list[str],
 ) -> int:
-    counts = count_messages(bootstrap, OUTPUT_TOPICS)
+    topics = run.worker.topics
+    counts = count_messages(
+        bootstrap,
+        (topics.enriched, topics.downloads, run.trigger_topic, topics.dlq, topics.actions_dlq),
+    )
     matched = sum("Task trigger matched" in line for line in lines)
     webhooks = Counter(r.path for r in receiver.requests if 200 <= r.status < 300)
     print("\nWorker log (first trigger lines):")
@@ -261,11 +295,11 @@ def _report(
         ("events committed", committed, expected.events),
         ("triggers fired", matched, None),
         ("webhooks received", sum(webhooks.values()), expected.webhooks),
-        ("messages on " + TRIGGER_TOPIC, counts[TRIGGER_TOPIC], expected.trigger_messages),
-        ("entity-row messages (claimx.enriched)", counts["claimx.enriched"], None),
-        ("download tasks (claimx.downloads.pending)", counts["claimx.downloads.pending"], None),
-        ("events in the DLQ (claimx.enrichment.dlq)", counts["claimx.enrichment.dlq"], None),
-        ("actions in the DLQ (claimx.actions.dlq)", counts["claimx.actions.dlq"], None),
+        ("messages on the trigger topic", counts[run.trigger_topic], expected.trigger_messages),
+        ("entity-row messages (claimx.enriched)", counts[topics.enriched], None),
+        ("download tasks (claimx.downloads.pending)", counts[topics.downloads], None),
+        ("events in the DLQ (claimx.enrichment.dlq)", counts[topics.dlq], None),
+        ("actions in the DLQ (claimx.actions.dlq)", counts[topics.actions_dlq], None),
     ]
     print(f"\nWhat happened (worker exit status {status}, {elapsed:.1f} s):")
     failures = 0
@@ -274,7 +308,7 @@ def _report(
         failures += not ok
         note = "" if want is None else f"  (expected {want})" + ("" if ok else "  MISSING")
         print(f"  {label:<44} {value:>6}{note}")
-    dead_letters = counts["claimx.enrichment.dlq"] + counts["claimx.actions.dlq"]
+    dead_letters = counts[topics.dlq] + counts[topics.actions_dlq]
     if dead_letters != expected.invalid:
         failures += 1
         print(f"Expected only the {expected.invalid} malformed message in the DLQs.")

@@ -14,8 +14,8 @@ Two ways to run it:
   ``with WebhookReceiver() as receiver``). The recorded requests may be read from any thread.
 
 Command line: ``python -m claimx_worker.testing.webhooks [--port N] [--record FILE.jsonl]
-[--status CODE] [--delay SECONDS]`` prints its URL on the first line and runs until SIGINT or
-SIGTERM.
+[--status CODE] [--delay SECONDS]`` prints its URL on the first line, logs every request to
+stderr in the worker's format (``log_requests``) and runs until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import signal
 import socket
 import sys
 import threading
@@ -39,8 +38,11 @@ from typing import IO, Any, Self
 
 import attrs
 from aiohttp import web
+from loguru import logger
 
+from claimx_worker.actions.identity import HTTP_IDEMPOTENCY_HEADER
 from claimx_worker.testing.background import BackgroundLoop
+from claimx_worker.testing.commands import command_parser, serve_until_signal, start_logging
 
 
 @attrs.define
@@ -124,8 +126,11 @@ class WebhookReceiver:
         port: int = 0,
         record: Path | None = None,
         default: Behaviour | None = None,
+        log_requests: bool = False,
     ) -> None:
         self.default = default or Behaviour()
+        self.log_requests = log_requests
+        """Log an INFO line per request: ``Webhook received | method path status ...``."""
         self._host = host
         self._port = port
         self._record_path = record
@@ -289,45 +294,57 @@ class WebhookReceiver:
         with self._changed:
             self._requests.append(received)
             self._changed.notify_all()
+        if self.log_requests:
+            fields: dict[str, object] = {"method": received.method, "path": path, "status": status}
+            key = headers.get(HTTP_IDEMPOTENCY_HEADER.lower())
+            if key is not None:
+                fields["idempotency_key"] = key
+            logger.bind(**fields, bytes=len(body)).info("Webhook received")
         answer = {}
         if failing and behaviour.retry_after is not None:
             answer["Retry-After"] = behaviour.retry_after
         return web.Response(status=status, headers=answer)
 
 
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m claimx_worker.testing.webhooks``."""
+    parser = command_parser(
+        "claimx_worker.testing.webhooks",
+        description="Serve a webhook receiver on loopback: it answers every request on any path "
+        "with --status\n(after --delay seconds), logs each one to stderr in the worker's format "
+        "(LOG_LEVEL,\nLOG_FORMAT) and, with --record, appends it (headers, body, answer, timing) "
+        "to a JSON-lines file.\n\nPrints its base URL on the first line of stdout. Runs until "
+        "Ctrl-C or SIGTERM.",
+        epilog="Example: point the task trigger's webhooks at it:\n\n"
+        "  python -m claimx_worker.testing.webhooks --port 8766 --record hooks.jsonl\n"
+        "  export TASK_TRIGGER_WEBHOOK_URL=http://127.0.0.1:8766/hooks/task-trigger",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--record", type=Path, help="append every request to this JSON-lines file")
+    parser.add_argument("--status", type=int, default=200, help="the HTTP status of every answer")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve a receiver until SIGINT or SIGTERM; prints its base URL on the first line."""
-    parser = argparse.ArgumentParser(prog="python -m claimx_worker.testing.webhooks")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--record", type=Path, help="append every request to this JSON-lines file")
-    parser.add_argument("--status", type=int, default=200, help="the answer to every request")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
-    args = parser.parse_args(argv)
+    args = argument_parser().parse_args(argv)
+    start_logging()
     receiver = WebhookReceiver(
         host=args.host,
         port=args.port,
         record=args.record,
         default=Behaviour(status=args.status, delay=args.delay),
+        log_requests=True,
     )
 
-    async def serve() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopping.set)
-        async with receiver:
-            print(receiver.base_url, flush=True)
-            await stopping.wait()
+    def ready() -> None:
+        print(receiver.base_url, flush=True)
+        logger.bind(url=receiver.base_url, status=args.status).info("Webhook receiver listening")
 
-    # The worker's loop choice (uvloop: less CPU beside the worker), imported only when run as a
-    # script: the kit's fixtures do not need the Kafka modules.
-    from claimx_worker.kafka.run import event_loop_factory
-    from claimx_worker.kafka.settings import EventLoopKind
-
-    new_loop = event_loop_factory(EventLoopKind.AUTO)
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        runner.run(serve())
+    serve_until_signal(receiver.start, receiver.aclose, ready)
+    logger.info("Webhook receiver stopped")
     sys.exit(0)
 
 

@@ -85,7 +85,7 @@ def test_incompatibility_names_instance_distribution_requirement_and_worker() ->
     assert incompatibility(plugin, instance="alerts", worker_version="0.1.0") == (
         "instance 'alerts': plugin 'acme' (acme-plugin 2.3.0) requires "
         "claimx-worker>=0.2,<0.3, but claimx-worker 0.1.0 is installed; install a release of "
-        "acme-plugin that supports claimx-worker 0.1.0 (see docs/upgrading.md)"
+        "acme-plugin that supports claimx-worker 0.1.0 (read: claimx-worker docs upgrading)"
     )
 
 
@@ -112,7 +112,7 @@ def test_an_incompatible_plugin_is_refused_before_its_module_is_imported(
     assert problem.message == (
         "instance 'probe': plugin 'probe' (claimx-probe 1.0.0) requires claimx-worker>=99, "
         f"but claimx-worker {__version__} is installed; install a release of claimx-probe "
-        f"that supports claimx-worker {__version__} (see docs/upgrading.md)"
+        f"that supports claimx-worker {__version__} (read: claimx-worker docs upgrading)"
     )
     assert not marker.exists()
     assert MODULE not in sys.modules
@@ -162,7 +162,7 @@ def test_validate_refuses_an_installed_incompatible_plugin_with_exit_2(
         f"{plugins_dir}/alerts/config.yaml:1: plugin: instance 'alerts': plugin 'probe' "
         f"(claimx-probe 1.0.0) requires claimx-worker<0.1,>=0.0.1, but claimx-worker "
         f"{__version__} is installed; install a release of claimx-probe that supports "
-        f"claimx-worker {__version__} (see docs/upgrading.md)\n"
+        f"claimx-worker {__version__} (read: claimx-worker docs upgrading)\n"
         "Invalid configuration: 1 problem.\n"
     )
     assert not marker.exists()

@@ -6,6 +6,7 @@ The generated project is built, installed and tested for real in
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 
@@ -179,3 +180,44 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert result.exit_code == 2
     assert message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_normalised_name_is_announced(tmp_path: Path) -> None:
+    result = new("Bad-Name", "--directory", str(tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "Plugin name 'Bad-Name' became 'bad_name' (entry points are lowercase letters, digits "
+        "and '_')."
+    )
+    assert (tmp_path / "claimx-plugin-bad-name").is_dir()
+
+
+def test_an_exact_name_is_not_announced(tmp_path: Path) -> None:
+    result = new("photo_alerts", "--directory", str(tmp_path))
+
+    assert result.stdout.startswith("Created ")
+
+
+def test_next_steps_install_into_the_workers_own_environment(tmp_path: Path) -> None:
+    """claimx-worker may not be on any package index: the steps use the environment it is
+    installed in, where the requirement is already met, or a wheel directory."""
+    result = new("photo_alerts", "--directory", str(tmp_path))
+
+    python = sys.executable
+    steps = result.stdout.split("\nNext")[1]
+    assert f"  {python} -m pip install -e '.[test]'" in steps
+    assert f"  uv pip install --python {python} -e '.[test]'" in steps
+    assert f"  {python} -m pytest" in steps
+    assert "pip install --find-links" in steps
+    # no bare `pip install -e`: it would look claimx-worker up on an index from any environment
+    assert not any(line.strip().startswith("pip install -e") for line in steps.splitlines())
+
+
+def test_the_readme_installs_without_claimx_worker_on_an_index(tmp_path: Path) -> None:
+    new("photo_alerts", "--directory", str(tmp_path))
+
+    readme = (tmp_path / "claimx-plugin-photo-alerts" / "README.md").read_text()
+    develop = readme.split("## Develop and test\n", 1)[1].split("\n## ", 1)[0]
+    assert "pip install --find-links" in develop
+    assert "environment where claimx-worker is installed" in develop

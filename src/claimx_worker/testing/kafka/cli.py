@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
 
+from loguru import logger
+
+from claimx_worker.testing.commands import command_parser, start_logging
 from claimx_worker.testing.kafka.environment import (
     BOOTSTRAP_SERVERS_ENV,
     DEFAULT_KAFKA_VERSION,
@@ -32,20 +34,30 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m claimx_worker.testing.kafka``: run a broker until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(
-        prog="python -m claimx_worker.testing.kafka",
-        description="Start a local Apache Kafka broker (KRaft, one node) for development and "
-        f"tests, or use ${BOOTSTRAP_SERVERS_ENV} when it is set. Prints "
-        f"{BOOTSTRAP_SERVERS_ENV}=HOST:PORT once ready.",
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m claimx_worker.testing.kafka``."""
+    parser = command_parser(
+        "claimx_worker.testing.kafka",
+        description="Start a local Apache Kafka broker (KRaft, one combined broker and "
+        "controller node) on\nloopback for development and tests, or use the broker in "
+        f"${BOOTSTRAP_SERVERS_ENV} when it is\nset. It needs Java 17+ (java on PATH or "
+        "JAVA_HOME) and Maven (mvn): the first start\nresolves Apache Kafka's jars from Maven "
+        "Central into ~/.cache/claimx-worker/kafka/, later\nstarts reuse them. Data lives in a "
+        "temporary folder, removed on stop.\n\n"
+        f"Prints {BOOTSTRAP_SERVERS_ENV}=HOST:PORT on stdout once ready, then logs to stderr in "
+        "the\nworker's format (LOG_LEVEL, LOG_FORMAT). Runs until Ctrl-C or SIGTERM.",
+        epilog="Example:\n\n"
+        "  python -m claimx_worker.testing.kafka --port 9092 --create-topic "
+        "claimx.enrichment.pending:6",
     )
-    parser.add_argument("--port", type=int, help="PLAINTEXT port on 127.0.0.1 (default: free)")
+    parser.add_argument(
+        "--port", type=int, help="PLAINTEXT port on 127.0.0.1 (default: a free one)"
+    )
     parser.add_argument(
         "--version",
         dest="kafka_version",
         metavar="KAFKA_VERSION",
-        help=f"Apache Kafka version (default: ${KAFKA_VERSION_ENV} or {DEFAULT_KAFKA_VERSION})",
+        help=f"Apache Kafka version (default: ${KAFKA_VERSION_ENV}, else {DEFAULT_KAFKA_VERSION})",
     )
     parser.add_argument(
         "--create-topic",
@@ -58,15 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--auto-create-topics", action="store_true", help="let the broker auto-create topics"
     )
-    parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds (default: 60)")
+    parser.add_argument(
+        "--startup-timeout", type=float, default=60.0, help="seconds to wait for the broker"
+    )
     parser.add_argument(
         "--check", action="store_true", help="start, print the address, stop and exit 0"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m claimx_worker.testing.kafka``: run a broker until SIGINT/SIGTERM."""
+    args = argument_parser().parse_args(argv)
+    start_logging()
     if os.environ.get(BOOTSTRAP_SERVERS_ENV, "").strip() and (args.port or args.kafka_version):
-        print(
-            f"note: {BOOTSTRAP_SERVERS_ENV} is set; using that broker, --port/--version ignored",
-            file=sys.stderr,
+        logger.warning(
+            "{} is set: using that broker, --port and --version ignored", BOOTSTRAP_SERVERS_ENV
         )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     ready = False
@@ -79,20 +98,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as broker:
             ready = True
             for name in broker.create_topics(args.create_topic, exist_ok=True):
-                print(f"topic ready: {name}", file=sys.stderr)
+                logger.bind(topic=name).info("Topic ready")
             print(f"{BOOTSTRAP_SERVERS_ENV}={broker.bootstrap_servers}", flush=True)
             if args.check:
                 return 0
-            print("Kafka is running; stop with Ctrl-C or SIGTERM", file=sys.stderr, flush=True)
+            logger.bind(bootstrap_servers=broker.bootstrap_servers).info(
+                "Kafka is running; stop with Ctrl-C or SIGTERM"
+            )
             while not isinstance(broker, LocalKafkaBroker) or broker.is_running:
                 time.sleep(0.5)
             assert isinstance(broker, LocalKafkaBroker)
-            print(f"error: the broker exited\n{broker.log_tail()}", file=sys.stderr)
+            logger.bind(log=broker.log_tail()).error("The Kafka broker exited")
             return 1
     except KafkaBrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        logger.bind(error=str(exc)).error("No Kafka broker")
         return 1
     except KeyboardInterrupt:
-        return 0 if ready else 130
+        if not ready:
+            return 130
+        logger.info("Kafka broker stopped")
+        return 0
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
 from claimx_worker.testing.kafka.errors import KafkaBrokerError
 from claimx_worker.testing.kafka.topics import TopicSpec, topic_specs
 
@@ -41,9 +42,10 @@ class KafkaBroker:
         return {"bootstrap.servers": self.bootstrap_servers, **(extra or {})}
 
     def admin(self) -> Any:
-        """A shared ``confluent_kafka.admin.AdminClient`` for this broker."""
+        """A shared ``confluent_kafka.admin.AdminClient`` for this broker (librdkafka's own
+        lines go through :mod:`logging`, so into the worker's log format when it is set up)."""
         if self._admin is None:
-            self._admin = AdminClient(self.client_config())
+            self._admin = AdminClient(self.client_config({"logger": LIBRDKAFKA_LOGGER}))
         return self._admin
 
     def _check_alive(self) -> None:
