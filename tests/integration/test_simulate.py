@@ -34,6 +34,8 @@ ENV = {
     "TASK_TRIGGER_TOPIC": "",
     "TASK_TRIGGER_WEBHOOK_URL": PHOTO_URL,
     "DAMAGE_ASSESSMENT_WEBHOOK_URL": DAMAGE_URL,
+    # a ${VAR} value is a secret unless declared public: these URLs carry no credential
+    "CLAIMX_PUBLIC_VARIABLES": "TASK_TRIGGER_WEBHOOK_URL DAMAGE_ASSESSMENT_WEBHOOK_URL",
 }
 
 
@@ -63,6 +65,15 @@ def payload_checks(payload: dict[str, Any], *, event_type: str, status: str) -> 
     assert payload["task_status"] == status
     assert payload["task"]["task_id"] == 456
     assert "project" not in payload  # include_project_data: false
+
+
+def test_a_webhook_url_from_a_variable_is_masked_unless_declared_public() -> None:
+    raw = example("custom_task_completed")
+    private = {**ENV, "CLAIMX_PUBLIC_VARIABLES": ""}
+    result = invoke("-", "--simulator", "--plugins-dir", PLUGINS, "--json", stdin=raw, env=private)
+    _, webhook, _ = actions_of(result)
+    assert webhook["url"] == "***"
+    assert PHOTO_URL not in result.output
 
 
 def test_a_completed_photo_task_through_the_simulator_gives_the_documented_actions() -> None:
