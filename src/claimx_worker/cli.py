@@ -155,8 +155,11 @@ def plugins_list(plugins_dir: str | None, config_file: Path | None, as_json: boo
 def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
     """Import and validate every configured instance; exit 2 with every problem if any.
 
-    Starts no consumer and calls no on_load.
+    Starts no consumer and calls no on_load. A --plugins-dir that does not exist is exit 2.
     """
+    if plugins_dir and not Path(plugins_dir).exists():
+        click.echo(f"Plugins directory not found: {plugins_dir}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE)
     redactor = _logging_redactor()
     inventory = _inventory(plugins_dir, config_file, redactor)
     names = ", ".join(instance.name for instance in inventory.plugins.instances) or "none"
