@@ -150,8 +150,7 @@ def test_missing_directory_is_a_warning(tmp_path: Path, log_lines: list[str]) ->
 
     assert plugins.instances == ()
     assert log_lines == [
-        "WARNING: Plugins directory does not exist; no plugin loaded "
-        f"| plugins_dir={tmp_path / 'absent'}"
+        f"WARNING: Plugins directory not found | plugins_dir={tmp_path / 'absent'}"
     ]
 
 
