@@ -125,16 +125,17 @@ def plugins() -> None:
 
 
 def _inventory(plugins_dir: str | None, config_file: Path | None, redactor: Redactor) -> Inventory:
-    """The inventory; exit 2 with the problems of an invalid configuration. Every secret of the
-    settings (read when ``--config`` names them or ``--plugins-dir`` is not given) and of the
-    plugin configs is registered with ``redactor`` before any plugin code runs."""
+    """The inventory (problems in the plugin configs collected, not raised); exit 2 with the
+    problems of invalid worker settings. Every secret of the settings (read when ``--config``
+    names them or ``--plugins-dir`` is not given) and of the plugin configs is registered with
+    ``redactor`` before any plugin code runs."""
     try:
         needed = plugins_dir is None or config_file is not None
         settings = _settings(config_file, redactor) if needed else WorkerSettings()
-        directory = _plugins_dir(plugins_dir, settings)
-        return take_inventory(directory, env=os.environ, redactor=redactor)
     except ConfigError as error:
         exit_with_config_error(error, redactor)
+    directory = _plugins_dir(plugins_dir, settings)
+    return take_inventory(directory, env=os.environ, redactor=redactor)
 
 
 @plugins.command("list")
@@ -142,11 +143,17 @@ def _inventory(plugins_dir: str | None, config_file: Path | None, redactor: Reda
 @_config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins_list(plugins_dir: str | None, config_file: Path | None, as_json: bool) -> None:
-    """List installed plugins and configured instances in run order (calls no on_load)."""
+    """List installed plugins and every configured instance in run order (calls no on_load).
+
+    Invalid instances are listed too, with their first problem; then every problem is printed
+    to stderr and the exit code is 2. Exit 0 when all is valid.
+    """
     redactor = _logging_redactor()
     inventory = _inventory(plugins_dir, config_file, redactor)
     listing = json.dumps(inventory.to_json(), indent=2) if as_json else inventory.render()
     click.echo(redactor.redact(listing))
+    if inventory.problems:
+        exit_with_config_error(ConfigError(inventory.problems), redactor)
 
 
 @plugins.command("validate")
@@ -155,11 +162,16 @@ def plugins_list(plugins_dir: str | None, config_file: Path | None, as_json: boo
 def plugins_validate(plugins_dir: str | None, config_file: Path | None) -> None:
     """Import and validate every configured instance; exit 2 with every problem if any.
 
-    Starts no consumer and calls no on_load.
+    Starts no consumer and calls no on_load. A --plugins-dir that does not exist is exit 2.
     """
+    if plugins_dir and not Path(plugins_dir).exists():
+        click.echo(f"Plugins directory not found: {plugins_dir}", err=True)
+        raise SystemExit(CONFIG_EXIT_CODE)
     redactor = _logging_redactor()
     inventory = _inventory(plugins_dir, config_file, redactor)
-    names = ", ".join(instance.name for instance in inventory.plugins.instances) or "none"
+    if inventory.problems:
+        exit_with_config_error(ConfigError(inventory.problems), redactor)
+    names = ", ".join(instance.name for instance in inventory.check.plugins.instances) or "none"
     click.echo(
         redactor.redact(f"Plugin configuration is valid. Enabled instances in run order: {names}.")
     )

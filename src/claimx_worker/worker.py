@@ -259,10 +259,6 @@ async def start_plugins(
         redactor=redactor,
     )
     await host.start()
-    for instance in host.instances:
-        logger.bind(
-            instance=instance.name, plugin=instance.origin, priority=instance.spec.priority
-        ).info("Plugin instance loaded")
     return host
 
 

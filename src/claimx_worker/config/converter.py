@@ -7,6 +7,8 @@
   expected, structured as ``{"field": scalar}``.
 - A field whose YAML key differs from its Python name (e.g. ``class``) declares it with
   ``attrs.field(metadata={CONFIG_KEY: "class"})``.
+- Every failing attrs validator of a class is reported, not only the first one its ``__init__``
+  raises (see :func:`_every_refusal`).
 
 Wrong values raise :class:`~claimx_worker.config.problems.ConfigValueError` with the message the
 problem report shows; a string that came from ``${VAR}`` is named by its variables, never quoted.
@@ -24,6 +26,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 import attrs
 from cattrs import Converter
 from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
+from cattrs.errors import ClassValidationError
 from cattrs.gen import make_dict_structure_fn, override
 
 from claimx_worker.config.problems import ConfigValueError
@@ -211,6 +214,41 @@ class _Hooks:
                 if shorthand is None or value is None or isinstance(value, list):
                     self.expected("a mapping", value)
                 value = {shorthand: value}
-            return build(value, tp)
+            try:
+                return build(value, tp)
+            except ClassValidationError as error:
+                raise _every_refusal(error, lambda: build(value, tp)) from None
 
         return structure
+
+
+def _every_refusal(error: ClassValidationError, build: Callable[[], object]) -> Exception:
+    """``error``, or, when the class's ``__init__`` refused values its validators check, one
+    error per failing validator.
+
+    attrs stops at the first validator that raises. When every field structured (the only
+    exception is the constructor's), the instance is built again with validators disabled and
+    each field's validator runs on its own. Should that build fail too (``__attrs_post_init__``
+    cannot cope with the unvalidated values), ``error`` is returned unchanged.
+    """
+    if len(error.exceptions) != 1 or getattr(error.exceptions[0], "__notes__", None):
+        return error  # field problems (each with its note): already complete
+    previously = attrs.validators.get_disabled()
+    attrs.validators.set_disabled(True)
+    try:
+        instance = build()
+    except Exception:
+        return error
+    finally:
+        attrs.validators.set_disabled(previously)
+    refusals: list[Exception] = []
+    for attribute in attrs.fields(error.cl):
+        if attribute.validator is None:
+            continue
+        try:
+            attribute.validator(instance, attribute, getattr(instance, attribute.name))
+        except Exception as refusal:
+            refusals.append(refusal)
+    if not refusals:
+        return error  # __attrs_post_init__ refused: its one message says it all
+    return ClassValidationError(error.message, refusals, error.cl)

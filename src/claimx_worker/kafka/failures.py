@@ -63,7 +63,9 @@ class FailureRouter:
             log.opt(exception=exc).error("Unexpected error processing an event")
         route = await self._write(route, ctx, failure)
         if route.delay_label is not None:
-            log.bind(delay=route.delay_label).warning("Event failed; sent to a retry topic")
+            log.bind(delay=route.delay_label, error=failure.message).warning(
+                "Event failed; sent to a retry topic"
+            )
             self._metrics.retries[route.delay_label] += 1
             self._metrics.processed["retry"] += 1
         else:

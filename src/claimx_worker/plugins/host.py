@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.config.problems import ConfigError
+from claimx_worker.config.problems import ConfigError, display_path
 from claimx_worker.model.context import EventFailure, HandlerMetadata, Stage
 from claimx_worker.model.event import ClaimXEvent
 from claimx_worker.model.rows import EntityRows
@@ -89,6 +89,14 @@ class PluginHost:
         :class:`~claimx_worker.config.problems.ConfigError` with every problem, redacted.
         """
         plugins = load_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
+        for instance in plugins.instances:
+            logger.bind(
+                plugin_name=instance.name, plugin_dir=display_path(instance.spec.directory)
+            ).info("Loaded plugin from directory")
+        if plugins_dir is not None and plugins_dir.is_dir():
+            logger.bind(
+                plugins_dir=display_path(plugins_dir), plugins_loaded=len(plugins.instances)
+            ).info("Loaded plugins from directory")
         return cls(
             plugins,
             registry=registry,
@@ -126,6 +134,7 @@ class PluginHost:
                 raise ConfigError([instance.spec.problem(self._redactor.redact(problem))])
         self._topics = frozenset(topics)
         self._running = True
+        logger.bind(registered_plugins=len(self._loaded)).info("Plugin orchestrator initialized")
 
     async def stop(self) -> None:
         """Call ``on_unload`` of every loaded instance in reverse order; failures are logged."""

@@ -26,6 +26,7 @@ from claimx_worker.config.yaml_files import load_yaml
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
 _OUTSIDE = "links outside the plugins directory: refused (copy the file in, or link within it)"
+_EMPTY = "the file is empty: an instance needs at least 'plugin' (or 'module' and 'class')"
 _VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -83,35 +84,61 @@ class InstanceScan:
 
 
 def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan:
-    """Read every ``<dir>/config.yaml`` below ``plugins_dir`` (hidden and ``_`` dirs skipped).
+    """Read every instance below ``plugins_dir``: a directory holding a ``config.yaml`` is one
+    (and is not searched further); any other directory is searched, so instances may be grouped
+    (``<group>/<instance>/config.yaml``). Hidden and ``_`` directories are skipped; a directory
+    without ``config.yaml`` or subdirectories is listed in ``without_config``.
 
     A directory or file that is a link leading outside ``plugins_dir`` is a problem, unread."""
-    specs: list[InstanceSpec] = []
-    without_config: list[Path] = []
-    problems: list[ConfigProblem] = []
-    root = plugins_dir.resolve()
-    for directory in sorted(plugins_dir.iterdir()):
-        if not directory.is_dir() or directory.name.startswith((".", "_")):
-            continue
-        path = directory / CONFIG_FILE
-        if not path.is_file():
-            without_config.append(directory)
-            continue
-        if not path.resolve().is_relative_to(root):
-            problems.append(ConfigProblem(display_path(path), None, "", _OUTSIDE))
-            continue
-        try:
-            spec, spec_problems = _read_spec(path, env=env)
-        except ConfigError as error:  # unreadable, or not YAML
-            problems.extend(error.problems)
-            continue
-        problems.extend(spec_problems)
-        if spec is not None:
-            specs.append(spec)
-    unique = _unique_names(specs, problems)
+    scanner = _Scanner(plugins_dir.resolve(), env)
+    scanner.search(plugins_dir)
+    unique = _unique_names(scanner.specs, scanner.problems)
     return InstanceScan(
-        specs=tuple(unique), without_config=tuple(without_config), problems=tuple(problems)
+        specs=tuple(unique),
+        without_config=tuple(scanner.without_config),
+        problems=tuple(scanner.problems),
     )
+
+
+class _Scanner:
+    """One scan of a plugins directory; each directory (after links) is searched once."""
+
+    def __init__(self, root: Path, env: Mapping[str, str]) -> None:
+        self._root = root
+        self._env = env
+        self._searched: set[Path] = {root}
+        self.specs: list[InstanceSpec] = []
+        self.without_config: list[Path] = []
+        self.problems: list[ConfigProblem] = []
+
+    def search(self, directory: Path) -> None:
+        for child in sorted(directory.iterdir()):
+            if not child.is_dir() or child.name.startswith((".", "_")):
+                continue
+            resolved = child.resolve()
+            if not resolved.is_relative_to(self._root):
+                self.problems.append(ConfigProblem(display_path(child), None, "", _OUTSIDE))
+            elif (child / CONFIG_FILE).is_file():
+                self._read(child / CONFIG_FILE)
+            elif resolved not in self._searched:
+                self._searched.add(resolved)
+                if any(entry.is_dir() for entry in child.iterdir()):
+                    self.search(child)
+                else:
+                    self.without_config.append(child)
+
+    def _read(self, path: Path) -> None:
+        if not path.resolve().is_relative_to(self._root):
+            self.problems.append(ConfigProblem(display_path(path), None, "", _OUTSIDE))
+            return
+        try:
+            spec, spec_problems = _read_spec(path, env=self._env)
+        except ConfigError as error:  # unreadable, or not YAML
+            self.problems.extend(error.problems)
+            return
+        self.problems.extend(spec_problems)
+        if spec is not None:
+            self.specs.append(spec)
 
 
 def _read_spec(
@@ -122,6 +149,8 @@ def _read_spec(
     when the plugin class cannot be determined."""
     file = display_path(path)
     node = load_yaml(path)
+    if node is None:  # no document, or only comments
+        return None, [ConfigProblem(file, 1, "", _EMPTY)]
     problems: list[ConfigProblem] = []
     try:
         keys = _structure_keys(node, file, env, exclude=())

@@ -1,4 +1,5 @@
-"""What ``claimx-worker plugins list`` shows: installed entry points and configured instances."""
+"""What ``claimx-worker plugins list`` shows: installed entry points and every configured
+instance, the invalid ones marked with their first problem."""
 
 from __future__ import annotations
 
@@ -9,28 +10,31 @@ from typing import Any
 from attrs import frozen
 
 from claimx_worker._version import __version__
-from claimx_worker.config.problems import display_path
+from claimx_worker.config.problems import ConfigProblem, display_path
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
-from claimx_worker.plugins.instances import InstanceSpec
-from claimx_worker.plugins.loading import PluginSet, load_plugins
+from claimx_worker.plugins.instances import CONFIG_FILE, InstanceSpec
+from claimx_worker.plugins.loading import PluginCheck, PluginInstance, check_plugins
+
+_INSTALLED_HEADER = ["NAME", "DISTRIBUTION", "ENTRY POINT", "REQUIRES"]
+_INSTANCES_HEADER = ["#", "NAME", "PRIORITY", "STATUS", "DIRECTORY", "HOOKS OR FIRST PROBLEM"]
 
 
 @frozen(kw_only=True)
 class Inventory:
-    """Installed plugins and the instances configured in a plugins directory (loaded, valid)."""
+    """Installed plugins and every instance configured in a plugins directory, valid or not."""
 
     installed: tuple[InstalledPlugin, ...]
     plugins_dir: Path | None
-    plugins: PluginSet
+    check: PluginCheck
+
+    @property
+    def problems(self) -> tuple[ConfigProblem, ...]:
+        """Every configuration problem found (redacted); none when all is well."""
+        return self.check.problems
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able description: installed plugins, then instances in run order."""
-        instances = [
-            _spec_json(instance.spec, origin=instance.origin, hooks=list(instance.hooks))
-            for instance in self.plugins.instances
-        ]
-        instances += [_spec_json(spec, origin=None, hooks=None) for spec in self.plugins.disabled]
         return {
             "installed": [
                 {
@@ -44,79 +48,131 @@ class Inventory:
                 for plugin in self.installed
             ],
             "plugins_dir": None if self.plugins_dir is None else display_path(self.plugins_dir),
-            "instances": instances,
-            "without_config": [display_path(path) for path in self.plugins.without_config],
+            "instances": [_entry_json(entry) for entry in self._entries()],
+            "without_config": [display_path(path) for path in self.check.plugins.without_config],
         }
 
     def render(self) -> str:
-        """The human-readable listing."""
+        """The human-readable listing, with column headers."""
         lines = [f"Installed plugins (entry point group {ENTRY_POINT_GROUP}):"]
-        lines += _columns(
+        installed = [
             [
-                [
-                    plugin.name,
-                    f"{plugin.distribution} {plugin.version}",
-                    plugin.value,
-                    _requirement_cell(plugin),
-                ]
-                for plugin in self.installed
+                plugin.name,
+                f"{plugin.distribution} {plugin.version}",
+                plugin.value,
+                _requirement_cell(plugin),
             ]
-        ) or ["  (none)"]
+            for plugin in self.installed
+        ]
+        lines += _columns([_INSTALLED_HEADER, *installed]) if installed else ["  (none)"]
         if self.plugins_dir is None:
             lines += ["", "Plugins are disabled (plugins_dir is empty)."]
             return "\n".join(lines)
         lines += ["", f"Instances in {display_path(self.plugins_dir)} (run order):"]
-        rows = [
-            [
-                str(position),
-                instance.name,
-                f"priority {instance.spec.priority}",
-                "enabled",
-                display_path(instance.spec.directory),
-                f"hooks: {', '.join(instance.hooks) or '(none)'}",
-            ]
-            for position, instance in enumerate(self.plugins.instances, start=1)
-        ]
-        rows += [
-            ["-", spec.name, f"priority {spec.priority}", "disabled", display_path(spec.directory)]
-            for spec in self.plugins.disabled
-        ]
-        lines += _columns(rows) or ["  (none)"]
-        if self.plugins.without_config:
-            skipped = ", ".join(display_path(path) for path in self.plugins.without_config)
+        rows = [_entry_row(entry) for entry in self._entries()]
+        lines += _columns([_INSTANCES_HEADER, *rows]) if rows else ["  (none)"]
+        if self.check.plugins.without_config:
+            skipped = ", ".join(display_path(p) for p in self.check.plugins.without_config)
             lines += ["", f"Directories without config.yaml (skipped): {skipped}"]
         return "\n".join(lines)
+
+    def _entries(self) -> list[_Entry]:
+        """Enabled instances in run order, then disabled ones, then files that made no
+        instance."""
+        loaded = {instance.spec.file: instance for instance in self.check.plugins.instances}
+        entries = [
+            _Entry(
+                position=str(position),
+                spec=spec,
+                loaded=loaded.get(spec.file),
+                problems=self.check.problems_of(spec),
+            )
+            for position, spec in enumerate(self.check.enabled, start=1)
+        ]
+        entries += [
+            _Entry(position="-", spec=spec, loaded=None, problems=self.check.problems_of(spec))
+            for spec in self.check.plugins.disabled
+        ]
+        unattributed: dict[str, list[ConfigProblem]] = {}
+        for problem in self.check.unattributed_problems():
+            unattributed.setdefault(problem.file, []).append(problem)
+        entries += [
+            _Entry(position="-", spec=None, loaded=None, problems=tuple(problems), file=file)
+            for file, problems in unattributed.items()
+        ]
+        return entries
+
+
+@frozen(kw_only=True)
+class _Entry:
+    """One listed instance: its spec (``None`` when its file made none), the loaded instance
+    when valid and enabled, and its problems."""
+
+    position: str
+    spec: InstanceSpec | None
+    loaded: PluginInstance | None
+    problems: tuple[ConfigProblem, ...]
+    file: str = ""
+
+    @property
+    def directory(self) -> str:
+        if self.spec is not None:
+            return display_path(self.spec.directory)
+        path = Path(self.file)
+        return str(path.parent if path.name == CONFIG_FILE else path)
+
+    @property
+    def status(self) -> str:
+        if self.problems:
+            return "INVALID"
+        return "enabled" if self.spec is not None and self.spec.enabled else "disabled"
+
+
+def _entry_row(entry: _Entry) -> list[str]:
+    spec = entry.spec
+    row = [
+        entry.position,
+        Path(entry.directory).name if spec is None else spec.name,
+        "-" if spec is None else str(spec.priority),
+        entry.status,
+        entry.directory,
+    ]
+    if entry.problems:
+        return [*row, str(entry.problems[0])]
+    if entry.loaded is not None:
+        return [*row, ", ".join(entry.loaded.hooks) or "(none)"]
+    return row
+
+
+def _entry_json(entry: _Entry) -> dict[str, Any]:
+    spec = entry.spec
+    return {
+        "name": Path(entry.directory).name if spec is None else spec.name,
+        "enabled": None if spec is None else spec.enabled,
+        "priority": None if spec is None else spec.priority,
+        "timeout_ms": None if spec is None else spec.timeout_ms,
+        "source_dir": entry.directory,
+        "plugin": None if spec is None else spec.plugin,
+        "module": None if spec is None else spec.module,
+        "class": None if spec is None else spec.class_name,
+        "origin": None if entry.loaded is None else entry.loaded.origin,
+        "hooks": None if entry.loaded is None else list(entry.loaded.hooks),
+        "problems": [str(problem) for problem in entry.problems],
+    }
 
 
 def take_inventory(
     plugins_dir: Path | None, *, env: Mapping[str, str], redactor: Redactor | None = None
 ) -> Inventory:
-    """Discover installed plugins and load (validate) the instances; calls no ``on_load``.
+    """Discover installed plugins and check every instance; calls no ``on_load``.
 
     The instances' secrets are added to ``redactor`` before any plugin code is imported (see
-    :func:`~claimx_worker.plugins.loading.load_plugins`). Raises
-    :class:`~claimx_worker.config.problems.ConfigError` with every problem found, redacted.
+    :func:`~claimx_worker.plugins.loading.check_plugins`). Problems are collected in
+    :attr:`Inventory.problems`, redacted, never raised.
     """
     installed = installed_plugins()
-    plugins = load_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
-    return Inventory(installed=tuple(installed.values()), plugins_dir=plugins_dir, plugins=plugins)
-
-
-def _spec_json(
-    spec: InstanceSpec, *, origin: str | None, hooks: list[str] | None
-) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "enabled": spec.enabled,
-        "priority": spec.priority,
-        "timeout_ms": spec.timeout_ms,
-        "source_dir": display_path(spec.directory),
-        "plugin": spec.plugin,
-        "module": spec.module,
-        "class": spec.class_name,
-        "origin": origin,
-        "hooks": hooks,
-    }
+    check = check_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
+    return Inventory(installed=tuple(installed.values()), plugins_dir=plugins_dir, check=check)
 
 
 def _requirement_cell(plugin: InstalledPlugin) -> str:

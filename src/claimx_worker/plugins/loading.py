@@ -68,6 +68,27 @@ class PluginSet:
     """The secret values of the enabled instances' configs."""
 
 
+@frozen(kw_only=True)
+class PluginCheck:
+    """Every configured instance checked: the valid ones loaded, every problem collected."""
+
+    plugins: PluginSet
+    """The valid enabled instances (loaded), the disabled ones and directories without config."""
+    enabled: tuple[InstanceSpec, ...] = ()
+    """Every enabled instance in run order, valid or not."""
+    problems: tuple[ConfigProblem, ...] = ()
+    """Every problem found, redacted, in file and line order."""
+
+    def problems_of(self, spec: InstanceSpec) -> tuple[ConfigProblem, ...]:
+        """The problems in ``spec``'s file."""
+        return tuple(problem for problem in self.problems if problem.file == spec.file)
+
+    def unattributed_problems(self) -> tuple[ConfigProblem, ...]:
+        """The problems in no instance's file (e.g. a file that is not YAML)."""
+        files = {spec.file for spec in (*self.enabled, *self.plugins.disabled)}
+        return tuple(problem for problem in self.problems if problem.file not in files)
+
+
 def load_plugins(
     plugins_dir: Path | None,
     *,
@@ -77,22 +98,38 @@ def load_plugins(
 ) -> PluginSet:
     """Load every instance configured below ``plugins_dir`` (``None``: plugins disabled).
 
+    As :func:`check_plugins`, but raises :class:`ConfigError` with every problem found,
+    redacted, if there is any.
+    """
+    check = check_plugins(plugins_dir, env=env, installed=installed, redactor=redactor)
+    if check.problems:
+        raise ConfigError(check.problems)
+    return check.plugins
+
+
+def check_plugins(
+    plugins_dir: Path | None,
+    *,
+    env: Mapping[str, str],
+    installed: Mapping[str, InstalledPlugin] | None = None,
+    redactor: Redactor | None = None,
+) -> PluginCheck:
+    """Load every valid instance configured below ``plugins_dir`` and collect every problem.
+
     A missing directory is a warning and loads nothing. The configs' secrets are added to
     ``redactor`` (the one the log sink uses; by default a new one) before any plugin code is
-    imported. Raises :class:`ConfigError` with every problem found, redacted. Calls no hook:
-    ``on_load`` is the host's job at start.
+    imported. Calls no hook: ``on_load`` is the host's job at start.
     """
     if plugins_dir is None:
-        return PluginSet()
+        return PluginCheck(plugins=PluginSet())
     if not plugins_dir.exists():
-        logger.bind(plugins_dir=display_path(plugins_dir)).warning(
-            "Plugins directory does not exist; no plugin loaded"
-        )
-        return PluginSet()
+        logger.bind(plugins_dir=display_path(plugins_dir)).warning("Plugins directory not found")
+        return PluginCheck(plugins=PluginSet())
     if not plugins_dir.is_dir():
-        raise ConfigError(
-            [ConfigProblem(display_path(plugins_dir), None, "", "plugins_dir is not a directory")]
+        problem = ConfigProblem(
+            display_path(plugins_dir), None, "", "plugins_dir is not a directory"
         )
+        return PluginCheck(plugins=PluginSet(), problems=(problem,))
     scan = scan_instances(plugins_dir, env=env)
     for directory in scan.without_config:
         logger.bind(directory=display_path(directory)).warning(
@@ -110,14 +147,18 @@ def load_plugins(
     if installed is None and any(spec.plugin is not None for spec in enabled):
         installed = installed_plugins()
     loader = _InstanceLoader(installed or {}, env, problems)
-    instances = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
-    if problems:
-        raise ConfigError(problems).redacted(redactor.redact)
-    return PluginSet(
-        instances=tuple(instances),
+    loaded = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
+    invalid = {problem.file for problem in problems}
+    plugins = PluginSet(
+        instances=tuple(instance for instance in loaded if instance.spec.file not in invalid),
         disabled=tuple(spec for spec in scan.specs if not spec.enabled),
         without_config=scan.without_config,
         secrets=secrets,
+    )
+    return PluginCheck(
+        plugins=plugins,
+        enabled=tuple(enabled),
+        problems=ConfigError(problems).redacted(redactor.redact).problems,
     )
 
 

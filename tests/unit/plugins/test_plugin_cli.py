@@ -55,6 +55,7 @@ def test_list_json(plugins_dir: Path) -> None:
             "class": "NoConfigPlugin",
             "origin": "claimx_test_plugins:NoConfigPlugin",
             "hooks": ["on_enrichment_complete"],
+            "problems": [],
         },
         {
             "name": "greeter",
@@ -67,6 +68,7 @@ def test_list_json(plugins_dir: Path) -> None:
             "class": "EchoPlugin",
             "origin": "claimx_test_plugins:EchoPlugin",
             "hooks": ["on_enrichment_complete", "on_load", "on_unload", "published_topics"],
+            "problems": [],
         },
         {
             "name": "old",
@@ -79,6 +81,7 @@ def test_list_json(plugins_dir: Path) -> None:
             "class": "EchoPlugin",
             "origin": None,
             "hooks": None,
+            "problems": [],
         },
     ]
     assert listing["without_config"] == ["plugins/drafts"]
@@ -91,18 +94,65 @@ def test_list_text(plugins_dir: Path) -> None:
     text = result.stdout
     assert text.startswith("Installed plugins (entry point group claimx.plugins):\n")
     assert "  task_trigger  claimx-plugin-task-trigger " in text
+    assert "\n  NAME          DISTRIBUTION " in text
     assert text.endswith(
         "Instances in plugins (run order):\n"
-        "  1  events   priority 10   enabled   plugins/counter  hooks: on_enrichment_complete\n"
-        "  2  greeter  priority 20   enabled   plugins/greeter  "
-        "hooks: on_enrichment_complete, on_load, on_unload, published_topics\n"
-        "  -  old      priority 100  disabled  plugins/old\n"
+        "  #  NAME     PRIORITY  STATUS    DIRECTORY        HOOKS OR FIRST PROBLEM\n"
+        "  1  events   10        enabled   plugins/counter  on_enrichment_complete\n"
+        "  2  greeter  20        enabled   plugins/greeter  "
+        "on_enrichment_complete, on_load, on_unload, published_topics\n"
+        "  -  old      100       disabled  plugins/old\n"
         "\n"
         "Directories without config.yaml (skipped): plugins/drafts\n"
     )
     assert result.stderr == (
         "WARNING: Plugin directory has no config.yaml; skipped | directory=plugins/drafts\n"
     )
+
+
+@pytest.fixture
+def with_invalid(plugins_dir: Path) -> Path:
+    """The valid instances plus one with a config typo and one file that is not YAML."""
+    write_instances(plugins_dir, {"typo": sample("EchoPlugin", priority=15, config={"greetin": 1})})
+    (plugins_dir / "garbled").mkdir()
+    (plugins_dir / "garbled" / "config.yaml").write_text("name: [unclosed\n")
+    return plugins_dir
+
+
+def test_list_shows_every_instance_and_marks_the_invalid_ones(with_invalid: Path) -> None:
+    result = invoke("list", "--plugins-dir", str(with_invalid))
+
+    assert result.exit_code == 2, result.output
+    instances = result.stdout.split("Instances in plugins (run order):\n")[1]
+    assert [" ".join(line.split()[:4]) for line in instances.splitlines()[:6]] == [
+        "# NAME PRIORITY STATUS",
+        "1 events 10 enabled",
+        "2 typo 15 INVALID",
+        "3 greeter 20 enabled",
+        "- old 100 disabled",
+        "- garbled - INVALID",
+    ]
+    assert (
+        "plugins/typo/config.yaml:1: config.greetin: unknown key 'greetin', "
+        "did you mean 'greeting'?" in instances
+    )
+    assert "Invalid configuration: 2 problems." in result.stderr
+
+
+def test_list_json_carries_the_problems(with_invalid: Path) -> None:
+    result = invoke("list", "--json", "--plugins-dir", str(with_invalid))
+
+    assert result.exit_code == 2, result.output
+    listing = json.loads(result.stdout)
+    by_name = {instance["name"]: instance for instance in listing["instances"]}
+    assert list(by_name) == ["events", "typo", "greeter", "old", "garbled"]
+    assert by_name["greeter"]["problems"] == []
+    assert by_name["typo"]["problems"] == [
+        "plugins/typo/config.yaml:1: config.greetin: unknown key 'greetin', "
+        "did you mean 'greeting'?"
+    ]
+    assert by_name["typo"]["hooks"] is None
+    assert by_name["garbled"]["problems"][0].startswith("plugins/garbled/config.yaml:")
 
 
 def test_validate_checks_everything_but_calls_no_on_load(plugins_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """The broken-config corpus: each kind of mistake gives its precise report and exit code 2.
 
 Every directory of ``tests/fixtures/plugin_host/broken/`` is a plugins directory holding one kind
-of mistake and ``expected.txt``, the exact stderr of ``claimx-worker plugins validate``.
+of mistake and ``expected.txt``, the exact stderr of ``claimx-worker plugins validate``. A case
+holding ``plugins_dir.txt`` is validated with the ``--plugins-dir`` that file names instead.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _in_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_validate_reports_the_exact_problems_and_exits_2(case: str) -> None:
-    result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", case])
+    named = BROKEN / case / "plugins_dir.txt"
+    plugins_dir = named.read_text().strip() if named.exists() else case
+    result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", plugins_dir])
 
     assert result.exit_code == 2, result.output
     assert result.stderr == (BROKEN / case / "expected.txt").read_text()
@@ -58,6 +61,10 @@ def test_the_corpus_covers_the_required_kinds() -> None:
         "validator_error",
         "missing_required_key",
         "constructor_raises",
+        "multi_problem_fields",
+        "missing_dir",
+        "empty_file",
+        "nested_layout",
     }
     assert required <= set(CASES)
 
@@ -78,3 +85,16 @@ def test_disabled_instance_is_not_imported(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "Plugin configuration is valid. Enabled instances in run order: none.\n"
+
+
+def test_a_valid_nested_instance_loads(tmp_path: Path) -> None:
+    instance = tmp_path / "claims" / "greeter"
+    instance.mkdir(parents=True)
+    (instance / "config.yaml").write_text(
+        "module: claimx_test_plugins\nclass: EchoPlugin\nconfig:\n  greeting: hello\n"
+    )
+    result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    valid = "Plugin configuration is valid. Enabled instances in run order: greeter.\n"
+    assert result.stdout == valid

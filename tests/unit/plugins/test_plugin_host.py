@@ -150,8 +150,7 @@ def test_missing_directory_is_a_warning(tmp_path: Path, log_lines: list[str]) ->
 
     assert plugins.instances == ()
     assert log_lines == [
-        "WARNING: Plugins directory does not exist; no plugin loaded "
-        f"| plugins_dir={tmp_path / 'absent'}"
+        f"WARNING: Plugins directory not found | plugins_dir={tmp_path / 'absent'}"
     ]
 
 
@@ -243,3 +242,23 @@ def test_entry_point_plugin_is_found_by_name_and_imported_only_when_enabled(
         "entry point 'echo' (claimx_test_plugins:EchoPlugin)",
     )
     assert [spec.name for spec in plugins.disabled] == ["off"]
+
+
+async def test_the_operator_lines_of_loading_and_starting(
+    tmp_path: Path, registry: CollectorRegistry, log_lines: list[str]
+) -> None:
+    plugins_dir = write_instances(
+        tmp_path / "plugins",
+        {"a": sample("NoConfigPlugin"), "group/b": sample("NoConfigPlugin", priority=5)},
+    )
+
+    host = PluginHost.load(plugins_dir, env={}, registry=registry)
+    await host.start()
+    await host.stop()
+
+    assert [line for line in log_lines if line.startswith("INFO")][:4] == [
+        f"INFO: Loaded plugin from directory | plugin_name=b plugin_dir={plugins_dir / 'group/b'}",
+        f"INFO: Loaded plugin from directory | plugin_name=a plugin_dir={plugins_dir / 'a'}",
+        f"INFO: Loaded plugins from directory | plugins_dir={plugins_dir} plugins_loaded=2",
+        "INFO: Plugin orchestrator initialized | registered_plugins=2",
+    ]
