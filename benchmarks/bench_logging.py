@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from claimx_worker import PreparedLogLine
+from claimx_worker import PreparedLogLine, PublishToTopic, Webhook
+from claimx_worker.actions.announcement import ActionAnnouncer
+from claimx_worker.actions.identity import ActionRef
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 
@@ -49,6 +51,22 @@ def prepared_lines() -> None:
     line = PreparedLogLine("info", "Task trigger matched", **FIELDS)
     for _ in range(LINES):
         line.emit()
+
+
+ANNOUNCER = ActionAnnouncer()
+REF = ActionRef(event_id="evt-1", project_id="12345", instance="task_trigger", index=0)
+WEBHOOK = Webhook(url="https://hooks.example.com/claimx/task-trigger?code=k", method="POST")
+PUBLISH = PublishToTopic(topic="claimx.task-triggers", value={})
+
+
+def webhook_announcements() -> None:
+    for _ in range(LINES):
+        ANNOUNCER.announce(REF, WEBHOOK)
+
+
+def publish_announcements() -> None:
+    for _ in range(LINES):
+        ANNOUNCER.announce(REF, PUBLISH)
 
 
 def per_line_us(setup: Callable[[], None], body: Callable[[], None] = log_lines) -> float:
@@ -88,6 +106,8 @@ def main() -> None:
         "log_line_json_5_secrets": per_line_us(ours("json", SECRETS)),
         "log_line_prepared_human": per_line_us(ours("human", SECRETS), prepared_lines),
         "log_line_prepared_json": per_line_us(ours("json", SECRETS), prepared_lines),
+        "log_line_action_webhook": per_line_us(ours("human", SECRETS), webhook_announcements),
+        "log_line_action_publish": per_line_us(ours("human", SECRETS), publish_announcements),
     }
     results: list[dict[str, object]] = [
         {"name": "log_line_loguru_string_format", "value": round(baseline, 2), "unit": "us/line"}

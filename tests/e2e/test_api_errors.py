@@ -55,6 +55,8 @@ def test_failed_api_calls_are_retried_and_the_worker_carries_on(
         assert len(by_event(enriched.settle(0.5))) == len(events) - 2
         assert len(dlq.settle(0.5)) == 2
     output = worker.output()
-    assert output.count("sent to a retry topic") == 5
+    retried = [line for line in output.splitlines() if "sent to a retry topic" in line]
+    assert len(retried) == 5
+    assert all("error=" in line and "503" in line for line in retried), retried  # says why
     assert "Traceback" not in output
     assert worker.terminate() == 0, output[-3000:]

@@ -108,8 +108,16 @@ async def test_publish_is_acknowledged_with_key_headers_and_json_value(
         PublishToTopic(topic=topic, value=[1, "ü"], key="custom-key"),
         PublishToTopic(topic=topic, value=b"\x00raw"),
     ]
-    outcomes = await asyncio.gather(
-        *(executor.submit("evt-1", "12345", INSTANCE, i, a) for i, a in enumerate(actions))
+    with LogCapture() as logs:
+        outcomes = await asyncio.gather(
+            *(executor.submit("evt-1", "12345", INSTANCE, i, a) for i, a in enumerate(actions))
+        )
+    announced = [
+        (r["message"], r["extra"]) for r in logs.records() if r["message"].startswith("Plugin")
+    ]
+    assert (
+        announced
+        == [("Plugin action: publish to topic", {"topic": topic, "event_id": "evt-1"})] * 3
     )
     assert [o.status for o in outcomes] == [OutcomeStatus.DELIVERED] * 3
     assert [o.attempts for o in outcomes] == [1, 1, 1]

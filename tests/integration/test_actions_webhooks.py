@@ -279,3 +279,30 @@ async def test_drain_waits_and_close_cancels_what_is_left(
     assert slow.cancelled()  # its event stays uncommitted and is redelivered
     assert executor.in_flight == 0
     assert _sample(make_executor, "claimx_actions_in_flight") == 0
+
+
+async def test_each_action_is_announced_in_the_operators_words(
+    receiver: WebhookReceiver, make_executor: Callable[..., ActionExecutor]
+) -> None:
+    """The lines the original guide promises: one per webhook and per publish when submitted;
+    a webhook's URL shown without its query (where keys travel) or user info."""
+    import io
+
+    from claimx_worker.observability.logs import configure_logging
+    from claimx_worker.observability.redaction import Redactor
+
+    out = io.StringIO()
+    configure_logging(redactor=Redactor(), level="INFO", sink=out, capture_stdlib=False)
+    try:
+        executor = make_executor(**FAST)
+        url = receiver.url("/hooks/task-trigger") + "?code=key-in-the-query"
+        await executor.submit("evt-1", "12345", INSTANCE, 0, Webhook(url=url, method="PUT"))
+        await executor.submit("evt-2", "12345", INSTANCE, 0, Webhook(url=url, method="PUT"))
+    finally:
+        from loguru import logger
+
+        logger.remove()
+    lines = [line for line in out.getvalue().splitlines() if "Plugin action" in line]
+    shown = receiver.url("/hooks/task-trigger")
+    assert lines == [f"INFO: Plugin action: HTTP webhook | url={shown} method=PUT"] * 2
+    assert "key-in-the-query" not in out.getvalue()

@@ -20,6 +20,7 @@ import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.actions.announcement import ActionAnnouncer
 from claimx_worker.actions.dead_letter import (
     PUBLISH_TO_TOPIC,
     WEBHOOK,
@@ -118,6 +119,7 @@ class ActionExecutor:
             on_attempt=self._metrics.attempts.labels(PUBLISH_TO_TOPIC).inc,
         )
         self._tasks: set[asyncio.Task[ActionOutcome]] = set()
+        self._announcer = ActionAnnouncer()
 
     def __repr__(self) -> str:
         return f"ActionExecutor(in_flight={len(self._tasks)}, dlq_topic={self.dlq_topic!r})"
@@ -142,6 +144,7 @@ class ActionExecutor:
         """
         ref = ActionRef(event_id=event_id, project_id=project_id, instance=instance, index=index)
         if isinstance(action, Webhook | PublishToTopic):
+            self._announcer.announce(ref, action)
             task = asyncio.get_running_loop().create_task(
                 self._deliver(ref, action, time.monotonic()), name=f"action-{ref.key}"
             )
