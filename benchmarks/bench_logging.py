@@ -53,7 +53,7 @@ def prepared_lines() -> None:
         line.emit()
 
 
-ANNOUNCER = ActionAnnouncer()
+ANNOUNCER = ActionAnnouncer(str)
 REF = ActionRef(event_id="evt-1", project_id="12345", instance="task_trigger", index=0)
 WEBHOOK = Webhook(url="https://hooks.example.com/claimx/task-trigger?code=k", method="POST")
 PUBLISH = PublishToTopic(topic="claimx.task-triggers", value={})

@@ -1,9 +1,11 @@
 """The INFO line operators read for each action the executor starts, in the original guide's
 words: ``Plugin action: HTTP webhook | url=... method=...`` and ``Plugin action: publish to
 topic | topic=... event_id=...``. A webhook's URL is shown without its query (where keys
-travel) or user info."""
+travel) or user info, and with the secrets the executor knows replaced by their references."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 from loguru import logger
@@ -17,12 +19,18 @@ _MAX_WEBHOOK_LINES = 1024
 
 
 class ActionAnnouncer:
-    """Writes the line of each action; a webhook's line is rendered once per URL and method."""
+    """Writes the line of each action; a webhook's line is rendered once per URL and method.
+    ``scrub`` replaces secrets in a URL (the executor's scrubber)."""
 
-    __slots__ = ("_webhook_lines",)
+    __slots__ = ("_scrub", "_webhook_lines")
 
-    def __init__(self) -> None:
+    def __init__(self, scrub: Callable[[str], str]) -> None:
+        self._scrub = scrub
         self._webhook_lines: dict[tuple[str, str], PreparedLogLine] = {}
+
+    def forget(self) -> None:
+        """Render every line again (the secrets to scrub changed)."""
+        self._webhook_lines = {}
 
     def announce(self, ref: ActionRef, action: Webhook | PublishToTopic) -> None:
         """Write the line of ``action``, the ``ref``'s action."""
@@ -39,7 +47,7 @@ class ActionAnnouncer:
             line = self._webhook_lines[key] = PreparedLogLine(
                 "info",
                 "Plugin action: HTTP webhook",
-                url=shown_url(action.url),
+                url=self._scrub(shown_url(action.url)),
                 method=action.method.upper(),
             )
         line.emit()

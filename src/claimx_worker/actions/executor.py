@@ -119,7 +119,7 @@ class ActionExecutor:
             on_attempt=self._metrics.attempts.labels(PUBLISH_TO_TOPIC).inc,
         )
         self._tasks: set[asyncio.Task[ActionOutcome]] = set()
-        self._announcer = ActionAnnouncer()
+        self._announcer = ActionAnnouncer(lambda text: self._scrubber.text(text, set()))
 
     def __repr__(self) -> str:
         return f"ActionExecutor(in_flight={len(self._tasks)}, dlq_topic={self.dlq_topic!r})"
@@ -160,6 +160,7 @@ class ActionExecutor:
         """Register more secret values (value -> environment variable) to keep out of DLQ
         records, e.g. from plugin configs loaded after the executor was made."""
         self._scrubber.add(secret_refs)
+        self._announcer.forget()
 
     async def drain(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for the actions in flight; return how many remain."""
