@@ -9,9 +9,7 @@ from pathlib import Path
 import click
 
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, DEFAULT_REPLAY_GROUP
-from claimx_worker.cli.common import (
-    cli,
-)
+from claimx_worker.cli.common import cli
 
 
 @cli.group()

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import click
 
-from claimx_worker.cli.common import (
-    CONFIG_EXIT_CODE,
-    cli,
-)
+from claimx_worker.cli.common import CONFIG_EXIT_CODE, cli
 
 
 @cli.command()

@@ -21,9 +21,7 @@ from claimx_worker.cli.common import (
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.inventory import Inventory, take_inventory
-from claimx_worker.settings import (
-    WorkerSettings,
-)
+from claimx_worker.settings import WorkerSettings
 
 
 @cli.group()

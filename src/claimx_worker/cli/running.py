@@ -18,9 +18,7 @@ from claimx_worker.cli.common import (
     settings_file,
 )
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.settings import (
-    Override,
-)
+from claimx_worker.settings import Override
 
 
 @cli.command()

@@ -20,10 +20,7 @@ from claimx_worker.cli.common import (
     settings_file,
 )
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.settings import (
-    Override,
-    load_worker_config,
-)
+from claimx_worker.settings import Override, load_worker_config
 
 
 @cli.group()
