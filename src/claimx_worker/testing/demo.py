@@ -39,11 +39,11 @@ from claimx_worker.kafka.settings import (
     TopicSettings,
 )
 from claimx_worker.model.event import EventType
-from claimx_worker.testing.claimx_api import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 from claimx_worker.testing.commands import start_logging
 from claimx_worker.testing.kafka import KafkaBrokerError
 from claimx_worker.testing.producing import Message, produce_messages
 from claimx_worker.testing.sandbox import TASK_TRIGGER_TOPIC, Sandbox, worker_topics
+from claimx_worker.testing.simulated_data import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 from claimx_worker.testing.webhooks import WebhookReceiver
 
 SEED = 7

@@ -30,11 +30,8 @@ from claimx_worker.model import (
     HandlerMetadata,
     parse_event,
 )
-from claimx_worker.testing.claimx_api import (
-    DEFAULT_TASK_TEMPLATE_IDS,
-    SIMULATOR_TOKEN,
-    SimulatedData,
-)
+from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
+from claimx_worker.testing.simulated_data import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 
 T = TypeVar("T")
 

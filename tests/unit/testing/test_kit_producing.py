@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from claimx_worker.cli import cli
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.model import parse_event
-from claimx_worker.testing.claimx_api import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 from claimx_worker.testing.factories import DATA_SEED, DEFAULT_TASK_ID
 from claimx_worker.testing.producing import example_events, read_events
+from claimx_worker.testing.simulated_data import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 
 TASK = {
     "eventId": "e-1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from claimx_worker.testing.claimx_api import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
+from claimx_worker.testing.simulated_data import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 
 
 def when(text: str) -> datetime:
