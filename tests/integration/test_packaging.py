@@ -61,3 +61,19 @@ def test_console_script_is_installed(worker_wheel: Path, fresh_venv: FreshVenv) 
     ).stdout
 
     assert worker_wheel.name.split("-")[1] in version
+
+
+@pytest.mark.slow
+def test_a_wheel_built_straight_from_the_checkout_ships_the_guides_once(tmp_path: Path) -> None:
+    """``pip install .`` builds the wheel from the checkout, not from the sdist: the guides
+    (``docs/``, linked into the package) must be added once there too."""
+    import zipfile
+
+    from tests.wheels import REPO, uv
+
+    uv("build", "--quiet", "--wheel", "--out-dir", tmp_path, REPO)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    guides = [name for name in names if name.startswith("claimx_worker/docs/")]
+    assert "claimx_worker/docs/running-locally.md" in guides
+    assert len(guides) == len(set(guides))
