@@ -10,7 +10,9 @@ from a built-in exception, the built-in is named in brackets)::
     │   ├── PermanentError             retrying will not help
     │   │   └── AuthError              the ClaimX API refused the credentials
     │   └── TransientError             worth retrying later
-    │       └── CircuitOpenError       http.breaker: the circuit fails requests fast
+    │       └── DeferredError          not now: retried without spending an attempt
+    │           ├── CircuitOpenError   http.breaker: the circuit fails requests fast
+    │           └── RateLimitedError   http.pacing: the API asked us to slow down (429)
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
@@ -55,6 +57,8 @@ class ProcessingError(ClaimXWorkerError):
 
     category: ErrorCategory = ErrorCategory.PERMANENT
     retryable: bool = False
+    spends_attempt: bool = True
+    """Whether the failure counts against the event's retries (see :class:`DeferredError`)."""
 
 
 class InvalidEventError(ProcessingError, ValueError):
@@ -84,3 +88,11 @@ class TransientError(ProcessingError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DeferredError(TransientError):
+    """The work was not done because a destination said "not now" (its circuit is open, or it
+    asked us to slow down), not because the event failed: the event goes to a retry topic
+    without spending one of its retries, so every retry it is given reaches the destination."""
+
+    spends_attempt = False

@@ -1,8 +1,14 @@
 """The ClaimX REST API client: status classification, quick retries, circuit breaker.
 
-Status classes follow the reference: 2xx success; 401 :class:`AuthError`; 408, 429, 5xx, timeouts
+Status classes follow the reference: 2xx success; 401 :class:`AuthError`; 408, 5xx, timeouts
 and connection errors :class:`TransientError` (honouring ``Retry-After``); any other status
-:class:`PermanentError`. The token is sent as ``Authorization: Basic <token>`` and never appears
+:class:`PermanentError`. A 429 is not an outage: it never counts against the circuit breaker;
+it pauses the whole client for its ``Retry-After`` and halves the in-flight limit
+(:class:`~claimx_worker.http.pacing.Pacer`), and when the quick retries are all answered 429
+the event waits on a retry topic without spending an attempt
+(:class:`~claimx_worker.http.pacing.RateLimitedError`). Likewise an open circuit
+(:class:`~claimx_worker.http.breaker.CircuitOpenError`) spends no attempt: every retry an event
+is given makes a request. The token is sent as ``Authorization: Basic <token>`` and never appears
 in a log line, an exception message or a repr.
 """
 
@@ -26,6 +32,7 @@ from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
 from claimx_worker.http.backoff import Backoff, parse_retry_after
 from claimx_worker.http.breaker import CircuitBreaker, CircuitOpenError, CircuitState
+from claimx_worker.http.pacing import Pacer, RateLimitedError
 from claimx_worker.http.transport import build_transport
 
 MEDIA_ID_FILTER_LIMIT = 50
@@ -65,7 +72,10 @@ def _classify(request: _Request, response: httpx.Response) -> Any:
             raise TransientError(f"{where}: HTTP {status} with a body that is not JSON") from None
     if status == 401:
         raise AuthError(f"{where}: HTTP 401, the API token was rejected")
-    if status in (408, 429) or status >= 500:
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise RateLimitedError(f"{where}: HTTP 429", retry_after=retry_after)
+    if status == 408 or status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise TransientError(f"{where}: HTTP {status}", retry_after=retry_after)
     raise PermanentError(f"{where}: HTTP {status}")
@@ -76,9 +86,9 @@ class ClaimXApiClient:
     unit tests pass ``httpx.AsyncHTTPTransport()``, which pytest-httpx mocks).
 
     Use as an async context manager, or call :meth:`aclose`. Requests are bounded by
-    ``max_concurrency``; transient failures are retried ``retries`` times with exponential
-    backoff (or the server's ``Retry-After`` when it is short), then raised for the runtime's
-    retry topics.
+    ``max_concurrency`` (lowered while the API answers 429); transient failures are retried
+    ``retries`` times with exponential backoff (or the server's ``Retry-After`` when it is
+    short), then raised for the runtime's retry topics.
     """
 
     def __init__(
@@ -113,7 +123,9 @@ class ClaimXApiClient:
             logger.bind(base_url=settings.base_url).warning(
                 "ClaimX API token is empty: set CLAIMX_API_TOKEN, or requests will be rejected"
             )
-        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
+        self._pacer = Pacer(
+            settings.max_concurrency, clock=clock, on_limit=metrics.concurrency_limit.set
+        )
         self._breaker = CircuitBreaker(
             failure_threshold=settings.circuit_failure_threshold,
             reset_seconds=settings.circuit_reset_seconds,
@@ -212,14 +224,7 @@ class ClaimXApiClient:
             )
         outcome = "cancelled"
         try:
-            async with self._semaphore:
-                tally.count += 1
-                started = time.perf_counter()
-                try:
-                    response = await self._exchange(request)
-                finally:
-                    elapsed = time.perf_counter() - started
-                    self._metrics.api_duration_by(request.endpoint).observe(elapsed)
+            response = await self._paced_exchange(request, tally)
             payload = _classify(request, response)
             outcome = "ok"
             return payload
@@ -235,13 +240,36 @@ class ClaimXApiClient:
                 f"ClaimX API {request.method} {request.path}: {type(exc).__name__}"
             ) from None
         except ProcessingError as exc:
-            outcome = exc.category.value
+            outcome = "rate_limited" if isinstance(exc, RateLimitedError) else exc.category.value
             raise
         finally:
-            self._breaker.record(
-                admission, healthy=None if outcome == "cancelled" else outcome != "transient"
-            )
+            # A 429 is no verdict on the API's health: the pacer slows the client down instead.
+            healthy = None if outcome in ("cancelled", "rate_limited") else outcome != "transient"
+            self._breaker.record(admission, healthy=healthy)
             self._metrics.api_requests_by(request.endpoint, outcome).inc()
+
+    async def _paced_exchange(self, request: _Request, tally: ApiCallTally) -> httpx.Response:
+        """:meth:`_exchange` under the pacer: a 429 pauses the whole client for its
+        ``Retry-After`` and lowers the in-flight limit."""
+        admitted = await self._pacer.acquire()
+        tally.count += 1
+        started = time.perf_counter()
+        try:
+            response = await self._exchange(request)
+        except BaseException:
+            self._pacer.cancel()
+            raise
+        finally:
+            self._metrics.api_duration_by(request.endpoint).observe(time.perf_counter() - started)
+        if response.status_code != 429:
+            self._pacer.release(admitted)
+            return response
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if self._pacer.release(admitted, retry_after=retry_after or 0.0):
+            logger.bind(retry_after=retry_after, concurrency_limit=self._pacer.limit).info(
+                "ClaimX API asked to slow down: pausing and lowering the concurrency"
+            )
+        return response
 
     async def _exchange(self, request: _Request) -> httpx.Response:
         """Send one request through the transport and read the whole response."""

@@ -65,7 +65,8 @@ class Handler:
 
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
-    """Await two calls concurrently; on failure raise one error, a permanent one first."""
+    """Await two calls concurrently; on failure raise one error: a permanent one first, then
+    one that spends an attempt (a request failed), then a deferred one (not now)."""
     try:
         async with asyncio.TaskGroup() as group:
             first_task = group.create_task(_coroutine(first))
@@ -73,7 +74,8 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
     except BaseExceptionGroup as group_error:
         errors = group_error.exceptions
         permanent = [e for e in errors if isinstance(e, ProcessingError) and not e.retryable]
-        chosen: BaseException = permanent[0] if permanent else errors[0]
+        spending = [e for e in errors if not isinstance(e, ProcessingError) or e.spends_attempt]
+        chosen: BaseException = (permanent or spending or errors)[0]
         raise chosen from None
     return first_task.result(), second_task.result()
 

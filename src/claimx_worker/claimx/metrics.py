@@ -31,8 +31,8 @@ class ClaimXMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.api_requests = Counter(
             "claimx_api_requests",
-            "ClaimX API requests by endpoint and outcome (ok, transient, permanent, auth, "
-            "circuit_open, cancelled).",
+            "ClaimX API requests by endpoint and outcome (ok, transient, rate_limited, "
+            "permanent, auth, circuit_open, cancelled).",
             ["endpoint", "outcome"],
             registry=registry,
         )
@@ -55,6 +55,12 @@ class ClaimXMetrics:
             "claimx_events_unknown_type",
             "Events of a type the worker does not know; passed through without rows.",
             ["event_type"],
+            registry=registry,
+        )
+        self.concurrency_limit = Gauge(
+            "claimx_api_concurrency_limit",
+            "ClaimX API requests allowed in flight now: max_concurrency, halved on a 429 and "
+            "raised again as requests are answered.",
             registry=registry,
         )
         self.circuit_open = Gauge(

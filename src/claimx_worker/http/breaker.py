@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import attrs
 
-from claimx_worker.errors import TransientError
+from claimx_worker.errors import DeferredError
 
 
 class CircuitState(enum.StrEnum):
@@ -26,8 +26,8 @@ class CircuitState(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
-class CircuitOpenError(TransientError):
-    """A request was not sent: its destination's circuit is open."""
+class CircuitOpenError(DeferredError):
+    """A request was not sent: its destination's circuit is open (no attempt is spent)."""
 
 
 @attrs.frozen

@@ -47,8 +47,9 @@ class FailureRouter:
         return once the record is acknowledged (retrying the write meanwhile)."""
         failure = classify_for_routing(exc)
         failure = attrs.evolve(failure, message=self._redactor.redact(failure.message))
+        attempts = ctx.attempt if failure.spends_attempt else ctx.attempt - 1
         route = self._schedule.route(
-            failure, attempts=ctx.attempt, origin=ctx.origin, headers=ctx.headers, now=time.time()
+            failure, attempts=attempts, origin=ctx.origin, headers=ctx.headers, now=time.time()
         )
         log = logger.bind(
             topic=ctx.topic,
@@ -62,7 +63,13 @@ class FailureRouter:
         if not failure.expected:
             log.opt(exception=exc).error("Unexpected error processing an event")
         route = await self._write(route, ctx, failure)
-        if route.delay_label is not None:
+        if route.delay_label is not None and not failure.spends_attempt:
+            log.bind(delay=route.delay_label, error=failure.message).debug(
+                "Event deferred; sent to a retry topic without spending an attempt"
+            )
+            self._metrics.retries[route.delay_label] += 1
+            self._metrics.processed["deferred"] += 1
+        elif route.delay_label is not None:
             log.bind(delay=route.delay_label, error=failure.message).warning(
                 "Event failed; sent to a retry topic"
             )

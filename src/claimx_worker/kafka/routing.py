@@ -90,6 +90,9 @@ class RoutedFailure:
     error_type: str
     expected: bool
     """False for exceptions that are not :class:`ProcessingError`: bugs, logged with traceback."""
+    spends_attempt: bool = True
+    """False for a :class:`~claimx_worker.errors.DeferredError` ("not now", e.g. an open
+    circuit): the event is retried without spending one of its retries."""
 
 
 def classify_for_routing(exc: BaseException) -> RoutedFailure:
@@ -102,7 +105,14 @@ def classify_for_routing(exc: BaseException) -> RoutedFailure:
     name = type(exc).__name__
     message = str(exc)[:MAX_ERROR_CHARS] or name
     if isinstance(exc, ProcessingError):
-        return RoutedFailure(str(exc.category), exc.retryable, message, name, expected=True)
+        return RoutedFailure(
+            str(exc.category),
+            exc.retryable,
+            message,
+            name,
+            expected=True,
+            spends_attempt=exc.spends_attempt,
+        )
     if isinstance(exc, DeliveryError):
         category = ErrorCategory.PERMANENT if exc.too_large else ErrorCategory.TRANSIENT
         return RoutedFailure(str(category), not exc.too_large, message, name, expected=True)
@@ -233,7 +243,10 @@ class RetryTopicSchedule:
 
     ``retry_topics`` maps each retry topic to ``(delay label, delay seconds)`` in retry order: the
     first failure goes to the first topic, the n-th to the n-th; a failure after the last retry,
-    or one that is not retryable, goes to ``dlq_topic``.
+    or one that is not retryable, goes to ``dlq_topic``. A failure that spends no attempt
+    (:attr:`RoutedFailure.spends_attempt`) goes back to the topic of the last counted failure
+    (the first topic when there was none) with the count unchanged: however long a destination
+    says "not now", the event keeps all its retries, and each of them reaches the destination.
     """
 
     def __init__(self, retry_topics: Mapping[str, tuple[str, float]], dlq_topic: str) -> None:
@@ -254,7 +267,9 @@ class RetryTopicSchedule:
         headers: Sequence[tuple[str, bytes | None]] | None,
         now: float,
     ) -> Route:
-        """The route for an event whose ``attempts``-th processing attempt failed at ``now``."""
+        """The route for an event whose ``attempts``-th processing attempt failed at ``now``
+        (for a failure that spends no attempt: ``attempts`` failed attempts were counted before
+        this one)."""
         kept: HeaderList = [(k, v) for k, v in headers or () if k not in ROUTING_HEADERS]
         kept += [
             (ATTEMPTS, str(attempts).encode()),
@@ -265,8 +280,9 @@ class RetryTopicSchedule:
             (ERROR_CATEGORY, failure.category.encode()),
             (ERROR_TYPE, failure.error_type.encode()),
         ]
-        if failure.retryable and attempts <= len(self._retries):
-            topic, (label, seconds) = self._retries[attempts - 1]
+        step = attempts if failure.spends_attempt else max(attempts, 1)
+        if failure.retryable and step <= len(self._retries):
+            topic, (label, seconds) = self._retries[step - 1]
             due_ms = round((now + seconds) * 1000)
             return Route(topic, [*kept, (DUE_MS, str(due_ms).encode())], label)
         failed_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")

@@ -25,6 +25,7 @@ from claimx_worker.claimx import (
 )
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
 from claimx_worker.http.breaker import CircuitOpenError, CircuitState
+from claimx_worker.http.pacing import RateLimitedError
 
 TOKEN = "dXNlcjpzM2NyZXQtdmFsdWU="
 BASE = "http://claimx.test/api"
@@ -106,7 +107,7 @@ async def test_success_returns_json_and_sends_auth_and_accept(
         (409, PermanentError, "permanent"),
         (302, PermanentError, "permanent"),
         (408, TransientError, "transient"),
-        (429, TransientError, "transient"),
+        (429, RateLimitedError, "rate_limited"),
         (500, TransientError, "transient"),
         (502, TransientError, "transient"),
         (503, TransientError, "transient"),
@@ -280,6 +281,38 @@ async def test_permanent_errors_do_not_open_the_circuit(
     for _ in range(3):
         with pytest.raises(PermanentError):
             await env.project()
+    assert env.client.circuit_state is CircuitState.CLOSED
+
+
+async def test_429s_never_open_the_circuit_and_lower_the_concurrency(
+    make_env: Callable[..., Env], httpx_mock: HTTPXMock
+) -> None:
+    env = make_env(circuit_failure_threshold=1, max_concurrency=8)
+    for _ in range(3):
+        httpx_mock.add_response(url=PROJECT_URL, status_code=429, headers={"Retry-After": "1"})
+    for _ in range(3):
+        with pytest.raises(RateLimitedError) as caught:
+            await env.project()
+        assert caught.value.retryable
+        assert not caught.value.spends_attempt  # the event keeps its retries
+        env.clock.now += 1  # each 429 pauses the client for its Retry-After
+    assert env.client.circuit_state is CircuitState.CLOSED
+    assert env.requests("project", "rate_limited") == 3
+    assert env.registry.get_sample_value("claimx_api_concurrency_limit") == 1  # 8 -> 4 -> 2 -> 1
+
+    httpx_mock.add_response(url=PROJECT_URL, json={"projectId": 1})
+    assert await env.project() == {"projectId": 1}
+    assert env.registry.get_sample_value("claimx_api_concurrency_limit") == 2  # + 1 / limit
+
+
+async def test_quick_retries_of_a_429_wait_its_retry_after(
+    make_env: Callable[..., Env], httpx_mock: HTTPXMock
+) -> None:
+    env = make_env(retries=2, circuit_failure_threshold=1)
+    httpx_mock.add_response(url=PROJECT_URL, status_code=429, headers={"Retry-After": "1.5"})
+    httpx_mock.add_response(url=PROJECT_URL, json={"projectId": 1})
+    assert await env.project() == {"projectId": 1}
+    assert env.sleeps == [1.5]
     assert env.client.circuit_state is CircuitState.CLOSED
 
 

@@ -6,6 +6,7 @@ import pytest
 from confluent_kafka import KafkaError
 
 from claimx_worker.errors import AuthError, InvalidEventError, PermanentError, TransientError
+from claimx_worker.http.breaker import CircuitOpenError
 from claimx_worker.kafka.producer import DeliveryError
 from claimx_worker.kafka.routing import (
     ATTEMPTS,
@@ -98,6 +99,24 @@ def test_each_failed_attempt_goes_to_the_next_delay_then_the_dlq() -> None:
     assert last[ATTEMPTS] == b"5"
     assert DUE_MS not in last
     assert (header_text(topics[4].headers, FAILED_AT) or "").startswith("2027-01-15T")
+
+
+def test_a_deferred_failure_keeps_its_retries_and_waits_at_the_last_delay() -> None:
+    """An open circuit (or a rate limit) spends no attempt: the event goes back to the topic of
+    its last counted failure (the first topic when there was none) with its count unchanged."""
+    deferred = classify_for_routing(CircuitOpenError("circuit open", retry_after=12.0))
+    assert deferred.retryable
+    assert not deferred.spends_attempt
+    assert classify_for_routing(TransientError("HTTP 503")).spends_attempt
+    for counted, topic in [
+        (0, "claimx.enrichment.retry.5m"),
+        (1, "claimx.enrichment.retry.5m"),
+        (2, "claimx.enrichment.retry.10m"),
+        (4, "claimx.enrichment.retry.40m"),
+    ]:
+        route = SCHEDULE.route(deferred, attempts=counted, origin=ORIGIN, headers=None, now=NOW)
+        assert route.topic == topic
+        assert dict(route.headers)[ATTEMPTS] == str(counted).encode()
 
 
 def test_a_permanent_failure_goes_to_the_dlq_at_once_with_its_source() -> None:
