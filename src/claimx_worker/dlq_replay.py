@@ -15,34 +15,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 from prometheus_client import CollectorRegistry
 
-from claimx_worker.actions.dead_letter import ReplayScope
 from claimx_worker.actions.executor import ActionExecutor, DeadLetterWriteError
 from claimx_worker.actions.replay import (
     Echo,
     ReplayError,
     ReplaySummary,
-    Scopes,
     replay_dead_letters,
 )
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
-from claimx_worker.actions.webhook import endpoint_of_text
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.config.variables import expand_variables, referenced_variables
 from claimx_worker.http.transport import webhook_client
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.kafka.settings import ProcessingSettings
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
-from claimx_worker.plugins.instances import scan_instances
+from claimx_worker.replay_scopes import replay_scopes
 from claimx_worker.settings import load_worker_config
 
 USAGE_EXIT_CODE = 2
@@ -140,41 +136,6 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         secrets=secrets,
         plugins_dir=options.plugins_dir or Path(plugins_dir),
     )
-
-
-def replay_scopes(
-    plugins_dir: Path,
-    environ: Mapping[str, str],
-    actions: ActionSettings,
-    *,
-    destinations: Iterable[str] = (),
-    topics: Iterable[str] = (),
-) -> Scopes:
-    """Each configured instance's :class:`ReplayScope` under ``plugins_dir`` (a directory that
-    does not exist configures none), widened by the allow-lists."""
-    allowed_endpoints = {endpoint_of_text(destination) for destination in destinations}
-    by_instance: dict[str, ReplayScope] = {}
-    specs = scan_instances(plugins_dir, env=environ).specs if plugins_dir.is_dir() else ()
-    for spec in specs:
-        strings = set(_strings(expand_variables(spec.config, env=environ).data))
-        by_instance[spec.name] = ReplayScope(
-            variables=referenced_variables(spec.config),
-            destinations=frozenset({*map(endpoint_of_text, strings), *allowed_endpoints} - {""}),
-            topics=frozenset({*strings, *topics}),
-            settings=actions,
-        )
-    return Scopes(by_instance=by_instance, environ=environ)
-
-
-def _strings(data: Any) -> Iterator[str]:
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, Mapping):
-        for value in data.values():
-            yield from _strings(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _strings(value)
 
 
 async def _replay(

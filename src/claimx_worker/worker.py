@@ -29,6 +29,8 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
+from claimx_worker.actions.parking import ParkedActions
+from claimx_worker.actions.replay import Scopes
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.transport import webhook_client
@@ -49,6 +51,7 @@ from claimx_worker.observability.server import ObservabilityServer, start_observ
 from claimx_worker.observability.settings import MetricsSettings
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
+from claimx_worker.replay_scopes import replay_scopes
 from claimx_worker.settings import Override, WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
@@ -285,16 +288,31 @@ async def open_pipeline(
         allowed_destinations=settings.actions.allowed_destinations,
     )
     resources.push_async_callback(client.aclose)
+    topics = settings.kafka.worker.topics
     executor = ActionExecutor(
         settings.actions,
         client=client,
         produce=producer.send,
         registry=registry,
-        dlq_topic=settings.kafka.worker.topics.actions_dlq,
+        dlq_topic=topics.actions_dlq,
+        park_topic=topics.actions_retry,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
     )
     resources.push_async_callback(executor.aclose)
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)
+    plugins_dir = settings.kafka.worker.processing.plugins_dir
+    scopes = (
+        replay_scopes(Path(plugins_dir), environ, settings.actions)
+        if plugins_dir
+        else Scopes(by_instance={}, environ=environ)
+    )
+    parked = ParkedActions(settings.kafka, executor, scopes, redactor=redactor)
+    try:
+        await parked.start()
+    except BaseException:
+        await resources.aclose()
+        raise
+    resources.push_async_callback(parked.stop)
     pipeline = Pipeline(
         topics=settings.kafka.worker.topics,
         host=host,

@@ -67,6 +67,7 @@ class Topics:
     retry_prefix: str
     dlq: str
     actions_dlq: str
+    actions_retry: str
     triggers: str
 
     @classmethod
@@ -80,6 +81,7 @@ class Topics:
             retry_prefix=f"{prefix}.retry",
             dlq=f"{prefix}.dlq",
             actions_dlq=f"{prefix}.actions-dlq",
+            actions_retry=f"{prefix}.actions-retry",
             triggers=f"{prefix}.task-triggers",
         )
 
@@ -96,6 +98,7 @@ class Topics:
             self.downloads,
             self.dlq,
             self.actions_dlq,
+            self.actions_retry,
             self.triggers,
         ]
 
@@ -149,6 +152,7 @@ def write_settings(
                             "retry_prefix": topics.retry_prefix,
                             "dlq": topics.dlq,
                             "actions_dlq": topics.actions_dlq,
+                            "actions_retry": topics.actions_retry,
                         },
                         "processing": {
                             "plugins_dir": str(plugins_dir),

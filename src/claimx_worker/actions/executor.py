@@ -2,8 +2,11 @@
 
 ``submit`` returns at once with a future. Webhooks and Kafka publishes are delivered in the
 background with retries; when delivery gives up the action is written to the action DLQ, and
-either way the future resolves to an :class:`ActionOutcome`. It raises only when even the DLQ
-write fails (:class:`DeadLetterWriteError`): then the event must not be committed. ``Log`` and
+either way the future resolves to an :class:`ActionOutcome`. With a ``park_topic``, a webhook
+still undelivered ``park_after`` seconds after submission is parked there instead (outcome
+``parked``; see :mod:`.parking`), and :meth:`ActionExecutor.redeliver` later finishes it. It
+raises only when even the DLQ (or park) write fails (:class:`DeadLetterWriteError`): then the
+event must not be committed. ``Log`` and
 ``Metric`` run inside ``submit``; ``Filter`` is the pipeline's business and is skipped.
 """
 
@@ -14,6 +17,7 @@ import enum
 import random
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import attrs
 import httpx
@@ -41,11 +45,12 @@ from claimx_worker.actions.retry import (
     DeliveryReport,
     Failure,
     GiveUp,
+    RetryPolicy,
     deliver,
 )
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
-from claimx_worker.actions.webhook import WebhookSender, build_request
+from claimx_worker.actions.webhook import WebhookSender, build_request, endpoint_of_text
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
@@ -60,6 +65,9 @@ class OutcomeStatus(enum.StrEnum):
     DEAD_LETTERED = "dead_lettered"
     FAILED = "failed"
     """A ``Log`` or ``Metric`` that could not be carried out (logged and counted, not retried)."""
+    PARKED = "parked"
+    """A webhook written to the action retry topic, to be redelivered when its endpoint
+    recovers (its event no longer waits for it)."""
     SKIPPED = "skipped"
     """A ``Filter``: nothing to execute."""
 
@@ -83,7 +91,8 @@ class ActionExecutor:
     """Delivers actions; see the module docstring. Use one per worker, on the worker's loop.
 
     ``produce`` is the runtime's acknowledged produce function, ``dlq_topic`` is where exhausted
-    actions go (the worker's ``topics.actions_dlq``), ``secret_refs`` maps secret
+    actions go (the worker's ``topics.actions_dlq``), ``park_topic`` where webhooks are parked
+    (the worker's ``topics.actions_retry``; ``None``: never parked), ``secret_refs`` maps secret
     values to the environment variables they came from (for DLQ records), ``rng`` drives the
     backoff jitter.
     """
@@ -96,11 +105,13 @@ class ActionExecutor:
         produce: Produce,
         registry: CollectorRegistry,
         dlq_topic: str = DEFAULT_DLQ_TOPIC,
+        park_topic: str | None = None,
         secret_refs: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._dlq_topic = dlq_topic
+        self._park_topic = park_topic if settings.park_after < settings.max_age else None
         self._policy = settings.retry_policy
         self._produce = produce
         self._scrubber = SecretScrubber(secret_refs or {})
@@ -177,14 +188,51 @@ class ActionExecutor:
 
     # --- background delivery ------------------------------------------------------------------
 
+    async def redeliver(self, record: DeadLetter, action: Webhook) -> ActionOutcome:
+        """Deliver a parked webhook (``record`` as parked, ``action`` rebuilt from it) with its
+        idempotency key: waiting while its endpoint's circuit is open, retrying until the
+        action's maximum age (from its first attempt, or its parking), then dead-lettering it.
+        Raises :class:`DeadLetterWriteError` when the DLQ write failed."""
+        ref = record.ref
+        since = record.first_attempt_at or record.dead_lettered_at
+        age = max(0.0, (datetime.now(UTC) - since).total_seconds())
+        self._metrics.redelivering.inc()
+        try:
+            report = await self._attempt_all(
+                ref,
+                action,
+                WEBHOOK,
+                time.monotonic() - age,
+                self._settings.parked_policy,
+                attempts=record.attempts,
+                first=record.first_attempt_at,
+            )
+        finally:
+            self._metrics.redelivering.dec()
+        if report.delivered:
+            logger.bind(
+                instance=ref.instance,
+                event_id=ref.event_id,
+                idempotency_key=ref.key,
+                attempts=report.attempts,
+            ).info("Parked webhook action delivered")
+            return self._outcome(WEBHOOK, ref, OutcomeStatus.DELIVERED, report.attempts)
+        dead = await self._dead_letter(ref, action, WEBHOOK, report)
+        return self._outcome(WEBHOOK, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, dead.error)
+
     async def _deliver(
         self, ref: ActionRef, action: Webhook | PublishToTopic, submitted: float
     ) -> ActionOutcome:
         kind = WEBHOOK if isinstance(action, Webhook) else PUBLISH_TO_TOPIC
+        parking = self._park_topic is not None and isinstance(action, Webhook)
+        policy = self._settings.parking_policy if parking else self._policy
         try:
-            report = await self._attempt_all(ref, action, kind, submitted)
+            report = await self._attempt_all(ref, action, kind, submitted, policy)
             if report.delivered:
                 return self._outcome(kind, ref, OutcomeStatus.DELIVERED, report.attempts)
+            if parking and isinstance(action, Webhook) and report.give_up is GiveUp.MAX_AGE:
+                await self._park(ref, action, kind, report)
+                return self._outcome(kind, ref, OutcomeStatus.PARKED, report.attempts, report.error)
             record = await self._dead_letter(ref, action, kind, report)
             return self._outcome(
                 kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, record.error
@@ -193,7 +241,15 @@ class ActionExecutor:
             self._metrics.duration.labels(kind).observe(time.monotonic() - submitted)
 
     async def _attempt_all(
-        self, ref: ActionRef, action: Webhook | PublishToTopic, kind: str, submitted: float
+        self,
+        ref: ActionRef,
+        action: Webhook | PublishToTopic,
+        kind: str,
+        submitted: float,
+        policy: RetryPolicy,
+        *,
+        attempts: int = 0,
+        first: datetime | None = None,
     ) -> DeliveryReport:
         attempt: Attempt
         try:
@@ -210,12 +266,14 @@ class ActionExecutor:
 
             return await deliver(
                 attempt,
-                self._policy,
+                policy,
                 submitted=submitted,
                 rng=self._rng,
                 on_retry=lambda failure, attempts, delay: self._retrying(
                     ref, kind, failure, attempts, delay
                 ),
+                attempts=attempts,
+                first=first,
             )
         except InvalidActionError as exc:
             error = str(exc)
@@ -241,6 +299,37 @@ class ActionExecutor:
             delay=round(delay, 3),
         ).debug("Action delivery failed; retrying")
 
+    async def _park(
+        self, ref: ActionRef, action: Webhook, kind: str, report: DeliveryReport
+    ) -> None:
+        """Write ``action`` to the action retry topic, keyed by its endpoint (so one endpoint's
+        parked actions stay in order)."""
+        assert self._park_topic is not None
+        parked = attrs.evolve(report, give_up=GiveUp.PARKED)
+        record = dead_letter(ref, action, parked, self._scrubber, self._settings)
+        endpoint = endpoint_of_text(action.url)
+        await self._write(self._park_topic, record, endpoint.encode(), ref)
+        logger.bind(
+            instance=ref.instance,
+            event_id=ref.event_id,
+            action_type=kind,
+            idempotency_key=ref.key,
+            endpoint=endpoint,
+            attempts=report.attempts,
+            error=record.error,
+            topic=self._park_topic,
+        ).info("Webhook action parked until its endpoint recovers")
+
+    async def _write(self, topic: str, record: DeadLetter, key: bytes, ref: ActionRef) -> None:
+        headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
+        try:
+            await self._produce(topic, record.to_json(), key, headers)
+        except Exception as exc:
+            raise DeadLetterWriteError(
+                f"action {ref.key} of event {ref.event_id} could not be delivered nor written "
+                f"to {topic}: {type(exc).__name__}"
+            ) from exc
+
     async def _dead_letter(
         self,
         ref: ActionRef,
@@ -249,14 +338,7 @@ class ActionExecutor:
         report: DeliveryReport,
     ) -> DeadLetter:
         record = dead_letter(ref, action, report, self._scrubber, self._settings)
-        headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
-        try:
-            await self._produce(self.dlq_topic, record.to_json(), ref.project_id.encode(), headers)
-        except Exception as exc:
-            raise DeadLetterWriteError(
-                f"action {ref.key} of event {ref.event_id} could not be delivered nor written "
-                f"to {self.dlq_topic}: {type(exc).__name__}"
-            ) from exc
+        await self._write(self.dlq_topic, record, ref.project_id.encode(), ref)
         logger.bind(
             instance=ref.instance,
             event_id=ref.event_id,

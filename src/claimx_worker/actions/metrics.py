@@ -11,10 +11,11 @@ _DURATION_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 
 
 class ExecutorMetrics:
-    """``claimx_actions_total{type,outcome}`` (outcome: delivered, retried, dead_lettered,
-    failed, skipped), ``claimx_action_attempts_total{type}``,
+    """``claimx_actions_total{type,outcome}`` (outcome: delivered, retried, parked,
+    dead_lettered, failed, skipped), ``claimx_action_attempts_total{type}``,
     ``claimx_action_duration_seconds{type}`` (submission to outcome),
-    ``claimx_webhook_circuit_open{endpoint}`` and ``claimx_actions_in_flight``."""
+    ``claimx_webhook_circuit_open{endpoint}``, ``claimx_actions_in_flight`` and
+    ``claimx_parked_actions_redelivering``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.actions = Counter(
@@ -44,7 +45,13 @@ class ExecutorMetrics:
         )
         self.in_flight = Gauge(
             "claimx_actions_in_flight",
-            "Actions submitted and not yet delivered or dead-lettered.",
+            "Actions submitted and not yet delivered, parked or dead-lettered.",
+            registry=registry,
+        )
+        self.redelivering = Gauge(
+            "claimx_parked_actions_redelivering",
+            "Parked webhook actions this worker took from the action retry topic and is "
+            "delivering (waiting while their endpoint's circuit is open).",
             registry=registry,
         )
 

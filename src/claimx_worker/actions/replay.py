@@ -49,6 +49,21 @@ class Scopes:
     by_instance: Mapping[str, ReplayScope]
     environ: Mapping[str, str] = attrs.field(repr=False)
 
+    def action(self, record: DeadLetter) -> Webhook | PublishToTopic:
+        """``record``'s action within its instance's scope (see
+        :func:`~claimx_worker.actions.dead_letter.to_action`); raises
+        :class:`UnreplayableError` or :class:`MissingSecretError`."""
+        scope = self.by_instance.get(record.instance)
+        if scope is None:
+            raise UnreplayableError(f"instance {record.instance!r} is not configured now")
+        return to_action(record, self.environ, scope)
+
+    def secret_refs(self, record: DeadLetter) -> dict[str, str]:
+        """Secret value -> variable of the variables ``record`` refers to (for an executor's
+        :meth:`~ActionExecutor.add_secret_refs`, once :meth:`action` succeeded)."""
+        names = [*record.secret_vars, *filter(None, [record.signing_secret_var])]
+        return {self.environ[name]: name for name in names}
+
 
 @attrs.define
 class ReplaySummary:
@@ -159,7 +174,7 @@ async def _replay_batch(
             replayed.append((message, None))
             continue
         try:
-            action = _action(record, scopes)
+            action = scopes.action(record)
         except MissingSecretError as exc:
             if executor is None:
                 summary.records += 1
@@ -177,8 +192,7 @@ async def _replay_batch(
             summary.records += 1
             echo(json.dumps({**where, "record": _listed(record), "replayable": True}))
             continue
-        names = [*record.secret_vars, *filter(None, [record.signing_secret_var])]
-        executor.add_secret_refs({scopes.environ[name]: name for name in names})
+        executor.add_secret_refs(scopes.secret_refs(record))
         ref = record.ref
         future = executor.submit(ref.event_id, ref.project_id, ref.instance, ref.index, action)
         replayed.append((message, future))
@@ -199,13 +213,6 @@ async def _replay_batch(
     for message, _ in replayed:
         ends[(message.topic(), message.partition())] = message.offset() + 1
     return [TopicPartition(t, p, o) for (t, p), o in ends.items()], stop
-
-
-def _action(record: DeadLetter, scopes: Scopes) -> Webhook | PublishToTopic:
-    scope = scopes.by_instance.get(record.instance)
-    if scope is None:
-        raise UnreplayableError(f"instance {record.instance!r} is not configured now")
-    return to_action(record, scopes.environ, scope)
 
 
 def _listed(record: DeadLetter) -> Any:

@@ -22,6 +22,8 @@ class GiveUp(enum.StrEnum):
     PERMANENT = "permanent"
     MAX_ATTEMPTS = "max_attempts"
     MAX_AGE = "max_age"
+    PARKED = "parked"
+    """Not given up: parked on the action retry topic for redelivery (its record says so)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,12 +95,13 @@ async def deliver(
     submitted: float,
     rng: random.Random,
     on_retry: RetryHook,
+    attempts: int = 0,
+    first: datetime | None = None,
 ) -> DeliveryReport:
     """Run ``attempt`` until it succeeds or ``policy`` gives up; ``submitted`` is the monotonic
-    time the action was submitted (its age counts from there)."""
+    time the action was submitted (its age counts from there). ``attempts`` and ``first`` carry
+    on an earlier delivery's count and first attempt time (a parked action's)."""
     deadline = submitted + policy.max_age
-    attempts = 0
-    first: datetime | None = None
     last: datetime | None = None
     while True:
         started = datetime.now(UTC)

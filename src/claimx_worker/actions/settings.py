@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,9 +64,15 @@ class ActionSettings:
     webhook_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     """Per-request timeout of a webhook whose action does not set a positive one."""
     max_attempts: int = attrs.field(default=8, validator=attrs.validators.gt(0))
-    """Attempts per action (webhook or publish) before it is dead-lettered."""
+    """Attempts per action (webhook or publish) before it is dead-lettered; a parked webhook
+    is retried until ``max_age`` instead."""
     max_age: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
-    """Give up (dead-letter) once an action is this old, counted from its submission."""
+    """Give up (dead-letter) once an action is this old, counted from its submission (a parked
+    webhook: from its first attempt, or its parking when it made none)."""
+    park_after: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    """A webhook still undelivered this long after its submission (its endpoint down, failing
+    or its circuit open) is parked on the action retry topic, so its event can commit; parked
+    webhooks are redelivered in order per endpoint until ``max_age``."""
     backoff_base: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     """First retry waits up to this long (full jitter); each retry doubles the bound."""
     backoff_cap: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
@@ -96,3 +103,13 @@ class ActionSettings:
             max_age=self.max_age,
             backoff=Backoff(first=self.backoff_base, cap=self.backoff_cap),
         )
+
+    @property
+    def parking_policy(self) -> RetryPolicy:
+        """The retry policy of a webhook in its event's commit path: up to ``park_after``."""
+        return attrs.evolve(self.retry_policy, max_age=min(self.park_after, self.max_age))
+
+    @property
+    def parked_policy(self) -> RetryPolicy:
+        """The retry policy of a parked webhook: no attempt limit, up to ``max_age``."""
+        return attrs.evolve(self.retry_policy, max_attempts=sys.maxsize)

@@ -149,7 +149,7 @@ class WebhookSender:
             if verdict is None:
                 return Failure(
                     error=f"endpoint {request.endpoint} unavailable (circuit open or busy) "
-                    "until the action's maximum age",
+                    "until the deadline",
                     retryable=False,
                     attempted=False,
                 )

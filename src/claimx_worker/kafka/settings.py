@@ -94,6 +94,9 @@ class TopicSettings:
     """Events that failed for good (invalid, permanent error, or every retry used)."""
     actions_dlq: str = "claimx.actions.dlq"
     """Plugin actions that could not be delivered."""
+    actions_retry: str = "claimx.actions.retry"
+    """Webhook actions parked until their endpoint recovers (keyed by endpoint); the worker
+    consumes it in the group ``<consumer_group>.parked-actions``."""
 
 
 @frozen(kw_only=True)
