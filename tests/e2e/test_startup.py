@@ -53,6 +53,7 @@ def topic_environment(topics: Topics) -> dict[str, str]:
         "RETRY_PREFIX": topics.retry_prefix,
         "DLQ": topics.dlq,
         "ACTIONS_DLQ": topics.actions_dlq,
+        "ACTIONS_RETRY": topics.actions_retry,
     }
     return {
         **{f"{worker}TOPICS__{key}": name for key, name in names.items()},

@@ -39,6 +39,7 @@ def test_worker_topics_are_every_topic_the_worker_names() -> None:
         "claimx.downloads.pending",
         "claimx.enrichment.dlq",
         "claimx.actions.dlq",
+        "claimx.actions.retry",
         "claimx.enrichment.retry.5m",
         "claimx.enrichment.retry.10m",
         "claimx.enrichment.retry.20m",

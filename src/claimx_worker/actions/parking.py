@@ -69,7 +69,9 @@ def parked_runtime_settings(kafka: KafkaSettings) -> KafkaSettings:
     return attrs.evolve(kafka, claimx=attrs.evolve(kafka.claimx, enrichment_worker=parked))
 
 
-def _decode(value: bytes) -> DeadLetter:
+def decode_parked_record(value: bytes) -> DeadLetter:
+    """A parked record from its Kafka value; raises :class:`InvalidEventError` for anything
+    else (the value is untrusted)."""
     try:
         return DeadLetter.from_json(value)
     except InvalidDeadLetterError as exc:
@@ -95,7 +97,7 @@ class ParkedActions:
         self._kafka = parked_runtime_settings(kafka)
         self._executor = executor
         self._scopes = scopes
-        processor = Processor(decode=_decode, process=self._redeliver)
+        processor = Processor(decode=decode_parked_record, process=self._redeliver)
         # The runtime's own metrics (consumed, in flight, ...) would clash with the main
         # runtime's names: they stay private; claimx_parked_actions_redelivering tells the rest.
         self._runtime = KafkaRuntime(
