@@ -42,6 +42,7 @@ class Pacer:
         "_maximum",
         "_on_limit",
         "_resume_at",
+        "_waiting",
     )
 
     def __init__(
@@ -59,6 +60,7 @@ class Pacer:
         self._clock = clock
         self._on_limit = on_limit
         self._changed = asyncio.Event()
+        self._waiting = 0
         on_limit(self._limit)
 
     def __repr__(self) -> str:
@@ -83,11 +85,14 @@ class Pacer:
                 self._in_flight += 1
                 return self._clock()
             changed = self._changed
+            self._waiting += 1
             try:
                 async with asyncio.timeout(wait if wait > 0 else None):
                     await changed.wait()
             except TimeoutError:
                 pass
+            finally:
+                self._waiting -= 1
 
     def release(self, admitted_at: float, *, retry_after: float | None = None) -> bool:
         """End a request admitted at ``admitted_at``: ``retry_after`` is ``None`` unless the
@@ -116,5 +121,6 @@ class Pacer:
         self._wake()
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._waiting:  # no event churn on the fast path
+            self._changed.set()
+            self._changed = asyncio.Event()
