@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import attrs
 import httpx
@@ -54,6 +55,9 @@ from claimx_worker.actions.webhook import WebhookSender, build_request, endpoint
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
 
@@ -210,10 +214,7 @@ class ActionExecutor:
         finally:
             self._metrics.redelivering.dec()
         if report.delivered:
-            logger.bind(
-                instance=ref.instance,
-                event_id=ref.event_id,
-                idempotency_key=ref.key,
+            _action_log(ref, WEBHOOK).bind(
                 attempts=report.attempts,
             ).info("Parked webhook action delivered")
             return self._outcome(WEBHOOK, ref, OutcomeStatus.DELIVERED, report.attempts)
@@ -288,11 +289,7 @@ class ActionExecutor:
         self, ref: ActionRef, kind: str, failure: Failure, attempts: int, delay: float
     ) -> None:
         self._metrics.actions.labels(kind, "retried").inc()
-        logger.bind(
-            instance=ref.instance,
-            event_id=ref.event_id,
-            action_type=kind,
-            idempotency_key=ref.key,
+        _action_log(ref, kind).bind(
             attempts=attempts,
             status=failure.status,
             error=self._scrubber.text(failure.error, set()),
@@ -309,11 +306,7 @@ class ActionExecutor:
         record = dead_letter(ref, action, parked, self._scrubber, self._settings)
         endpoint = endpoint_of_text(action.url)
         await self._write(self._park_topic, record, endpoint.encode(), ref)
-        logger.bind(
-            instance=ref.instance,
-            event_id=ref.event_id,
-            action_type=kind,
-            idempotency_key=ref.key,
+        _action_log(ref, kind).bind(
             endpoint=endpoint,
             attempts=report.attempts,
             error=record.error,
@@ -339,11 +332,7 @@ class ActionExecutor:
     ) -> DeadLetter:
         record = dead_letter(ref, action, report, self._scrubber, self._settings)
         await self._write(self.dlq_topic, record, ref.project_id.encode(), ref)
-        logger.bind(
-            instance=ref.instance,
-            event_id=ref.event_id,
-            action_type=kind,
-            idempotency_key=ref.key,
+        _action_log(ref, kind).bind(
             attempts=report.attempts,
             status=report.status,
             give_up=str(report.give_up),
@@ -399,3 +388,10 @@ class ActionExecutor:
             attempts=attempts,
             error=error,
         )
+
+
+def _action_log(ref: ActionRef, kind: str) -> Logger:
+    """The logger bound to one action: its instance, event, type and idempotency key."""
+    return logger.bind(
+        instance=ref.instance, event_id=ref.event_id, action_type=kind, idempotency_key=ref.key
+    )
