@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tests.fuzz.targets import DELAY_SECONDS, NOW_MS, RETRY_TOPIC, check_retry_state, retry_headers
 
 from claimx_worker.errors import PermanentError, TransientError
+from claimx_worker.http.breaker import CircuitOpenError
 from claimx_worker.kafka.routing import (
     ATTEMPTS,
     DUE_MS,
@@ -84,6 +85,25 @@ def test_retry_and_dlq_records_carry_each_routing_header_once_and_read_back(
     assert (state.attempts, state.origin) == (attempts, origin)
     if route.delay_label is not None:  # written as due one delay from now: read as written
         assert state.due_ms == NOW_MS + delay * 1000
+
+
+@given(_HEADERS, st.integers(0, len(_RETRY_TOPICS)), _ORIGINS)
+def test_a_deferred_failure_never_spends_an_attempt_nor_reaches_the_dlq(
+    headers: HeaderList, counted: int, origin: Origin
+) -> None:
+    """However often an event meets an open circuit, it keeps its count and its retries (a
+    count past the schedule, which only a forged header can give, goes to the DLQ)."""
+    route = SCHEDULE.route(
+        classify_for_routing(CircuitOpenError("circuit open")),
+        attempts=counted,
+        origin=origin,
+        headers=headers,
+        now=NOW_MS / 1000,
+    )
+    assert route.delay_label is not None
+    _, delay = _RETRY_TOPICS[route.topic]
+    state = read_retry_state(route.headers, route.topic, 0, 0, now_ms=NOW_MS, delay_seconds=delay)
+    assert state.attempts == counted
 
 
 @given(_HEADERS, st.binary(max_size=100), st.integers(0, 120))
