@@ -6,8 +6,8 @@ either way the future resolves to an :class:`ActionOutcome`. With a ``park_topic
 still undelivered ``park_after`` seconds after submission is parked there instead (outcome
 ``parked``; see :mod:`.parking`), and :meth:`ActionExecutor.redeliver` later finishes it. It
 raises only when even the DLQ (or park) write fails (:class:`DeadLetterWriteError`): then the
-event must not be committed. ``Log`` and
-``Metric`` run inside ``submit``; ``Filter`` is the pipeline's business and is skipped.
+event must not be committed. ``Log`` and ``Metric`` run inside ``submit``; ``Filter`` is the
+pipeline's business and is skipped.
 """
 
 from __future__ import annotations
@@ -199,6 +199,8 @@ class ActionExecutor:
         Raises :class:`DeadLetterWriteError` when the DLQ write failed."""
         ref = record.ref
         since = record.first_attempt_at or record.dead_lettered_at
+        if since.tzinfo is None:  # the record is untrusted: a time without zone reads as UTC
+            since = since.replace(tzinfo=UTC)
         age = max(0.0, (datetime.now(UTC) - since).total_seconds())
         self._metrics.redelivering.inc()
         try:
@@ -214,9 +216,8 @@ class ActionExecutor:
         finally:
             self._metrics.redelivering.dec()
         if report.delivered:
-            _action_log(ref, WEBHOOK).bind(
-                attempts=report.attempts,
-            ).info("Parked webhook action delivered")
+            log = _action_log(ref, WEBHOOK).bind(attempts=report.attempts)
+            log.info("Parked webhook action delivered")
             return self._outcome(WEBHOOK, ref, OutcomeStatus.DELIVERED, report.attempts)
         dead = await self._dead_letter(ref, action, WEBHOOK, report)
         return self._outcome(WEBHOOK, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, dead.error)
