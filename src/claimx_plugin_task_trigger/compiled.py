@@ -17,7 +17,17 @@ from claimx_plugin_task_trigger.config import (
     TaskTriggerConfig,
     WebhookConfig,
 )
-from claimx_worker import Action, EventType, Log, Metric, PreparedLogLine, PublishToTopic, Webhook
+from claimx_worker import (
+    Action,
+    ConditionMatcher,
+    EventType,
+    Log,
+    Metric,
+    PreparedLogLine,
+    PublishToTopic,
+    Webhook,
+    compile_conditions,
+)
 
 Payload = dict[str, Any]
 
@@ -43,13 +53,26 @@ class PublishTemplate:
             topic=self.config.topic,
             value=payload,
             key=payload["project_id"] if key is None else key.format_map(payload),
-            headers={
-                "trigger_name": payload["trigger_name"],
-                "task_id": str(payload["task_id"]),
-                "event_type": payload["event_type"],
-                "event_id": payload["event_id"],
-            },
+            headers=_headers(payload),
         )
+
+
+def _headers(payload: Payload) -> dict[str, str]:
+    """The message headers: this plugin's names and the original trigger's ``x-`` names."""
+    trigger_name, task_id, event_type = (
+        payload["trigger_name"],
+        str(payload["task_id"]),
+        payload["event_type"],
+    )
+    return {
+        "trigger_name": trigger_name,
+        "task_id": task_id,
+        "event_type": event_type,
+        "event_id": payload["event_id"],
+        "x-trigger-name": trigger_name,
+        "x-task-id": task_id,
+        "x-event-type": event_type,
+    }
 
 
 @frozen
@@ -95,13 +118,15 @@ class MetricTemplate:
 
 @frozen
 class CompiledTrigger:
-    """A trigger for one event type: its name, its action templates in firing order, and its
-    "Task trigger matched" line (prepared at load: every field is fixed per trigger).
+    """A trigger for one event type: its name, its action templates in firing order, its
+    "Task trigger matched" line (prepared at load: every field is fixed per trigger) and its
+    compiled conditions (``None``: none, it fires on every event of its template and type).
     """
 
     name: str
     actions: tuple[ActionTemplate, ...]
     matched_line: PreparedLogLine
+    conditions: ConditionMatcher | None = None
 
     def build(self, payload: Payload) -> list[Action]:
         """The actions for ``payload``, in order."""
@@ -120,6 +145,7 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
     )
     routes: Routes = {assigned: {}, completed: {}}
     for task_id, trigger in config.triggers.items():
+        conditions = None if trigger.conditions is None else compile_conditions(trigger.conditions)
         for event_type, specific in (
             (assigned, trigger.on_assigned),
             (completed, trigger.on_completed),
@@ -135,7 +161,9 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
                     event_type=event_type,
                     action_count=len(actions),
                 )
-                routes[event_type][task_id] = CompiledTrigger(trigger.name, actions, matched_line)
+                routes[event_type][task_id] = CompiledTrigger(
+                    trigger.name, actions, matched_line, conditions
+                )
     return routes
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from attrs import Attribute, field, frozen
 
-from claimx_worker import ConfigValueError
+from claimx_worker import Condition, ConfigValueError, require_group
 
 PLACEHOLDERS = (
     "trigger_name",
@@ -191,9 +191,11 @@ class ActionBlock:
 
 @frozen(kw_only=True)
 class TriggerConfig:
-    """One trigger: the actions for one task template id."""
+    """One trigger: the actions for one task template id, when its ``conditions`` (if any)
+    match the event and its rows."""
 
     name: str = field(validator=_check_not_blank)
+    conditions: Condition | None = field(default=None, validator=require_group)
     on_assigned: ActionBlock | None = None
     on_completed: ActionBlock | None = None
     on_any: ActionBlock | None = None

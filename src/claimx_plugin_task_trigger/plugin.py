@@ -11,7 +11,8 @@ from claimx_worker import Action, Plugin, PluginContext, hookimpl
 
 
 class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
-    """Matches task events on the first task row's template id and returns the trigger's actions.
+    """Matches task events on the first task row's template id (and the trigger's conditions)
+    and returns the trigger's actions.
 
     One object per configured instance; the lookup tables are built in ``on_load``.
     """
@@ -52,6 +53,12 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             # kwargs of a log call land in the record's extra, like bind() but cheaper when
             # the level is filtered out (this is the per-event miss path)
             logger.debug("No task trigger for the task template", task_id=task.task_id)
+            return None
+        conditions = trigger.conditions
+        if conditions is not None and not conditions.matches(context.event, context.rows):
+            logger.debug(
+                "Task trigger conditions not met", trigger_name=trigger.name, task_id=task.task_id
+            )
             return None
         payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
         actions = trigger.build(payload)
