@@ -136,7 +136,10 @@ FIELDS: Mapping[str, FieldSpec] = MappingProxyType(_build())
 
 def unknown_field_message(name: str) -> str:
     """Why ``name`` is not a field, with the nearest field names."""
-    close = difflib.get_close_matches(name, list(FIELDS), n=3)
+    extended = [field for field in FIELDS if field.startswith(name)]
+    close = list(dict.fromkeys([*extended, *difflib.get_close_matches(name, list(FIELDS), n=3)]))[
+        :3
+    ]
     if close:
         return f"unknown field {name!r}, did you mean {' or '.join(repr(c) for c in close)}?"
     return (

@@ -3,8 +3,10 @@
 Each file makes one instance with the keys ``name`` (default: the directory name), ``plugin``
 (an entry-point name; default: ``name``) or ``module`` + ``class`` (an importable class, no
 packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
-name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's) and
-``config`` (the plugin's own settings, structured later into the plugin's config class).
+name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's),
+``conditions`` (an ``all:`` / ``any:`` group: the instance's ``on_enrichment_complete`` is
+called only for events that match; see :mod:`claimx_worker.conditions`) and ``config`` (the
+plugin's own settings, structured later into the plugin's config class).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import attrs
 from attrs import field, frozen
 from ruamel.yaml.comments import CommentedMap
 
+from claimx_worker.conditions.config import Condition, require_group
 from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
@@ -41,6 +44,7 @@ class _InstanceKeys:
     enabled: bool = True
     priority: int = 100
     timeout_ms: float | None = None
+    conditions: Condition | None = attrs.field(default=None, validator=require_group)
 
 
 @frozen(kw_only=True)
@@ -54,6 +58,8 @@ class InstanceSpec:
     enabled: bool
     priority: int
     timeout_ms: float | None
+    conditions: Condition | None = field(eq=False, repr=False)
+    """Events the instance's ``on_enrichment_complete`` is called for (``None``: every one)."""
     directory: Path
     file: str
     name_line: int | None
@@ -173,6 +179,7 @@ def _read_spec(
         enabled=keys.enabled,
         priority=keys.priority,
         timeout_ms=keys.timeout_ms,
+        conditions=keys.conditions,
         directory=path.parent,
         file=file,
         name_line=_line(node, "name"),
