@@ -60,7 +60,8 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
                 "Task trigger conditions not met", trigger_name=trigger.name, task_id=task.task_id
             )
             return None
-        payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
-        actions = trigger.build(payload)
+        project = context.rows.project
+        payload = self._payloads.build(trigger.name, context.event, task, project)
+        actions = trigger.build(payload, task, project)
         trigger.matched_line.emit()
         return actions

@@ -292,6 +292,7 @@ async def open_pipeline(
         registry=registry,
         dlq_topic=settings.kafka.worker.topics.actions_dlq,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
+        connections=host.connections,
     )
     resources.push_async_callback(executor.aclose)
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)

@@ -65,6 +65,7 @@ PLUGIN_API = frozenset(
         "Webhook",
         "__version__",
         "compile_conditions",
+        "connection_field",
         "converter",
         "hookimpl",
         "require_group",

@@ -21,6 +21,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.announcement import ActionAnnouncer
+from claimx_worker.actions.connections import ConnectionDelivery
 from claimx_worker.actions.dead_letter import (
     PUBLISH_TO_TOPIC,
     WEBHOOK,
@@ -41,6 +42,7 @@ from claimx_worker.actions.retry import (
     DeliveryReport,
     Failure,
     GiveUp,
+    RetryPolicy,
     deliver,
 )
 from claimx_worker.actions.secrets import SecretScrubber
@@ -48,6 +50,7 @@ from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
+from claimx_worker.http.connections import Connection
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
@@ -85,7 +88,7 @@ class ActionExecutor:
     ``produce`` is the runtime's acknowledged produce function, ``dlq_topic`` is where exhausted
     actions go (the worker's ``topics.actions_dlq``), ``secret_refs`` maps secret
     values to the environment variables they came from (for DLQ records), ``rng`` drives the
-    backoff jitter.
+    backoff jitter, ``connections`` are the named connections webhooks may go through.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ActionExecutor:
         dlq_topic: str = DEFAULT_DLQ_TOPIC,
         secret_refs: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        connections: Mapping[str, Connection] | None = None,
     ) -> None:
         self._settings = settings
         self._dlq_topic = dlq_topic
@@ -113,6 +117,7 @@ class ActionExecutor:
             on_state=self._circuit_changed,
             on_attempt=self._metrics.attempts.labels(WEBHOOK).inc,
         )
+        self._connections = ConnectionDelivery(connections or {}, settings, client, self._webhooks)
         self._publisher = TopicPublisher(
             produce,
             max_in_flight=settings.topic_max_in_flight,
@@ -196,8 +201,11 @@ class ActionExecutor:
         self, ref: ActionRef, action: Webhook | PublishToTopic, kind: str, submitted: float
     ) -> DeliveryReport:
         attempt: Attempt
+        policy: RetryPolicy = self._policy
         try:
-            if isinstance(action, Webhook):
+            if isinstance(action, Webhook) and action.connection is not None:
+                attempt, policy = self._connections.plan(action, ref.key)
+            elif isinstance(action, Webhook):
                 request = build_request(action, ref.key, self._settings)
 
                 async def attempt(deadline: float) -> Failure | None:
@@ -210,7 +218,7 @@ class ActionExecutor:
 
             return await deliver(
                 attempt,
-                self._policy,
+                policy,
                 submitted=submitted,
                 rng=self._rng,
                 on_retry=lambda failure, attempts, delay: self._retrying(

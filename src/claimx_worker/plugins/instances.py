@@ -25,6 +25,7 @@ from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
+from claimx_worker.http.connections import CONNECTIONS_DIR
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
@@ -92,8 +93,9 @@ class InstanceScan:
 def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan:
     """Read every instance below ``plugins_dir``: a directory holding a ``config.yaml`` is one
     (and is not searched further); any other directory is searched, so instances may be grouped
-    (``<group>/<instance>/config.yaml``). Hidden and ``_`` directories are skipped; a directory
-    without ``config.yaml`` or subdirectories is listed in ``without_config``.
+    (``<group>/<instance>/config.yaml``). Hidden and ``_`` directories are skipped, and so is
+    ``connections/`` (the connection files); another directory without ``config.yaml`` or
+    subdirectories is listed in ``without_config``.
 
     A directory or file that is a link leading outside ``plugins_dir`` is a problem, unread."""
     scanner = _Scanner(plugins_dir.resolve(), env)
@@ -120,6 +122,14 @@ class _Scanner:
     def search(self, directory: Path) -> None:
         for child in sorted(directory.iterdir()):
             if not child.is_dir() or child.name.startswith((".", "_")):
+                continue
+            if (
+                child.name == CONNECTIONS_DIR
+                and directory.resolve() == self._root
+                and not (child / CONFIG_FILE).is_file()
+            ):
+                if any(entry.is_dir() for entry in child.iterdir()):
+                    self.search(child)  # instances grouped under connections/ stay instances
                 continue
             resolved = child.resolve()
             if not resolved.is_relative_to(self._root):
