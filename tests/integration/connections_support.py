@@ -1,4 +1,5 @@
-"""A real OAuth2 token endpoint on loopback for the connection tests."""
+"""A real OAuth2 token endpoint on loopback for the connection tests (async: ``async with``;
+sync tests: ``with``, on a thread of its own)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import socket
 from typing import Any, Self
 
 from aiohttp import web
+
+from claimx_worker.testing.background import BackgroundLoop
 
 
 class TokenEndpoint:
@@ -21,6 +24,7 @@ class TokenEndpoint:
         self.requests: list[dict[str, Any]] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
+        self._background = BackgroundLoop("token-endpoint", self.start, self.aclose)
 
     @property
     def url(self) -> str:
@@ -51,7 +55,8 @@ class TokenEndpoint:
             {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
         )
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Listen on the running loop; returns when bound."""
         app = web.Application()
         app.router.add_post("/oauth2/token", self._token)
         self._runner = web.AppRunner(app, access_log=None)
@@ -60,8 +65,23 @@ class TokenEndpoint:
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
+
+    async def aclose(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        self._background.run()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._background.stop()
