@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from loguru import logger
 
 from claimx_plugin_task_trigger.compiled import Routes, compile_routes, published_topics
 from claimx_plugin_task_trigger.config import TaskTriggerConfig
+from claimx_plugin_task_trigger.explain import explain
 from claimx_plugin_task_trigger.payload import PayloadBuilder
 from claimx_worker import Action, Plugin, PluginContext, hookimpl
 
@@ -20,12 +23,14 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
     config_class = TaskTriggerConfig
 
     def __init__(self) -> None:
+        self._config = TaskTriggerConfig(triggers={})
         self._routes: Routes = {}
         self._payloads = PayloadBuilder(include_task_data=True, include_project_data=False)
 
     @hookimpl
     def on_load(self, config: TaskTriggerConfig) -> None:
         """Compile the triggers of this instance's config."""
+        self._config = config
         self._routes = compile_routes(config)
         self._payloads = PayloadBuilder(
             include_task_data=config.include_task_data,
@@ -65,3 +70,8 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
         actions = trigger.build(payload, task, project)
         trigger.matched_line.emit()
         return actions
+
+    @hookimpl
+    def explain_match(self, context: PluginContext[TaskTriggerConfig]) -> list[dict[str, Any]]:
+        """Why each trigger matched the event or not (``simulate --explain``)."""
+        return explain(self._config, self._routes, context.event, context.rows)

@@ -149,6 +149,9 @@ def kafka_headers(trigger_name: str, event_type: str, template: int) -> dict[str
         "task_id": str(template),
         "event_type": event_type,
         "event_id": "evt-8c1e5d0b2f",
+        "x-trigger-name": trigger_name,
+        "x-task-id": str(template),
+        "x-event-type": event_type,
     }
 
 
