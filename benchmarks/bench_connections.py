@@ -1,6 +1,7 @@
 """Webhooks/s through a named connection with OAuth2 client credentials, against the same
-webhooks sent to a plain URL (``actions_webhook``'s set-up: httpx over aiohttp, 2,000 webhooks
-submitted at once, a receiver in a child process).
+webhooks sent to a plain URL (``actions_webhook``'s set-up and receiver: httpx over aiohttp,
+2,000 webhooks submitted at once, the receiver in a child process; the token endpoint runs in
+this process and is asked once per run).
 
 ``oauth2_webhook``: webhooks/s through the connection (token fetched once from the receiver's
 token endpoint, then reused; no rate limit; 256 in flight, as ``endpoint_max_in_flight``);
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import tempfile
 import time
@@ -19,61 +21,50 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiohttp import web
 from httpx_aiohttp import AiohttpTransport
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from bench_actions import ACTIONS, LIMITS
+from bench_actions import ACTIONS, LIMITS, RECEIVER
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus
 from claimx_worker.http.connections import Connection, load_connections
 from claimx_worker.model import Webhook
 
 ROUNDS = 3
 IN_FLIGHT = 256
-RECEIVER = """
-import asyncio, socket
-from aiohttp import web
 
-async def fast(request):
-    await request.read()
-    if request.path.startswith("/crm") and request.headers.get("Authorization") != "Bearer tok":
-        return web.Response(status=401)
-    return web.Response()
 
-async def token(request):
-    await request.post()
-    return web.json_response({"access_token": "tok", "expires_in": 3600})
+async def token_endpoint() -> tuple[web.AppRunner, str]:
+    """An OAuth2 token endpoint in this process (asked once per run: it costs nothing here)."""
 
-async def main():
+    async def token(request: web.Request) -> web.Response:
+        await request.post()
+        return web.json_response({"access_token": "tok", "expires_in": 3600})
+
     app = web.Application()
-    app.router.add_post("/fast", fast)
-    app.router.add_post("/crm/fast", fast)
     app.router.add_post("/token", token)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    await web.SockSite(runner, sock, backlog=1024).start()
-    print(sock.getsockname()[1], flush=True)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
+    await web.SockSite(runner, sock).start()
+    return runner, f"http://127.0.0.1:{sock.getsockname()[1]}/token"
 
 
 async def _no_dead_letters(topic: str, value: bytes, key: bytes | None, headers: Any) -> None:
     raise RuntimeError(f"unexpected dead letter to {topic}: {value[:300]!r}")
 
 
-def crm_connection(base: str) -> dict[str, Connection]:
+def crm_connection(base: str, token_url: str) -> dict[str, Connection]:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "connections"
         directory.mkdir()
         (directory / "crm.yaml").write_text(
-            f"base_url: {base}/crm\n"
+            f"base_url: {base}\n"
             "auth:\n"
             "  type: oauth2\n"
-            f"  token_url: {base}/token\n"
+            f"  token_url: {token_url}\n"
             "  client_id: bench\n"
             "  client_secret: ${CRM_CLIENT_SECRET}\n"
             f"max_in_flight: {IN_FLIGHT}\n"
@@ -83,14 +74,16 @@ def crm_connection(base: str) -> dict[str, Connection]:
     return dict(catalog.connections)
 
 
-async def _run(client: httpx.AsyncClient, base: str, *, through_connection: bool) -> float:
-    """Deliver ACTIONS webhooks; webhooks/s."""
+async def _run(client: httpx.AsyncClient, base: str, *, token_url: str | None) -> float:
+    """Deliver ACTIONS webhooks (through the OAuth2 connection when ``token_url`` is given);
+    webhooks/s."""
+    through_connection = token_url is not None
     executor = ActionExecutor(
         ActionSettings(endpoint_max_in_flight=IN_FLIGHT),
         client=client,
         produce=_no_dead_letters,
         registry=CollectorRegistry(),
-        connections=crm_connection(base) if through_connection else None,
+        connections=None if token_url is None else crm_connection(base, token_url),
     )
     body = {"trigger": "bench", "task_id": 456, "project_id": "12345"}
 
@@ -121,13 +114,15 @@ async def main() -> list[dict[str, Any]]:
     try:
         assert receiver.stdout is not None
         base = f"http://127.0.0.1:{int(await receiver.stdout.readline())}"
+        tokens, token_url = await token_endpoint()
         plain, oauth2 = [], []
         async with httpx.AsyncClient(transport=AiohttpTransport(limits=LIMITS)) as client:
-            await _run(client, base, through_connection=False)  # warm-up
-            await _run(client, base, through_connection=True)
+            await _run(client, base, token_url=None)  # warm-up
+            await _run(client, base, token_url=token_url)
             for _ in range(ROUNDS):
-                plain.append(await _run(client, base, through_connection=False))
-                oauth2.append(await _run(client, base, through_connection=True))
+                plain.append(await _run(client, base, token_url=None))
+                oauth2.append(await _run(client, base, token_url=token_url))
+        await tokens.cleanup()
     finally:
         receiver.terminate()
         await receiver.wait()

@@ -128,31 +128,25 @@ async def test_bearer_connection_with_headers_and_path(
     assert json.loads(request.body) == {"n": 0}
 
 
-async def test_api_key_connection(harness: Harness, receiver: WebhookReceiver) -> None:
-    executor = harness.executor(
-        {
-            "crm": connection(
-                receiver.base_url, "type: api_key\nheader: X-Api-Key\napi_key: ${CRM_KEY}\n"
-            )
-        }
-    )
+@pytest.mark.parametrize(
+    ("auth", "header", "value"),
+    [
+        ("type: api_key\nheader: X-Api-Key\napi_key: ${CRM_KEY}\n", "x-api-key", ENV["CRM_KEY"]),
+        (
+            "type: basic\nusername: claimx\npassword: ${CRM_PASSWORD}\n",
+            "authorization",
+            "Basic " + base64.b64encode(b"claimx:s3cr3t-password-value").decode(),
+        ),
+    ],
+    ids=["api_key", "basic"],
+)
+async def test_api_key_and_basic_connections(
+    harness: Harness, receiver: WebhookReceiver, auth: str, header: str, value: str
+) -> None:
+    executor = harness.executor({"crm": connection(receiver.base_url, auth)})
     (outcome,) = await send(executor)
     assert outcome.status is OutcomeStatus.DELIVERED
-    assert receiver.at("/api/contact")[0].headers["x-api-key"] == "s3cr3t-api-key-value"
-
-
-async def test_basic_connection(harness: Harness, receiver: WebhookReceiver) -> None:
-    executor = harness.executor(
-        {
-            "crm": connection(
-                receiver.base_url, "type: basic\nusername: claimx\npassword: ${CRM_PASSWORD}\n"
-            )
-        }
-    )
-    (outcome,) = await send(executor)
-    assert outcome.status is OutcomeStatus.DELIVERED
-    header = receiver.at("/api/contact")[0].headers["authorization"]
-    assert base64.b64decode(header.removeprefix("Basic ")) == b"claimx:s3cr3t-password-value"
+    assert receiver.at("/api/contact")[0].headers[header] == value
 
 
 def oauth2(token_url: str, **extra: Any) -> str:

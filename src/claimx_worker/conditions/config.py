@@ -15,7 +15,6 @@ guessed at match time:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from types import MappingProxyType
@@ -25,7 +24,7 @@ import attrs
 from attrs import frozen
 
 from claimx_worker.conditions.fields import FIELDS, FieldSpec, FieldType, unknown_field_message
-from claimx_worker.config.converter import CONFIG_KEY
+from claimx_worker.config.converter import CONFIG_KEY, new_config_converter
 from claimx_worker.config.problems import ConfigValueError
 
 _ANY_TYPE = frozenset(FieldType)
@@ -54,8 +53,13 @@ OPERATORS: Mapping[str, frozenset[FieldType]] = MappingProxyType(
 LIST_OPERATORS = frozenset({"in", "not_in"})
 """Operators whose value is a non-empty list (``anything_but`` takes a value or a list)."""
 
-_INTEGER = re.compile(r"[+-]?\d+")
-_BOOLEANS = {"true": True, "false": False}
+_PYTHON_TYPES: Mapping[FieldType, type] = {
+    FieldType.STRING: str,
+    FieldType.INTEGER: int,
+    FieldType.NUMBER: float,
+    FieldType.BOOLEAN: bool,
+}
+_CONVERTER = new_config_converter()
 
 
 @frozen(kw_only=True)
@@ -181,40 +185,21 @@ def _read_operand(spec: FieldSpec, name: str, raw: Any) -> Any:
 def read_value(spec: FieldSpec, raw: Any) -> Any:
     """``raw`` read as a value of ``spec``'s declared type; raises ``ValueError``."""
     kind = spec.type
-    if isinstance(raw, bool) and kind is not FieldType.BOOLEAN:
-        raise ValueError(f"expected {_article(kind)} for {spec.name!r}, got {_describe(raw)}")
     if kind is FieldType.STRING:
-        if isinstance(raw, str):
-            return raw
-        if isinstance(raw, int):
-            return str(raw)
-    elif kind is FieldType.INTEGER:
-        if isinstance(raw, int):
-            return raw
-        if isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
-            return int(raw)
-    elif kind is FieldType.NUMBER:
-        if isinstance(raw, int | float):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
-                return float(raw)
-            except ValueError:
-                pass
-    elif kind is FieldType.BOOLEAN:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in _BOOLEANS:
-            return _BOOLEANS[raw.strip().lower()]
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return str(raw)  # a whole number written for a string field: its digits
     elif kind is FieldType.TIMESTAMP:
         when = _timestamp(raw)
-        if when is not None:
-            return when
-        raise ValueError(
-            f"expected an ISO-8601 timestamp for {spec.name!r} (e.g. 2024-05-01T12:00:00Z), "
-            f"got {_describe(raw)}"
-        )
-    raise ValueError(f"expected {_article(kind)} for {spec.name!r}, got {_describe(raw)}")
+        if when is None:
+            raise ValueError(
+                f"expected an ISO-8601 timestamp for {spec.name!r} (e.g. 2024-05-01T12:00:00Z), "
+                f"got {_describe(raw)}"
+            )
+        return when
+    try:
+        return _CONVERTER.structure(raw, _PYTHON_TYPES[kind])
+    except ConfigValueError as error:
+        raise ValueError(f"{spec.name!r} is {_article(kind)} field: {error}") from None
 
 
 def _timestamp(raw: Any) -> datetime | None:

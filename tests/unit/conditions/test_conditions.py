@@ -289,8 +289,8 @@ def test_refused_configs_are_reported_at_their_line_with_a_suggestion(tmp_path: 
         "lte, not_equals, not_in",
         "9: config.conditions.all[2].in: two operators in one test (equals, in): write one test "
         "per operator inside all:",
-        "12: config.conditions.all[3].any[0].equals: equals: expected an integer for 'task_id', "
-        "got the string 'abc'",
+        "12: config.conditions.all[3].any[0].equals: equals: 'task_id' is an integer field: "
+        "expected an integer, got the string 'abc'",
         "14: config.conditions.all[3].any[1].equal: unknown key 'equal', did you mean 'equals'?",
         "16: config.conditions.all[3].any[2].gt: gt: expected an ISO-8601 timestamp for "
         "'date_assigned' (e.g. 2024-05-01T12:00:00Z), got the string 'yesterday'",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 from tests.unit.task_trigger.support import task_event, task_row, task_rows
+from tests.unit.task_trigger.test_config import load
 from tests.unit.task_trigger.test_plugin import fire, loaded
 
-from claimx_plugin_task_trigger import TaskTriggerConfig
 from claimx_worker import EntityRows, PublishToTopic
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.config.structuring import load_config_file
 
 CONFIG_TEXT = """
 triggers:
@@ -26,12 +24,6 @@ triggers:
     on_completed:
       publish_to_topic: claimx.task-triggers
 """
-
-
-def load(tmp_path: Path, text: str) -> TaskTriggerConfig:
-    path = tmp_path / "config.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return load_config_file(path, TaskTriggerConfig, env={}, key_prefix="config").value
 
 
 def test_conditions_read_the_first_task_row(tmp_path: Path) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 from tests.unit.task_trigger.support import project_row, task_event, task_row
+from tests.unit.task_trigger.test_config import load
 from tests.unit.task_trigger.test_plugin import fire, loaded
 
-from claimx_plugin_task_trigger import TaskTriggerConfig
 from claimx_worker import EntityRows, PublishToTopic, Webhook
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.config.structuring import load_config_file
 
 TEMPLATE = """
 triggers:
@@ -37,12 +35,6 @@ triggers:
           id: {path: task_id}
           task: {path: task}
 """
-
-
-def load(tmp_path: Path, text: str) -> TaskTriggerConfig:
-    path = tmp_path / "config.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return load_config_file(path, TaskTriggerConfig, env={}, key_prefix="config").value
 
 
 def test_a_template_shapes_the_payload(tmp_path: Path) -> None:

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 from tests.unit.task_trigger.support import task_event, task_row, task_rows
+from tests.unit.task_trigger.test_config import load as load_config
 from tests.unit.task_trigger.test_plugin import fire, loaded
 
 from claimx_plugin_task_trigger import TaskTriggerConfig
 from claimx_worker import Webhook
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.config.structuring import load_config_file
 
 
 def load(tmp_path: Path, url: str) -> TaskTriggerConfig:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            triggers:
-              456:
-                name: Photo
-                on_completed:
-                  webhook: "{url}"
-            """
-        ).lstrip("\n")
-    )
-    return load_config_file(path, TaskTriggerConfig, env={}, key_prefix="config").value
+    text = f"""
+    triggers:
+      456:
+        name: Photo
+        on_completed:
+          webhook: "{url}"
+    """
+    return load_config(tmp_path, text)
 
 
 def webhook_url(tmp_path: Path, url: str, task_name: str = "Photo Documentation") -> str:
