@@ -167,14 +167,12 @@ def test_parts(condition: Condition) -> TestParts:
 
 def _read_operand(spec: FieldSpec, name: str, raw: Any) -> Any:
     if name == "exists":
-        if not isinstance(raw, bool):
-            raise ValueError(f"expected true or false, got {_describe(raw)}")
-        return raw
+        return _CONVERTER.structure(raw, bool)
     if name in LIST_OPERATORS or (name == "anything_but" and isinstance(raw, list)):
-        if not isinstance(raw, list) or not raw:
-            shown = "an empty list" if raw == [] else _describe(raw)
-            raise ValueError(f"expected a non-empty list, got {shown}")
-        return frozenset(read_value(spec, item) for item in raw)
+        items = _CONVERTER.structure(raw, list[Any])
+        if not items:
+            raise ValueError("expected a non-empty list, got an empty list")
+        return frozenset(read_value(spec, item) for item in items)
     if name == "anything_but":
         return frozenset({read_value(spec, raw)})
     if name in ("gt", "gte", "lt", "lte") and spec.type is FieldType.INTEGER:
@@ -191,9 +189,10 @@ def read_value(spec: FieldSpec, raw: Any) -> Any:
     elif kind is FieldType.TIMESTAMP:
         when = _timestamp(raw)
         if when is None:
+            text = _CONVERTER.structure(raw, str)  # raises for anything but a string
             raise ValueError(
                 f"expected an ISO-8601 timestamp for {spec.name!r} (e.g. 2024-05-01T12:00:00Z), "
-                f"got {_describe(raw)}"
+                f"got the string {text[:60]!r}"
             )
         return when
     try:
@@ -213,22 +212,6 @@ def _timestamp(raw: Any) -> datetime | None:
     if isinstance(raw, date):
         return datetime.combine(raw, time(), tzinfo=UTC)
     return None
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value[:60]!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
 
 
 def require_group(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
