@@ -3,11 +3,15 @@ refused configurations at file:line, secrets collected, ``plugins validate`` end
 
 from __future__ import annotations
 
+import json
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claimx_worker.cli import cli
 from claimx_worker.http.connections import load_connections
@@ -169,3 +173,63 @@ def test_a_connection_webhook_needs_a_path_and_not_a_url(tmp_path: Path) -> None
         "task_trigger/config.yaml:8: config.triggers.456.on_completed.webhook: a webhook needs "
         "either url or connection (with path)"
     ]
+
+
+SECRET = "hypothesis-s3cret-value"
+AUTH_VALUES = st.one_of(
+    st.sampled_from(["${CRM_SECRET}", "https://login.example.com/token", "X-Key", "", "x"]),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    auth_type=st.sampled_from(["none", "bearer", "api_key", "basic", "oauth2", "kerberos", 5]),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "token",
+                "header",
+                "api_key",
+                "username",
+                "password",
+                "token_url",
+                "client_id",
+                "client_secret",
+                "scope",
+                "client_auth",
+                "refresh_before",
+                "tokn",
+            ]
+        ),
+        AUTH_VALUES,
+        max_size=5,
+    ),
+    extra=st.dictionaries(
+        st.sampled_from(["timeout", "rate_limit", "max_in_flight", "headers", "retry"]),
+        st.one_of(st.integers(-2, 50), st.floats(allow_nan=False), st.text(max_size=5)),
+        max_size=3,
+    ),
+)
+def test_any_connection_file_loads_or_is_refused_at_a_line_without_its_secret(
+    auth_type: object, fields: dict[str, object], extra: dict[str, object]
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        document = {
+            "base_url": "https://crm.example.com",
+            "auth": {"type": auth_type, **fields},
+            **extra,
+        }
+        write(root, "connections/crm.yaml", json.dumps(document))
+        catalog = load_connections(root, env={"CRM_SECRET": SECRET})
+    if catalog.problems:
+        assert all(problem.line is not None for problem in catalog.problems)
+        assert all(SECRET not in str(problem) for problem in catalog.problems)
+        assert catalog.connections == {}
+    else:
+        auth = catalog.connections["crm"].config.auth
+        assert auth.type == auth_type
+        assert SECRET not in repr(catalog.connections["crm"])

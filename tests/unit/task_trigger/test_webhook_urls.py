@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.task_trigger.support import task_event, task_row, task_rows
 from tests.unit.task_trigger.test_config import load as load_config
 from tests.unit.task_trigger.test_plugin import fire, loaded
 
 from claimx_plugin_task_trigger import TaskTriggerConfig
+from claimx_plugin_task_trigger.shaping import UrlTemplate
 from claimx_worker import Webhook
 from claimx_worker.config.problems import ConfigError
 
@@ -69,3 +74,19 @@ def test_bad_placeholders_are_refused_at_load(tmp_path: Path, url: str, message:
     (problem,) = caught.value.problems
     assert problem.line == 5
     assert message in problem.message
+
+
+@given(task_name=st.text(max_size=40))
+def test_any_value_stays_inside_its_path_segment_and_query_value(task_name: str) -> None:
+    """Whatever a task's name holds, the URL keeps its scheme, host and path shape, and the
+    value decodes back from its segment and its query parameter."""
+    template = UrlTemplate("https://hooks.example.com/t/{task_name}/x?name={task_name}&k=1")
+    url = httpx.URL(template.build({"task_name": task_name}))
+
+    assert (url.scheme, url.host) == ("https", "hooks.example.com")
+    segments = url.raw_path.decode().split("?")[0].split("/")
+    assert segments[:3] == ["", "t", segments[2]]
+    assert segments[3:] == ["x"]
+    assert unquote(segments[2]) == task_name
+    assert url.params["name"] == task_name
+    assert url.params["k"] == "1"
