@@ -75,23 +75,30 @@ class ConditionReport:
         return out
 
 
-class TestMatcher:
-    """A test, ready to run."""
+Check = Callable[[ClaimXEvent, EntityRows], bool]
+"""A compiled test or group: does the event with its rows pass?"""
 
-    __slots__ = ("_get", "_missing", "_predicate", "parts")
+
+class TestMatcher:
+    """A test, ready to run: ``matches`` is one closure (the hot path)."""
+
+    __slots__ = ("_get", "matches", "parts")
 
     def __init__(self, parts: TestParts) -> None:
         self.parts = parts
-        self._get: Getter = parts.spec.get
-        self._missing = parts.operator == "exists" and parts.value is False
-        self._predicate = _predicate(parts)
+        get: Getter = parts.spec.get
+        missing = parts.operator == "exists" and parts.value is False
+        predicate = _predicate(parts)
 
-    def matches(self, event: ClaimXEvent, rows: EntityRows) -> bool:
+        def matches(event: ClaimXEvent, rows: EntityRows) -> bool:
+            value = get(event, rows)
+            if value is None:
+                return missing
+            return predicate(value)
+
+        self._get = get
+        self.matches: Check = matches
         """Whether the event and rows pass this test."""
-        value = self._get(event, rows)
-        if value is None:
-            return self._missing
-        return self._predicate(value)
 
     def explain(self, event: ClaimXEvent, rows: EntityRows) -> TestReport:
         """This test's verdict with the value it saw."""
@@ -106,20 +113,30 @@ class TestMatcher:
 
 
 class ConditionMatcher:
-    """An ``all:`` or ``any:`` group, ready to run."""
+    """An ``all:`` or ``any:`` group, ready to run: ``matches`` is one closure over its
+    members' (the hot path)."""
 
-    __slots__ = ("_all", "kind", "members")
+    __slots__ = ("kind", "matches", "members")
 
     def __init__(self, kind: str, members: tuple[ConditionMatcher | TestMatcher, ...]) -> None:
         self.kind = kind
-        self._all = kind == "all"
         self.members = members
+        checks = tuple(member.matches for member in members)
 
-    def matches(self, event: ClaimXEvent, rows: EntityRows) -> bool:
+        def every(event: ClaimXEvent, rows: EntityRows) -> bool:
+            for check in checks:  # noqa: SIM110 - a loop: all() over a generator costs more
+                if not check(event, rows):
+                    return False
+            return True
+
+        def some(event: ClaimXEvent, rows: EntityRows) -> bool:
+            for check in checks:  # noqa: SIM110 - as above
+                if check(event, rows):
+                    return True
+            return False
+
+        self.matches: Check = every if kind == "all" else some
         """Whether the event and rows pass this group."""
-        if self._all:
-            return all(member.matches(event, rows) for member in self.members)
-        return any(member.matches(event, rows) for member in self.members)
 
     def explain(self, event: ClaimXEvent, rows: EntityRows) -> ConditionReport:
         """This group's verdict with every member's (none skipped)."""

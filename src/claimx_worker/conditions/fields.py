@@ -74,14 +74,12 @@ _EVENT_FIELDS = (
     "master_file_name",
     "retry_count",
 )
-_ROWS: Mapping[str, tuple[type, Callable[[EntityRows], Any]]] = {
-    "project": (ProjectRow, operator.attrgetter("project")),
-    "task": (TaskRow, operator.attrgetter("first_task")),
-    "task_template": (
-        TaskTemplateRow,
-        lambda rows: rows.task_templates[0] if rows.task_templates else None,
-    ),
+_ROWS: Mapping[str, tuple[type, str]] = {
+    "project": (ProjectRow, "projects"),
+    "task": (TaskRow, "tasks"),
+    "task_template": (TaskTemplateRow, "task_templates"),
 }
+"""Dotted prefix -> (row class, the ``EntityRows`` tuple whose first row it reads)."""
 _TASK_ALIASES = {"task_status": "status"}
 
 
@@ -97,10 +95,12 @@ def _event_getter(name: str) -> Getter:
     return lambda event, _rows: get(event)
 
 
-def _row_getter(row_of: Callable[[EntityRows], Any], column: str) -> Getter:
+def _row_getter(kind: str, column: str) -> Getter:
+    rows_of, value_of = operator.attrgetter(kind), operator.attrgetter(column)
+
     def get(_event: ClaimXEvent, rows: EntityRows) -> Any:
-        row = row_of(rows)
-        return None if row is None else getattr(row, column)
+        found = rows_of(rows)
+        return value_of(found[0]) if found else None
 
     return get
 
@@ -110,23 +110,21 @@ def _build() -> dict[str, FieldSpec]:
     event_hints = get_type_hints(ClaimXEvent)
     for name in _EVENT_FIELDS:
         specs[name] = FieldSpec(name, _field_type(event_hints[name]), _event_getter(name))
-    for prefix, (row_class, row_of) in _ROWS.items():
+    for prefix, (row_class, kind) in _ROWS.items():
         hints = get_type_hints(row_class)
         for column in attrs.fields_dict(row_class):
             name = f"{prefix}.{column}"
-            specs[name] = FieldSpec(name, _field_type(hints[column]), _row_getter(row_of, column))
+            specs[name] = FieldSpec(name, _field_type(hints[column]), _row_getter(kind, column))
     task_hints = get_type_hints(TaskRow)
-    task_of = _ROWS["task"][1]
+    tasks = _ROWS["task"][1]
     for column in attrs.fields_dict(TaskRow):
         if column in specs or column in AUDIT_COLUMNS or column in _TASK_ALIASES.values():
             continue
         specs[column] = FieldSpec(
-            column, _field_type(task_hints[column]), _row_getter(task_of, column)
+            column, _field_type(task_hints[column]), _row_getter(tasks, column)
         )
     for alias, column in _TASK_ALIASES.items():
-        specs[alias] = FieldSpec(
-            alias, _field_type(task_hints[column]), _row_getter(task_of, column)
-        )
+        specs[alias] = FieldSpec(alias, _field_type(task_hints[column]), _row_getter(tasks, column))
     return specs
 
 
