@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from claimx_worker import ClaimXEvent, Condition, EntityRows, ProjectRow, TaskRow, require_group
 from claimx_worker.conditions.compiled import compile_condition, compile_conditions
+from claimx_worker.conditions.config import OPERATORS
 from claimx_worker.conditions.fields import FIELDS, FieldType
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.config.structuring import load_config_file
@@ -381,3 +382,29 @@ def test_any_test_either_loads_and_compiles_or_is_one_clear_problem(
     compiled = compile_condition(holder.conditions)
     assert isinstance(compiled.matches(EVENT, ROWS), bool)
     assert isinstance(compiled.explain(EVENT, ROWS).matched, bool)
+
+
+NOT_FITTING = [
+    (operator, field_type)
+    for operator, types in OPERATORS.items()
+    for field_type in FieldType
+    if field_type not in types
+]
+
+
+@pytest.mark.parametrize(("operator", "field_type"), NOT_FITTING, ids=str)
+def test_an_operator_that_does_not_fit_the_field_type_is_refused(
+    tmp_path: Path, operator: str, field_type: FieldType
+) -> None:
+    field = SAMPLES[field_type][0]
+    (problem,) = problems(
+        tmp_path,
+        f"""
+        conditions:
+          all:
+            - field: {field}
+              {operator}: "x"
+        """,
+    )
+    assert problem.startswith(f"4: config.conditions.all[0].{operator}: operator '{operator}'")
+    assert f"does not fit '{field}'" in problem
