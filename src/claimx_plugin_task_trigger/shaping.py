@@ -124,7 +124,9 @@ class _Encoded(Mapping[str, str]):
         self._payload = payload
 
     def __getitem__(self, key: str) -> str:
-        return quote(str(self._payload[key]), safe="")
+        value = quote(str(self._payload[key]), safe="")
+        # "." and ".." are dot-segments: URL normalisation would drop them or climb a level
+        return value.replace(".", "%2E") if value in (".", "..") else value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._payload)

@@ -90,3 +90,9 @@ def test_any_value_stays_inside_its_path_segment_and_query_value(task_name: str)
     assert unquote(segments[2]) == task_name
     assert url.params["name"] == task_name
     assert url.params["k"] == "1"
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_dot_segment_value_cannot_climb_the_path(tmp_path: Path, name: str) -> None:
+    url = webhook_url(tmp_path, "https://hooks.example.com/t/{task_name}/x", task_name=name)
+    assert httpx.URL(url).path == f"/t/{name}/x"
