@@ -64,13 +64,15 @@ class NullSink(io.StringIO):
         return len(text)
 
 
-def instance_file() -> str:
-    """A task_trigger instance with TRIGGERS triggers, each firing 3 actions on completion."""
+def instance_file(trigger_lines: tuple[str, ...] = ()) -> str:
+    """A task_trigger instance with TRIGGERS triggers, each firing 3 actions on completion;
+    ``trigger_lines`` are added to every trigger (e.g. its conditions)."""
     lines = ["name: task_trigger", "plugin: task_trigger", "config:", "  triggers:"]
     for template in range(FIRST_TEMPLATE, FIRST_TEMPLATE + TRIGGERS):
         lines += [
             f"    {template}:",
             f'      name: "Template {template}"',
+            *trigger_lines,
             "      on_completed:",
             '        publish_to_topic: "claimx.task-triggers"',
             "        webhook:",

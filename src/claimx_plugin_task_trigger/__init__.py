@@ -1,7 +1,6 @@
 """ClaimX task trigger plugin: configured actions when a task is assigned or completed."""
 
 from claimx_plugin_task_trigger.config import (
-    PLACEHOLDERS,
     ActionBlock,
     LogConfig,
     MetricConfig,
@@ -10,6 +9,7 @@ from claimx_plugin_task_trigger.config import (
     TriggerConfig,
     WebhookConfig,
 )
+from claimx_plugin_task_trigger.placeholders import PLACEHOLDERS
 from claimx_plugin_task_trigger.plugin import TaskTriggerPlugin
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from attrs import frozen
+from attrs import Factory, field, frozen
 
 from claimx_plugin_task_trigger.config import (
     ActionBlock,
@@ -17,57 +17,108 @@ from claimx_plugin_task_trigger.config import (
     TaskTriggerConfig,
     WebhookConfig,
 )
-from claimx_worker import Action, EventType, Log, Metric, PreparedLogLine, PublishToTopic, Webhook
+from claimx_plugin_task_trigger.shaping import Producer, UrlTemplate, compile_payload
+from claimx_worker import (
+    Action,
+    ConditionMatcher,
+    EventType,
+    Log,
+    Metric,
+    PreparedLogLine,
+    ProjectRow,
+    PublishToTopic,
+    TaskRow,
+    Webhook,
+    compile_conditions,
+)
 
 Payload = dict[str, Any]
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+"""Seconds, for a webhook to a URL that sets no ``timeout``."""
 
 
 class ActionTemplate(Protocol):
-    """Builds one action from a payload."""
+    """Builds one action from a payload and the rows it was made of."""
 
-    def build(self, payload: Payload) -> Action:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """The action for this payload."""
         ...
 
 
+def _shaper(template: dict[str, Any] | None) -> Producer | None:
+    return None if template is None else compile_payload(template)
+
+
 @frozen
 class PublishTemplate:
-    """Publishes the payload; key: the project id, or the configured key formatted."""
+    """Publishes the payload (or its template's output); key: the project id, or the
+    configured key formatted."""
 
     config: PublishToTopicConfig
+    shape: Producer | None = field(
+        default=Factory(lambda self: _shaper(self.config.payload), takes_self=True)
+    )
 
-    def build(self, payload: Payload) -> Action:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`PublishToTopic` with the trigger, task and event as headers."""
         key = self.config.key
+        shape = self.shape
         return PublishToTopic(
             topic=self.config.topic,
-            value=payload,
+            value=payload if shape is None else shape(payload, task, project),
             key=payload["project_id"] if key is None else key.format_map(payload),
-            headers={
-                "trigger_name": payload["trigger_name"],
-                "task_id": str(payload["task_id"]),
-                "event_type": payload["event_type"],
-                "event_id": payload["event_id"],
-            },
+            headers=_headers(payload),
         )
+
+
+def _headers(payload: Payload) -> dict[str, str]:
+    """The message headers: this plugin's names and the original trigger's ``x-`` names."""
+    trigger_name, task_id, event_type = (
+        payload["trigger_name"],
+        str(payload["task_id"]),
+        payload["event_type"],
+    )
+    return {
+        "trigger_name": trigger_name,
+        "task_id": task_id,
+        "event_type": event_type,
+        "event_id": payload["event_id"],
+        "x-trigger-name": trigger_name,
+        "x-task-id": task_id,
+        "x-event-type": event_type,
+    }
 
 
 @frozen
 class WebhookTemplate:
-    """Sends the payload as the JSON body of a request."""
+    """Sends the payload (or its template's output) as the JSON body of a request, to the URL
+    (or the connection's path) with its placeholders filled."""
 
     config: WebhookConfig
+    shape: Producer | None = field(
+        default=Factory(lambda self: _shaper(self.config.payload), takes_self=True)
+    )
+    url: UrlTemplate = field(
+        default=Factory(
+            lambda self: UrlTemplate(str(self.config.url or self.config.path)), takes_self=True
+        )
+    )
 
-    def build(self, payload: Payload) -> Action:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`Webhook` carrying the payload."""
         config = self.config
+        shape = self.shape
+        timeout = config.timeout
+        if timeout is None:  # through a connection, 0 takes the connection's
+            timeout = DEFAULT_WEBHOOK_TIMEOUT if config.connection is None else 0.0
         return Webhook(
-            url=config.url,
+            url=self.url.build(payload),
             method=config.method,
             headers=config.headers,
-            body=payload,
-            timeout=config.timeout,
+            body=payload if shape is None else shape(payload, task, project),
+            timeout=timeout,
             signing_secret=config.signing_secret,
+            connection=config.connection,
         )
 
 
@@ -77,7 +128,7 @@ class LogTemplate:
 
     config: LogConfig
 
-    def build(self, payload: Payload) -> Action:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`Log` at the configured level."""
         return Log(message=self.config.message.format_map(payload), level=self.config.level)
 
@@ -88,24 +139,26 @@ class MetricTemplate:
 
     config: MetricConfig
 
-    def build(self, payload: Payload) -> Action:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`Metric` adding 1."""
         return Metric(name=self.config.name, value=1.0, labels=self.config.labels)
 
 
 @frozen
 class CompiledTrigger:
-    """A trigger for one event type: its name, its action templates in firing order, and its
-    "Task trigger matched" line (prepared at load: every field is fixed per trigger).
+    """A trigger for one event type: its name, its action templates in firing order, its
+    "Task trigger matched" line (prepared at load: every field is fixed per trigger) and its
+    compiled conditions (``None``: none, it fires on every event of its template and type).
     """
 
     name: str
     actions: tuple[ActionTemplate, ...]
     matched_line: PreparedLogLine
+    conditions: ConditionMatcher | None = None
 
-    def build(self, payload: Payload) -> list[Action]:
+    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> list[Action]:
         """The actions for ``payload``, in order."""
-        return [template.build(payload) for template in self.actions]
+        return [template.build(payload, task, project) for template in self.actions]
 
 
 Routes = dict[str, dict[int, CompiledTrigger]]
@@ -120,6 +173,7 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
     )
     routes: Routes = {assigned: {}, completed: {}}
     for task_id, trigger in config.triggers.items():
+        conditions = None if trigger.conditions is None else compile_conditions(trigger.conditions)
         for event_type, specific in (
             (assigned, trigger.on_assigned),
             (completed, trigger.on_completed),
@@ -135,7 +189,9 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
                     event_type=event_type,
                     action_count=len(actions),
                 )
-                routes[event_type][task_id] = CompiledTrigger(trigger.name, actions, matched_line)
+                routes[event_type][task_id] = CompiledTrigger(
+                    trigger.name, actions, matched_line, conditions
+                )
     return routes
 
 

@@ -8,59 +8,20 @@ accept a plain string (the host structures ``webhook: "https://..."`` as ``{"url
 from __future__ import annotations
 
 import re
-import string
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from attrs import Attribute, field, frozen
 
-from claimx_worker import ConfigValueError
-
-PLACEHOLDERS = (
-    "trigger_name",
-    "task_id",
-    "event_id",
-    "project_id",
-    "event_type",
-    "task_name",
-    "assignment_id",
-    "task_status",
-)
-"""Names a log message or a publish key may use as ``{name}`` (all are payload keys)."""
+from claimx_plugin_task_trigger.placeholders import check_url_placeholders, template_fields
+from claimx_plugin_task_trigger.shaping import template_problem
+from claimx_worker import Condition, ConfigValueError, connection_field, require_group
 
 WEBHOOK_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """HTTP methods a webhook may use; the body is always the payload."""
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-_FORMATTER = string.Formatter()
-
-
-def template_fields(template: str) -> tuple[str, ...]:
-    """The placeholder names in ``template``; raises ConfigValueError for anything not allowed.
-
-    Only plain ``{name}`` placeholders from :data:`PLACEHOLDERS` are allowed (no positional
-    ``{}``, attribute access, conversions or format specs); ``{{`` and ``}}`` are literal braces.
-    """
-    try:
-        parsed = list(_FORMATTER.parse(template))
-    except ValueError as error:
-        raise ConfigValueError(f"invalid placeholder syntax in {template!r}: {error}") from None
-    names: list[str] = []
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in PLACEHOLDERS:
-            raise ConfigValueError(
-                f"unknown placeholder {{{name}}}; available: "
-                + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS)
-            )
-        if spec or conversion:
-            raise ConfigValueError(
-                f"placeholder {{{name}}} takes no format spec or conversion; write {{{name}}}"
-            )
-        names.append(name)
-    return tuple(names)
 
 
 def _check_template(_instance: object, attribute: Attribute[Any], value: str | None) -> None:
@@ -76,7 +37,9 @@ def _check_not_blank(_instance: object, attribute: Attribute[Any], value: str) -
         raise ConfigValueError(f"{attribute.name} must not be empty", key=attribute.name)
 
 
-def _check_url(_instance: object, attribute: Attribute[Any], value: str) -> None:
+def _check_url(_instance: object, attribute: Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigValueError(
@@ -88,6 +51,33 @@ def _check_url(_instance: object, attribute: Attribute[Any], value: str) -> None
             "Authorization header",
             key=attribute.name,
         )
+    _check_url_placeholders(attribute, value)
+
+
+def _check_url_placeholders(attribute: Attribute[Any], value: str) -> None:
+    try:
+        check_url_placeholders(value)
+    except ConfigValueError as error:
+        raise ConfigValueError(str(error), key=attribute.name) from None
+
+
+def _check_path(_instance: object, attribute: Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    if not value.startswith("/") or value.startswith("//"):
+        raise ConfigValueError(
+            "path must start with '/' (it goes below the connection's base_url)",
+            key=attribute.name,
+        )
+    _check_url_placeholders(attribute, value)
+
+
+def _check_payload(
+    _instance: object, attribute: Attribute[Any], value: dict[str, Any] | None
+) -> None:
+    problem = None if value is None else template_problem(value)
+    if problem is not None:
+        raise ConfigValueError(problem, key=attribute.name)
 
 
 def _upper(value: str) -> str:
@@ -102,8 +92,8 @@ def _check_method(_instance: object, attribute: Attribute[Any], value: str) -> N
         )
 
 
-def _check_timeout(_instance: object, attribute: Attribute[Any], value: float) -> None:
-    if not value > 0:
+def _check_timeout(_instance: object, attribute: Attribute[Any], value: float | None) -> None:
+    if value is not None and not value > 0:
         raise ConfigValueError("timeout must be a positive number of seconds", key=attribute.name)
 
 
@@ -129,25 +119,45 @@ def _check_labels(_instance: object, attribute: Attribute[Any], value: dict[str,
 
 @frozen(kw_only=True)
 class PublishToTopicConfig:
-    """``publish_to_topic``: the payload as a Kafka message (key: the project id by default)."""
+    """``publish_to_topic``: the payload (or the ``payload`` template's output) as a Kafka
+    message (key: the project id by default)."""
 
     SHORTHAND: ClassVar[str] = "topic"
 
     topic: str = field(validator=_check_not_blank)
     key: str | None = field(default=None, validator=_check_template)
+    payload: dict[str, Any] | None = field(default=None, validator=_check_payload)
 
 
 @frozen(kw_only=True)
 class WebhookConfig:
-    """``webhook``: the payload as a JSON body sent to ``url``."""
+    """``webhook``: the payload (or the ``payload`` template's output) as a JSON body sent to
+    ``url``, or to ``path`` below the base URL of the named ``connection``. Placeholders in the
+    URL's (or path's) path and query are filled, percent-encoded. ``timeout`` defaults to 10
+    seconds, or the connection's."""
 
     SHORTHAND: ClassVar[str] = "url"
 
-    url: str = field(validator=_check_url)
+    url: str | None = field(default=None, validator=_check_url)
+    connection: str | None = connection_field()
+    path: str | None = field(default=None, validator=_check_path)
     method: str = field(default="POST", converter=_upper, validator=_check_method)
     headers: dict[str, str] = field(factory=dict, repr=False)
-    timeout: float = field(default=10.0, validator=_check_timeout)
+    timeout: float | None = field(default=None, validator=_check_timeout)
     signing_secret: str | None = field(default=None, repr=False)
+    payload: dict[str, Any] | None = field(default=None, validator=_check_payload)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.url is None) == (self.connection is None):
+            raise ConfigValueError("a webhook needs either url or connection (with path)")
+        if self.connection is not None and self.path is None:
+            raise ConfigValueError(
+                "a webhook through a connection needs path (e.g. /api/contact)", key="connection"
+            )
+        if self.url is not None and self.path is not None:
+            raise ConfigValueError(
+                "path goes with connection; with url, write the whole URL", key="path"
+            )
 
 
 @frozen(kw_only=True)
@@ -191,9 +201,11 @@ class ActionBlock:
 
 @frozen(kw_only=True)
 class TriggerConfig:
-    """One trigger: the actions for one task template id."""
+    """One trigger: the actions for one task template id, when its ``conditions`` (if any)
+    match the event and its rows."""
 
     name: str = field(validator=_check_not_blank)
+    conditions: Condition | None = field(default=None, validator=require_group)
     on_assigned: ActionBlock | None = None
     on_completed: ActionBlock | None = None
     on_any: ActionBlock | None = None

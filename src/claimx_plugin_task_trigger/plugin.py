@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from loguru import logger
 
 from claimx_plugin_task_trigger.compiled import Routes, compile_routes, published_topics
 from claimx_plugin_task_trigger.config import TaskTriggerConfig
+from claimx_plugin_task_trigger.explain import explain
 from claimx_plugin_task_trigger.payload import PayloadBuilder
 from claimx_worker import Action, Plugin, PluginContext, hookimpl
 
 
 class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
-    """Matches task events on the first task row's template id and returns the trigger's actions.
+    """Matches task events on the first task row's template id (and the trigger's conditions)
+    and returns the trigger's actions.
 
     One object per configured instance; the lookup tables are built in ``on_load``.
     """
@@ -19,12 +23,14 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
     config_class = TaskTriggerConfig
 
     def __init__(self) -> None:
+        self._config = TaskTriggerConfig(triggers={})
         self._routes: Routes = {}
         self._payloads = PayloadBuilder(include_task_data=True, include_project_data=False)
 
     @hookimpl
     def on_load(self, config: TaskTriggerConfig) -> None:
         """Compile the triggers of this instance's config."""
+        self._config = config
         self._routes = compile_routes(config)
         self._payloads = PayloadBuilder(
             include_task_data=config.include_task_data,
@@ -53,7 +59,19 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             # the level is filtered out (this is the per-event miss path)
             logger.debug("No task trigger for the task template", task_id=task.task_id)
             return None
-        payload = self._payloads.build(trigger.name, context.event, task, context.rows.project)
-        actions = trigger.build(payload)
+        conditions = trigger.conditions
+        if conditions is not None and not conditions.matches(context.event, context.rows):
+            logger.debug(
+                "Task trigger conditions not met", trigger_name=trigger.name, task_id=task.task_id
+            )
+            return None
+        project = context.rows.project
+        payload = self._payloads.build(trigger.name, context.event, task, project)
+        actions = trigger.build(payload, task, project)
         trigger.matched_line.emit()
         return actions
+
+    @hookimpl
+    def explain_match(self, context: PluginContext[TaskTriggerConfig]) -> list[dict[str, Any]]:
+        """Why each trigger matched the event or not (``simulate --explain``)."""
+        return explain(self._config, self._routes, context.event, context.rows)

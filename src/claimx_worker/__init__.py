@@ -4,7 +4,10 @@ What this module exports is the public API for plugin authors; they import nothi
 """
 
 from claimx_worker._version import __version__
+from claimx_worker.conditions.compiled import ConditionMatcher, ConditionReport, compile_conditions
+from claimx_worker.conditions.config import Condition, require_group
 from claimx_worker.config.problems import ConfigValueError
+from claimx_worker.config.references import connection_field
 from claimx_worker.errors import ClaimXWorkerError, ErrorCategory
 from claimx_worker.hookspecs import hookimpl
 from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTopic, Webhook
@@ -28,6 +31,9 @@ __all__ = [
     "Action",
     "ClaimXEvent",
     "ClaimXWorkerError",
+    "Condition",
+    "ConditionMatcher",
+    "ConditionReport",
     "ConfigValueError",
     "ContactRow",
     "EntityRows",
@@ -51,6 +57,9 @@ __all__ = [
     "VideoCollabRow",
     "Webhook",
     "__version__",
+    "compile_conditions",
+    "connection_field",
     "converter",
     "hookimpl",
+    "require_group",
 ]

@@ -18,6 +18,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
     ├── MissingTopicsError             kafka.topics: topics the worker needs do not exist
     ├── DeliveryError                  kafka.producer: a message was not acknowledged
+    ├── TokenError                     http.oauth2: no OAuth2 token from the token endpoint
     ├── InvalidActionError             actions.encoding: an action cannot be sent (ValueError)
     ├── SigningKeyError                actions.signing: a bad signing secret (ValueError)
     ├── MetricActionError              actions.metric_counters: a bad Metric action (ValueError)

@@ -11,7 +11,7 @@ load error, and so is a ``@hookimpl`` option the host does not honour: of pluggy
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -76,6 +76,14 @@ class ClaimXHookSpecs:
 
         ``context.rows`` holds whatever enrichment produced (often nothing). Returned actions run
         (e.g. an alert webhook); a ``Filter`` is meaningless here and counted as invalid.
+        """
+
+    @hookspec
+    def explain_match(self, context: PluginContext[Any]) -> Iterable[Mapping[str, Any]] | None:
+        """Why each of this instance's rules matched the event or not, for
+        ``claimx-worker simulate --explain`` only (never called by ``run``): one JSON-able
+        mapping per rule, with at least ``name`` and ``matched`` (and ``reasons``: lines saying
+        why not). ``context`` is the one ``on_enrichment_complete`` got.
         """
 
 

@@ -297,6 +297,7 @@ async def open_pipeline(
         dlq_topic=topics.actions_dlq,
         park_topic=topics.actions_retry,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
+        connections=host.connections,
     )
     resources.push_async_callback(executor.aclose)
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)

@@ -170,6 +170,9 @@ def test_two_thousand_mixed_events_end_to_end(
             "task_id": str(event.template),
             "event_type": event.event_type,
             "event_id": event.event_id,
+            "x-trigger-name": action.trigger_name,
+            "x-task-id": str(event.template),
+            "x-event-type": event.event_type,
             "idempotency_key": action.idempotency_key,
         }
         check_payload(record.json(), action, claimx_api.data, rows[event.event_id])

@@ -95,6 +95,9 @@ def test_a_completed_photo_task_through_the_simulator_gives_the_documented_actio
         "task_id": "456",
         "event_type": "CUSTOM_TASK_COMPLETED",
         "event_id": event_id,
+        "x-trigger-name": "Photo Documentation Task",
+        "x-task-id": "456",
+        "x-event-type": "CUSTOM_TASK_COMPLETED",
     }
     payload_checks(publish["value"], event_type="CUSTOM_TASK_COMPLETED", status="COMPLETED")
     assert (webhook["type"], webhook["method"], webhook["url"]) == ("webhook", "POST", PHOTO_URL)

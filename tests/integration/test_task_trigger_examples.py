@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from loguru import logger
@@ -56,6 +57,7 @@ URLS = {
 ENV = {
     "WEBHOOK_TOKEN": "tok-0123456789",
     "WEBHOOK_SIGNING_SECRET": "whsec_c2VjcmV0LWtleQ==",
+    "CRM_TOKEN": "tok-crm-0123",
     **URLS,
 }
 METADATA = HandlerMetadata(handler="task", api_calls=2, duration_ms=12.0)
@@ -77,7 +79,20 @@ def readme_examples() -> dict[str, str]:
 
 
 def readme_fragments() -> list[str]:
-    return [b for b in fenced_blocks(README, "yaml") if not b.startswith("# example: ")]
+    return [
+        b
+        for b in fenced_blocks(README, "yaml")
+        if not b.startswith(("# example: ", "# connection: "))
+    ]
+
+
+def readme_connections() -> dict[str, str]:
+    """The connection files the README shows (blocks starting ``# connection: <name>``)."""
+    return {
+        block.splitlines()[0].removeprefix("# connection: ").strip(): block
+        for block in fenced_blocks(README, "yaml")
+        if block.startswith("# connection: ")
+    }
 
 
 async def started_host(plugins_dir: Path, env: Mapping[str, str] = ENV) -> PluginHost:
@@ -86,11 +101,15 @@ async def started_host(plugins_dir: Path, env: Mapping[str, str] = ENV) -> Plugi
     return host
 
 
-async def host_for(tmp_path: Path, instance_file: str) -> PluginHost:
+async def host_for(tmp_path: Path, instance_file: str, env: Mapping[str, str] = ENV) -> PluginHost:
     directory = tmp_path / "plugins" / "example"
     directory.mkdir(parents=True)
     (directory / "config.yaml").write_text(instance_file)
-    return await started_host(tmp_path / "plugins")
+    connections = tmp_path / "plugins" / "connections"
+    connections.mkdir()
+    for name, text in readme_connections().items():
+        (connections / f"{name}.yaml").write_text(text)
+    return await started_host(tmp_path / "plugins", env)
 
 
 async def run(
@@ -149,6 +168,9 @@ def kafka_headers(trigger_name: str, event_type: str, template: int) -> dict[str
         "task_id": str(template),
         "event_type": event_type,
         "event_id": "evt-8c1e5d0b2f",
+        "x-trigger-name": trigger_name,
+        "x-task-id": str(template),
+        "x-event-type": event_type,
     }
 
 
@@ -266,7 +288,54 @@ async def check_string_forms(tmp_path: Path) -> None:
     assert publish.headers == kafka_headers("Contents Inventory", COMPLETED, 102)
 
 
+async def check_conditions(tmp_path: Path) -> None:
+    host = await host_for(tmp_path, readme_examples()["conditions"])
+    done = Log(message="Photo documentation done on project 12345", level="info")
+
+    assert actions_of(await run(host, COMPLETED, 456), "task_trigger") == [done]
+    elsewhere = EntityRows(tasks=(task_row(456, project_id="99999"),))
+    other_event = task_event(COMPLETED, project_id="99999")
+    result = await host.run_enrichment_complete(other_event, elsewhere, METADATA)
+    assert result.actions == ()
+    not_done = task_rows(task_row(456, status="ASSIGNED"))
+    assert await run(host, COMPLETED, 456, rows=not_done) == ()
+
+
+async def check_connection(tmp_path: Path) -> None:
+    host = await host_for(tmp_path, readme_examples()["connection"])
+    assert set(host.connections) == {"crm"}
+    crm = host.connections["crm"].config
+    assert (crm.base_url, crm.auth.type, crm.rate_limit) == (
+        "https://crm.example.com/api",
+        "bearer",
+        20.0,
+    )
+
+    publish, webhook = actions_of(await run(host, COMPLETED, 456), "task_trigger")
+
+    assert webhook == Webhook(
+        url="/contacts/12345/notes?task=456",
+        connection="crm",
+        body={
+            "note": "Photo documentation completed (Photo Documentation)",
+            "project": "12345",
+            "assignment": 98765,
+            "completed_at": "2024-05-01T11:59:58.000Z",
+            "source": "claimx",
+        },
+        timeout=0.0,
+    )
+    assert publish == PublishToTopic(
+        topic="claimx.crm-notes",
+        value={"project": "12345", "status": "COMPLETED"},
+        key="12345",
+        headers=kafka_headers("Photo Documentation Task", COMPLETED, 456),
+    )
+
+
 EXAMPLE_CHECKS = {
+    "conditions": check_conditions,
+    "connection": check_connection,
     "minimal": check_minimal,
     "photo-documentation": check_photo_documentation,
     "damage-assessment": check_damage_assessment,
@@ -405,7 +474,11 @@ async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     """plugins/config as shipped, plus the README's 'another instance' example next to it."""
     plugins_dir = tmp_path / "plugins"
     shutil.copytree(PLUGINS_CONFIG / "task_trigger", plugins_dir / "task_trigger")
-    (second,) = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")[1:]
+    second = next(
+        block
+        for block in fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")
+        if block.startswith("name: damage_assessment")
+    )
     (plugins_dir / "damage_assessment").mkdir()
     (plugins_dir / "damage_assessment" / "config.yaml").write_text(second)
     host = await started_host(plugins_dir, env={"WEBHOOK_TOKEN": "tok-1", **URLS})
@@ -473,3 +546,31 @@ def test_readme_configuration_errors_are_what_validate_prints(
 
     assert result.exit_code == 2
     assert result.stderr == documented
+
+
+async def test_the_plugins_readme_conditions_and_connection_examples_load(tmp_path: Path) -> None:
+    """plugins/config/README.md: its conditions example (as an instance's) and its connection
+    file load and work, with the shipped instance beside them."""
+    blocks = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")
+    (conditions,) = [block for block in blocks if block.startswith("conditions:")]
+    (connection,) = [block for block in blocks if block.startswith("# connections/crm.yaml")]
+    plugins_dir = tmp_path / "plugins"
+    (plugins_dir / "connections").mkdir(parents=True)
+    (plugins_dir / "connections" / "crm.yaml").write_text(connection)
+    (plugins_dir / "texas").mkdir()
+    (plugins_dir / "texas" / "config.yaml").write_text(
+        conditions + "plugin: task_trigger\nconfig:\n  triggers:\n    456:\n      name: TX\n"
+        "      on_completed: {log: tx}\n"
+    )
+    host = await started_host(plugins_dir, env={"CRM_CLIENT_SECRET": "s3cret"})
+
+    assert host.connections["crm"].config.auth.type == "oauth2"
+    texas = EntityRows(
+        tasks=(task_row(456),),
+        projects=(attrs.evolve(task_rows(task_row(456)).projects[0], state_province="TX"),),
+    )
+    result = await host.run_enrichment_complete(task_event(COMPLETED), texas, METADATA)
+    assert [action.action for action in result.actions] == [Log(message="tx", level="info")]
+    illinois = task_rows(task_row(456))
+    result = await host.run_enrichment_complete(task_event(COMPLETED), illinois, METADATA)
+    assert result.actions == ()

@@ -112,6 +112,9 @@ def test_installed_wheel_is_discovered_and_fires(
         "task_id": "456",
         "event_type": "CUSTOM_TASK_COMPLETED",
         "event_id": "evt-1",
+        "x-trigger-name": "Photo Documentation Task",
+        "x-task-id": "456",
+        "x-event-type": "CUSTOM_TASK_COMPLETED",
     }
     assert list(payload) == list(PAYLOAD_KEYS)
     assert payload["task"]["date_completed"] == "2024-05-01T12:00:00.000Z"

@@ -38,6 +38,9 @@ PLUGIN_API = frozenset(
         "Action",
         "ClaimXEvent",
         "ClaimXWorkerError",
+        "Condition",
+        "ConditionMatcher",
+        "ConditionReport",
         "ConfigValueError",
         "ContactRow",
         "EntityRows",
@@ -61,8 +64,11 @@ PLUGIN_API = frozenset(
         "VideoCollabRow",
         "Webhook",
         "__version__",
+        "compile_conditions",
+        "connection_field",
         "converter",
         "hookimpl",
+        "require_group",
     }
 )
 TESTING_KIT = frozenset(

@@ -164,6 +164,8 @@ def dead_letter(
             "headers": scrubber.headers(action.headers, used, masked),
             "timeout": action.timeout,
         }
+        if action.connection is not None:
+            fields["connection"] = action.connection
     else:
         fields |= {
             "topic": action.topic,

@@ -16,7 +16,7 @@ import asyncio
 import enum
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.announcement import ActionAnnouncer
+from claimx_worker.actions.connections import ConnectionDelivery
 from claimx_worker.actions.dead_letter import (
     PUBLISH_TO_TOPIC,
     WEBHOOK,
@@ -54,6 +55,7 @@ from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request, endpoint_of_text
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
+from claimx_worker.http.connections import Connection
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 if TYPE_CHECKING:
@@ -91,6 +93,11 @@ class DeadLetterWriteError(ClaimXWorkerError, RuntimeError):
     """An action could neither be delivered nor written to the action DLQ."""
 
 
+def _as_configured(policy: RetryPolicy) -> RetryPolicy:
+    """The retry policy of a delivery in line, with no parking: as configured."""
+    return policy
+
+
 class ActionExecutor:
     """Delivers actions; see the module docstring. Use one per worker, on the worker's loop.
 
@@ -98,7 +105,7 @@ class ActionExecutor:
     actions go (the worker's ``topics.actions_dlq``), ``park_topic`` where webhooks are parked
     (the worker's ``topics.actions_retry``; ``None``: never parked), ``secret_refs`` maps secret
     values to the environment variables they came from (for DLQ records), ``rng`` drives the
-    backoff jitter.
+    backoff jitter, ``connections`` are the named connections webhooks may go through.
     """
 
     def __init__(
@@ -112,6 +119,7 @@ class ActionExecutor:
         park_topic: str | None = None,
         secret_refs: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        connections: Mapping[str, Connection] | None = None,
     ) -> None:
         self._settings = settings
         self._dlq_topic = dlq_topic
@@ -128,6 +136,7 @@ class ActionExecutor:
             on_state=self._circuit_changed,
             on_attempt=self._metrics.attempts.labels(WEBHOOK).inc,
         )
+        self._connections = ConnectionDelivery(connections or {}, settings, client, self._webhooks)
         self._publisher = TopicPublisher(
             produce,
             max_in_flight=settings.topic_max_in_flight,
@@ -227,9 +236,9 @@ class ActionExecutor:
     ) -> ActionOutcome:
         kind = WEBHOOK if isinstance(action, Webhook) else PUBLISH_TO_TOPIC
         parking = self._park_topic is not None and isinstance(action, Webhook)
-        policy = self._settings.parking_policy if parking else self._policy
+        shape = self._settings.parking_policy if parking else _as_configured
         try:
-            report = await self._attempt_all(ref, action, kind, submitted, policy)
+            report = await self._attempt_all(ref, action, kind, submitted, shape)
             if report.delivered:
                 return self._outcome(kind, ref, OutcomeStatus.DELIVERED, report.attempts)
             if parking and isinstance(action, Webhook) and report.give_up is GiveUp.MAX_AGE:
@@ -248,14 +257,19 @@ class ActionExecutor:
         action: Webhook | PublishToTopic,
         kind: str,
         submitted: float,
-        policy: RetryPolicy,
+        shape: Callable[[RetryPolicy], RetryPolicy],
         *,
         attempts: int = 0,
         first: datetime | None = None,
     ) -> DeliveryReport:
+        """Attempt ``action`` under its retry policy (the connection's, else the actions'),
+        as changed by ``shape`` for the delivery phase (in line, parking, parked)."""
         attempt: Attempt
+        policy: RetryPolicy = self._policy
         try:
-            if isinstance(action, Webhook):
+            if isinstance(action, Webhook) and action.connection is not None:
+                attempt, policy = self._connections.plan(action, ref.key)
+            elif isinstance(action, Webhook):
                 request = build_request(action, ref.key, self._settings)
 
                 async def attempt(deadline: float) -> Failure | None:
@@ -268,7 +282,7 @@ class ActionExecutor:
 
             return await deliver(
                 attempt,
-                policy,
+                shape(policy),
                 submitted=submitted,
                 rng=self._rng,
                 on_retry=lambda failure, attempts, delay: self._retrying(

@@ -104,12 +104,11 @@ class ActionSettings:
             backoff=Backoff(first=self.backoff_base, cap=self.backoff_cap),
         )
 
-    @property
-    def parking_policy(self) -> RetryPolicy:
-        """The retry policy of a webhook in its event's commit path: up to ``park_after``."""
-        return attrs.evolve(self.retry_policy, max_age=min(self.park_after, self.max_age))
+    def parking_policy(self, base: RetryPolicy) -> RetryPolicy:
+        """``base`` (a webhook's retry policy) in its event's commit path: up to ``park_after``."""
+        return attrs.evolve(base, max_age=min(self.park_after, base.max_age))
 
-    @property
-    def parked_policy(self) -> RetryPolicy:
-        """The retry policy of a parked webhook: no attempt limit, up to ``max_age``."""
-        return attrs.evolve(self.retry_policy, max_attempts=sys.maxsize)
+    @staticmethod
+    def parked_policy(base: RetryPolicy) -> RetryPolicy:
+        """``base`` (a webhook's retry policy) once parked: no attempt limit, up to its age."""
+        return attrs.evolve(base, max_attempts=sys.maxsize)

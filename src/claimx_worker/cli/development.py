@@ -43,6 +43,12 @@ from claimx_worker.errors import InvalidEventError
 @plugins_dir_option
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the actions as a JSON list.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also say why each instance and rule (e.g. each task trigger) matched or not, with "
+    "every condition and the value it saw (with --json: {actions, explain}).",
+)
 def simulate(
     event_file: TextIO | None,
     example: str | None,
@@ -51,6 +57,7 @@ def simulate(
     plugins_dir: str | None,
     config_file: Path | None,
     as_json: bool,
+    explain: bool,
 ) -> None:
     """Dry run: show the actions the plugins would take for one event; run none of them.
 
@@ -81,6 +88,7 @@ def simulate(
             redactor=redactor,
             echo=click.echo,
             note=functools.partial(click.echo, err=True),
+            explain=explain,
         )
     except dry.InvalidInputError as error:
         click.echo(redactor.redact(f"Invalid event file {event_file.name}: {error}"), err=True)

@@ -159,27 +159,33 @@ class _Structurer:
         return isinstance(self._locate(path)[2], CommentedMap)
 
     def _locate(self, path: KeyPath) -> tuple[str, int | None, Any]:
-        """The dotted key path, the best line for ``path`` (the deepest key that exists) and
-        the YAML value there (``None`` where the path leaves the file)."""
-        node = self._root
-        line = self._root_line
-        text = self._prefix
-        for element in path:
-            if isinstance(node, CommentedSeq) and isinstance(element, int):
-                text += f"[{element}]"
-                if 0 <= element < len(node):
-                    line = node.lc.item(element)[0] + 1
-                    node = node[element]
-                else:
-                    node = None
-                continue
-            text = f"{text}.{element}" if text else str(element)
-            if isinstance(node, CommentedMap) and element in node:
-                line = _key_line(node, element) or line
+        return locate(self._root, path, prefix=self._prefix, line=self._root_line)
+
+
+def locate(
+    root: Any, path: KeyPath, *, prefix: str = "", line: int | None = None
+) -> tuple[str, int | None, Any]:
+    """For ``path`` below the ruamel node ``root``: the dotted key path (after ``prefix``), the
+    best line (that of the deepest key that exists; ``line`` when none does) and the YAML value
+    there (``None`` where the path leaves the file)."""
+    node = root
+    text = prefix
+    for element in path:
+        if isinstance(node, CommentedSeq) and isinstance(element, int):
+            text += f"[{element}]"
+            if 0 <= element < len(node):
+                line = node.lc.item(element)[0] + 1
                 node = node[element]
             else:
                 node = None
-        return text, line, node
+            continue
+        text = f"{text}.{element}" if text else str(element)
+        if isinstance(node, CommentedMap) and element in node:
+            line = _key_line(node, element) or line
+            node = node[element]
+        else:
+            node = None
+    return text, line, node
 
 
 def _start_line(node: Any) -> int | None:

@@ -31,7 +31,12 @@ class PublishToTopic:
 
 @frozen(kw_only=True)
 class Webhook:
-    """Call an HTTP endpoint. ``headers`` and ``signing_secret`` are secrets: never in a repr."""
+    """Call an HTTP endpoint. ``headers`` and ``signing_secret`` are secrets: never in a repr.
+
+    With ``connection`` (a connection defined in ``<plugins_dir>/connections/``), ``url`` is a
+    path (and query) below the connection's ``base_url``, and the connection adds its headers,
+    authentication, retry policy and limits; a ``timeout`` of 0 takes the connection's.
+    """
 
     url: str
     method: str = "POST"
@@ -39,6 +44,7 @@ class Webhook:
     body: Any = None
     timeout: float = 10.0
     signing_secret: str | None = field(default=None, repr=False)
+    connection: str | None = None
 
 
 @frozen(kw_only=True)

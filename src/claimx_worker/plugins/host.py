@@ -27,6 +27,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.config.problems import ConfigError, display_path
+from claimx_worker.http.connections import Connection
 from claimx_worker.model.context import EventFailure, HandlerMetadata, Stage
 from claimx_worker.model.event import ClaimXEvent
 from claimx_worker.model.rows import EntityRows
@@ -113,6 +114,11 @@ class PluginHost:
     def secrets(self) -> frozenset[str]:
         """Secret strings found in the instances' configs (register them with the redactor)."""
         return self._plugins.secrets
+
+    @property
+    def connections(self) -> Mapping[str, Connection]:
+        """The named connections webhook actions may go through."""
+        return self._plugins.connections
 
     @property
     def published_topics(self) -> frozenset[str]:

@@ -3,8 +3,10 @@
 Each file makes one instance with the keys ``name`` (default: the directory name), ``plugin``
 (an entry-point name; default: ``name``) or ``module`` + ``class`` (an importable class, no
 packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
-name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's) and
-``config`` (the plugin's own settings, structured later into the plugin's config class).
+name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's),
+``conditions`` (an ``all:`` / ``any:`` group: the instance's ``on_enrichment_complete`` is
+called only for events that match; see :mod:`claimx_worker.conditions`) and ``config`` (the
+plugin's own settings, structured later into the plugin's config class).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import attrs
 from attrs import field, frozen
 from ruamel.yaml.comments import CommentedMap
 
+from claimx_worker.conditions.config import Condition, require_group
 from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
+from claimx_worker.http.connections import CONNECTIONS_DIR
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
@@ -41,6 +45,7 @@ class _InstanceKeys:
     enabled: bool = True
     priority: int = 100
     timeout_ms: float | None = None
+    conditions: Condition | None = attrs.field(default=None, validator=require_group)
 
 
 @frozen(kw_only=True)
@@ -54,6 +59,8 @@ class InstanceSpec:
     enabled: bool
     priority: int
     timeout_ms: float | None
+    conditions: Condition | None = field(eq=False, repr=False)
+    """Events the instance's ``on_enrichment_complete`` is called for (``None``: every one)."""
     directory: Path
     file: str
     name_line: int | None
@@ -86,8 +93,9 @@ class InstanceScan:
 def scan_instances(plugins_dir: Path, *, env: Mapping[str, str]) -> InstanceScan:
     """Read every instance below ``plugins_dir``: a directory holding a ``config.yaml`` is one
     (and is not searched further); any other directory is searched, so instances may be grouped
-    (``<group>/<instance>/config.yaml``). Hidden and ``_`` directories are skipped; a directory
-    without ``config.yaml`` or subdirectories is listed in ``without_config``.
+    (``<group>/<instance>/config.yaml``). Hidden and ``_`` directories are skipped, and so is
+    ``connections/`` (the connection files); another directory without ``config.yaml`` or
+    subdirectories is listed in ``without_config``.
 
     A directory or file that is a link leading outside ``plugins_dir`` is a problem, unread."""
     scanner = _Scanner(plugins_dir.resolve(), env)
@@ -114,6 +122,14 @@ class _Scanner:
     def search(self, directory: Path) -> None:
         for child in sorted(directory.iterdir()):
             if not child.is_dir() or child.name.startswith((".", "_")):
+                continue
+            if (
+                child.name == CONNECTIONS_DIR
+                and directory.resolve() == self._root
+                and not (child / CONFIG_FILE).is_file()
+            ):
+                if any(entry.is_dir() for entry in child.iterdir()):
+                    self.search(child)  # instances grouped under connections/ stay instances
                 continue
             resolved = child.resolve()
             if not resolved.is_relative_to(self._root):
@@ -173,6 +189,7 @@ def _read_spec(
         enabled=keys.enabled,
         priority=keys.priority,
         timeout_ms=keys.timeout_ms,
+        conditions=keys.conditions,
         directory=path.parent,
         file=file,
         name_line=_line(node, "name"),

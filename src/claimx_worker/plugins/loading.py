@@ -27,11 +27,13 @@ from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.variables import expand_variables
+from claimx_worker.http.connections import Connection, load_connections
 from claimx_worker.observability.redaction import Redactor, count_of_secrets
 from claimx_worker.plugins.compatibility import incompatibility
 from claimx_worker.plugins.discovery import InstalledPlugin, installed_plugins
 from claimx_worker.plugins.hookimpls import HookContract, HookFunction
 from claimx_worker.plugins.instances import CONFIG_SECTION, InstanceSpec, scan_instances
+from claimx_worker.plugins.references import unknown_connections
 
 
 @frozen(kw_only=True)
@@ -65,7 +67,9 @@ class PluginSet:
     disabled: tuple[InstanceSpec, ...] = ()
     without_config: tuple[Path, ...] = ()
     secrets: frozenset[str] = field(default=frozenset(), repr=count_of_secrets)
-    """The secret values of the enabled instances' configs."""
+    """The secret values of the enabled instances' configs and of the connections."""
+    connections: Mapping[str, Connection] = field(factory=dict, repr=False)
+    """The named connections (``<plugins_dir>/connections/<name>.yaml``) by name."""
 
 
 @frozen(kw_only=True)
@@ -135,18 +139,19 @@ def check_plugins(
         logger.bind(directory=display_path(directory)).warning(
             "Plugin directory has no config.yaml; skipped"
         )
-    problems = list(scan.problems)
+    catalog = load_connections(plugins_dir, env=env)
+    problems = [*scan.problems, *catalog.problems]
     enabled = sorted(
         (spec for spec in scan.specs if spec.enabled), key=lambda s: (s.priority, s.name)
     )
-    secrets = frozenset[str]().union(
+    secrets = catalog.secrets.union(
         *(expand_variables(spec.config, env=env).secrets for spec in enabled)
     )
     redactor = Redactor() if redactor is None else redactor
     redactor.add(*secrets)
     if installed is None and any(spec.plugin is not None for spec in enabled):
         installed = installed_plugins()
-    loader = _InstanceLoader(installed or {}, env, problems)
+    loader = _InstanceLoader(installed or {}, env, problems, catalog.names())
     loaded = [instance for spec in enabled if (instance := loader.load(spec)) is not None]
     invalid = {problem.file for problem in problems}
     plugins = PluginSet(
@@ -154,6 +159,7 @@ def check_plugins(
         disabled=tuple(spec for spec in scan.specs if not spec.enabled),
         without_config=scan.without_config,
         secrets=secrets,
+        connections=catalog.connections,
     )
     return PluginCheck(
         plugins=plugins,
@@ -170,7 +176,9 @@ class _InstanceLoader:
         installed: Mapping[str, InstalledPlugin],
         env: Mapping[str, str],
         problems: list[ConfigProblem],
+        connections: list[str],
     ) -> None:
+        self._connections = connections
         self._contract = HookContract()
         self._installed = installed
         self._env = env
@@ -258,6 +266,7 @@ class _InstanceLoader:
         except ConfigError as error:
             self._problems.extend(error.problems)
             return None
+        self._problems.extend(unknown_connections(spec, loaded.value, self._connections))
         return loaded.value
 
 

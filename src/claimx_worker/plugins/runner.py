@@ -24,6 +24,8 @@ one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.iso
 - A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
   and ignored as a whole.
 - A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
+- An instance with ``conditions`` is called at ``enrichment_complete`` only for the events that
+  match them (compiled once, here).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 from attrs import frozen
 from loguru import logger
 
+from claimx_worker.conditions.compiled import ConditionMatcher, compile_conditions
 from claimx_worker.model.actions import ACTION_TYPES, Action, Filter
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
 from claimx_worker.model.event import ClaimXEvent
@@ -90,6 +93,7 @@ class _Call:
     __slots__ = (
         "argnames",
         "budget",
+        "conditions",
         "config",
         "context_only",
         "function",
@@ -109,6 +113,7 @@ class _Call:
         argnames: tuple[str, ...],
         budget: float,
         stats: HookStats,
+        conditions: ConditionMatcher | None,
     ) -> None:
         self.is_async = inspect.iscoroutinefunction(function)
         self.instance = instance
@@ -118,6 +123,7 @@ class _Call:
         self.argnames = argnames
         self.budget = budget
         self.stats = stats
+        self.conditions = conditions
         self.context_only = argnames == ("context",)
 
     def arguments(self, context: PluginContext[Any], error: EventFailure | None) -> list[Any]:
@@ -150,6 +156,8 @@ class StageRunner:
             return EMPTY_RESULT
         actions: list[PluginAction] = []
         for call in calls:
+            if call.conditions is not None and not call.conditions.matches(event, rows):
+                continue
             context = PluginContext(event, stage, rows, metadata, call.config, call.instance)
             if call.is_async:
                 outcome = await call_hook(
@@ -234,6 +242,11 @@ def _bind(
             argnames=implementation.argnames,
             budget=(instance.spec.timeout_ms or budget_ms) / 1000,
             stats=metrics.stats(instance.name, hook),
+            conditions=(
+                compile_conditions(instance.spec.conditions)
+                if stage is Stage.ENRICHMENT_COMPLETE and instance.spec.conditions is not None
+                else None
+            ),
         )
         calls.append(call)
     return tuple(calls)

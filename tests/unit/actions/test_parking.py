@@ -20,11 +20,13 @@ from claimx_worker.settings import WorkerSettings
 
 def test_a_webhook_is_retried_in_its_events_path_up_to_park_after_then_until_max_age() -> None:
     settings = ActionSettings(park_after=5, max_age=600, max_attempts=8)
-    assert settings.parking_policy.max_age == 5
-    assert settings.parking_policy.max_attempts == 8
-    assert settings.parked_policy.max_age == 600
-    assert settings.parked_policy.max_attempts > 10**9  # a parked webhook is limited by age
-    assert ActionSettings(park_after=900, max_age=600).parking_policy.max_age == 600
+    parking = settings.parking_policy(settings.retry_policy)
+    parked = settings.parked_policy(settings.retry_policy)
+    assert (parking.max_age, parking.max_attempts) == (5, 8)
+    assert parked.max_age == 600
+    assert parked.max_attempts > 10**9  # a parked webhook is limited by age
+    late = ActionSettings(park_after=900, max_age=600)
+    assert late.parking_policy(late.retry_policy).max_age == 600
 
 
 def test_the_redelivery_runtime_consumes_the_action_retry_topic_in_a_group_of_its_own() -> None:

@@ -287,3 +287,51 @@ async def test_events_before_start_are_refused(tmp_path: Path, registry: Collect
 
     with pytest.raises(RuntimeError, match="start"):
         await host.run_enrichment_complete(task_event(), task_rows(), METADATA)
+
+
+async def test_instance_conditions_choose_the_events_an_instance_sees(
+    make_host: MakeHost,
+) -> None:
+    host = await make_host(
+        {
+            "texas": sample(
+                "EchoPlugin",
+                config={"greeting": "tx"},
+                conditions={
+                    "all": [
+                        {"field": "project_id", "in": [12345, 777]},
+                        {"field": "task_id", "equals": "456"},
+                    ]
+                },
+            ),
+            "always": sample("EchoPlugin", config={"greeting": "all"}),
+        }
+    )
+
+    matching = await host.run_enrichment_complete(task_event(), task_rows(), METADATA)
+    other = await host.run_enrichment_complete(
+        task_event(project_id="9"), task_rows(project_id="9"), METADATA
+    )
+
+    assert [action.instance for action in matching.actions] == ["always", "texas"]
+    assert [action.instance for action in other.actions] == ["always"]
+
+
+async def test_instance_conditions_are_checked_at_load(tmp_path: Path) -> None:
+    from claimx_worker.plugins.loading import check_plugins
+
+    plugins_dir = tmp_path / "plugins"
+    (plugins_dir / "texas").mkdir(parents=True)
+    (plugins_dir / "texas" / "config.yaml").write_text(
+        "module: claimx_test_plugins\n"
+        "class: EchoPlugin\n"
+        "conditions:\n"
+        "  any:\n"
+        "    - field: project.state\n"
+        "      equals: TX\n"
+    )
+
+    check = check_plugins(plugins_dir, env={})
+
+    assert [(p.line, p.key) for p in check.problems] == [(5, "conditions.any[0].field")]
+    assert "did you mean 'project.state_province'" in check.problems[0].message

@@ -16,7 +16,7 @@ from claimx_plugin_task_trigger import (
     TriggerConfig,
     WebhookConfig,
 )
-from claimx_plugin_task_trigger.config import template_fields
+from claimx_plugin_task_trigger.placeholders import template_fields
 from claimx_worker import ConfigValueError
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.config.structuring import load_config_file

@@ -117,6 +117,9 @@ def test_completed_fires_the_specific_block_then_on_any_in_order() -> None:
         "task_id": "456",
         "event_type": "CUSTOM_TASK_COMPLETED",
         "event_id": "evt-8c1e5d0b2f",
+        "x-trigger-name": "Photo Documentation Task",
+        "x-task-id": "456",
+        "x-event-type": "CUSTOM_TASK_COMPLETED",
     }
     assert payload["trigger_name"] == "Photo Documentation Task"
     assert payload["task"]["assignment_id"] == 98765
