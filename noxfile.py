@@ -97,6 +97,19 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def profile(session: nox.Session) -> None:
+    """The pipeline benchmark's worker run under py-spy: collapsed stacks, a flame graph
+    (flamegraph.svg), the top frames and the per-area shares (profile_areas.md) in .bench/."""
+    install_project(session, "test")
+    session.install("py-spy>=0.4")  # the profiler only: not a dependency of the worker
+    output = ROOT / ".bench"
+    output.mkdir(exist_ok=True)
+    env = {"CLAIMX_BENCH_PROFILE": str(output)}
+    session.run("python", str(ROOT / "benchmarks" / "bench_pipeline.py"), env=env)
+    session.run("python", str(ROOT / "benchmarks" / "profile_report.py"), str(output))
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The main job: the worker on a local broker with the ClaimX API simulator (see README)."""
     install_project(session, "test")

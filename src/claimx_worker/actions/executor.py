@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 
 import attrs
-import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
@@ -48,6 +47,7 @@ from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
+from claimx_worker.http.exchange import Exchange
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
@@ -92,7 +92,7 @@ class ActionExecutor:
         self,
         settings: ActionSettings,
         *,
-        client: httpx.AsyncClient,
+        client: Exchange,
         produce: Produce,
         registry: CollectorRegistry,
         dlq_topic: str = DEFAULT_DLQ_TOPIC,
