@@ -199,7 +199,7 @@ Progress = list[tuple[float, int]]
 
 @contextlib.contextmanager
 def profiled(pid: int, profile: Path | None) -> Iterator[None]:
-    """With ``profile`` (a directory), py-spy samples process ``pid`` until it exits: collapsed
+    """With ``profile`` (a directory), py-spy samples process ``pid`` within the block: collapsed
     stacks to ``profile.collapsed`` and a flame graph to ``flamegraph.svg`` (two samplers)."""
     if profile is None:
         yield
@@ -217,7 +217,9 @@ def profiled(pid: int, profile: Path | None) -> Iterator[None]:
     try:
         yield
     finally:
-        for sampler in samplers:  # they stop and write when the worker exits
+        for sampler in samplers:  # py-spy writes its output when interrupted
+            sampler.send_signal(signal.SIGINT)
+        for sampler in samplers:
             sampler.wait(60)
 
 
@@ -231,32 +233,32 @@ def run_worker(
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     with log.open("wb") as out:
         worker = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    with profiled(worker.pid, profile):
-        return _until_committed(worker, log, consumer, topic)
-
-
-def _until_committed(
-    worker: subprocess.Popen[bytes], log: Path, consumer: Consumer, topic: str
-) -> tuple[float, float, Progress]:
     try:
         while b"Partitions assigned" not in log.read_bytes():
             if worker.poll() is not None:
                 raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
             time.sleep(0.01)
-        cpu_start = cpu_seconds(worker.pid)
-        done, progress_at, progress = 0, time.monotonic(), []
-        while done < EVENTS:
-            time.sleep(0.05)
-            now_done = committed(consumer, topic, PARTITIONS)
-            if now_done > done:
-                done, progress_at = now_done, time.monotonic()
-                progress.append((time.time(), done))
-            elif time.monotonic() - progress_at > STALL_SECONDS or worker.poll() is not None:
-                raise StalledError(f"committed offsets stopped at {done} of {EVENTS} events")
-        return time.time(), cpu_seconds(worker.pid) - cpu_start, progress
+        with profiled(worker.pid, profile):  # from the assignment on, like the CPU time
+            return _until_committed(worker, consumer, topic)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+
+
+def _until_committed(
+    worker: subprocess.Popen[bytes], consumer: Consumer, topic: str
+) -> tuple[float, float, Progress]:
+    cpu_start = cpu_seconds(worker.pid)
+    done, progress_at, progress = 0, time.monotonic(), []
+    while done < EVENTS:
+        time.sleep(0.05)
+        now_done = committed(consumer, topic, PARTITIONS)
+        if now_done > done:
+            done, progress_at = now_done, time.monotonic()
+            progress.append((time.time(), done))
+        elif time.monotonic() - progress_at > STALL_SECONDS or worker.poll() is not None:
+            raise StalledError(f"committed offsets stopped at {done} of {EVENTS} events")
+    return time.time(), cpu_seconds(worker.pid) - cpu_start, progress
 
 
 def sustained_rate(progress: Progress) -> float:

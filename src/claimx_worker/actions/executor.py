@@ -190,7 +190,7 @@ class ActionExecutor:
                 kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, record.error
             )
         finally:
-            self._metrics.duration.labels(kind).observe(time.monotonic() - submitted)
+            self._metrics.duration_by(kind).observe(time.monotonic() - submitted)
 
     async def _attempt_all(
         self, ref: ActionRef, action: Webhook | PublishToTopic, kind: str, submitted: float
@@ -229,7 +229,7 @@ class ActionExecutor:
     def _retrying(
         self, ref: ActionRef, kind: str, failure: Failure, attempts: int, delay: float
     ) -> None:
-        self._metrics.actions.labels(kind, "retried").inc()
+        self._metrics.actions_by(kind, "retried").inc()
         logger.bind(
             instance=ref.instance,
             event_id=ref.event_id,
@@ -309,7 +309,7 @@ class ActionExecutor:
         attempts: int,
         error: str | None = None,
     ) -> ActionOutcome:
-        self._metrics.actions.labels(kind, str(status)).inc()
+        self._metrics.actions_by(kind, str(status)).inc()
         return ActionOutcome(
             status=status,
             action_type=kind,
