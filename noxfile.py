@@ -83,6 +83,7 @@ def build(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmarks/bench_*.py, print one JSON list and write it to .bench/results.json."""
     install_project(session, "test")
+    session.install("pyreqwest>=0.15,<0.16")  # measured beside the HTTP clients; not a dependency
     results: list[object] = []
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.log(f"running {script.name}")

@@ -1,5 +1,6 @@
-"""The HTTP exchanges (aiohttp driven directly, and httpx) against real servers on loopback: the
-same replies, no redirects followed, timeouts, error classes and TLS verification."""
+"""The HTTP exchanges (aiohttp driven directly, and httpx) and the buffered aiohttp transport
+against real servers on loopback: the same replies, no redirects followed, timeouts, error
+classes and TLS verification."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from claimx_worker.http.exchange import AiohttpExchange, Exchange, HttpxExchange
+from claimx_worker.http.transport import BufferedAiohttpTransport
 
 MakeExchange = Callable[[], Exchange]
 
@@ -145,3 +147,34 @@ async def test_an_unverified_certificate_is_refused(
             )
     finally:
         await runner.cleanup()
+
+
+async def test_the_buffered_transport_reads_and_decodes_the_whole_response(server: str) -> None:
+    transport = BufferedAiohttpTransport()
+    try:
+        request = httpx.Request(
+            "POST", f"{server}/echo", headers={"Authorization": "Basic abc"}, content=b"hi"
+        )
+        response = await transport.handle_async_request(request)
+    finally:
+        await transport.aclose()
+    assert response.status_code == 207
+    assert response.reason_phrase == "Partly There"
+    assert response.headers["x-seen-token"] == "Basic abc"
+    assert response.json() == {"method": "POST", "body": "hi"}
+    assert response.request is request
+
+
+async def test_the_buffered_transport_reports_a_refused_connection_as_a_connect_error() -> None:
+    # httpx-aiohttp's own mapping turns every aiohttp connection error into ConnectTimeout
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    transport = BufferedAiohttpTransport()
+    try:
+        with pytest.raises(httpx.TransportError) as caught:
+            await transport.handle_async_request(httpx.Request("GET", url))
+    finally:
+        await transport.aclose()
+    assert caught.type is httpx.ConnectError
+    assert "Cannot connect to host 127.0.0.1" in str(caught.value)
