@@ -24,8 +24,8 @@ from claimx_worker.errors import ClaimXWorkerError
 
 Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
 POLL_SECONDS = 0.005
-"""How often the loop serves delivery reports while messages are unacknowledged (``linger.ms``
-is 5 by default: a report is never due much sooner)."""
+"""How often the loop serves delivery reports while messages are unacknowledged (a report takes
+the broker's round trip after ``linger.ms``, 25 by default)."""
 IDLE_POLL_SECONDS = 1.0
 """How often the loop polls when nothing is unacknowledged, for librdkafka's error callbacks."""
 
