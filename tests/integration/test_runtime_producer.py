@@ -1,13 +1,11 @@
 """The delivery producer on a real broker: order kept through a full local queue, failures
-reported per message, reports served by the event loop."""
+reported per message."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections import defaultdict
-from threading import current_thread
 
 import pytest
 
@@ -80,23 +78,3 @@ async def test_refused_and_failed_messages_are_reported_not_raised(
     assert topic in str(by_broker.value)
     (message,) = read_topic(kafka_broker, topic, 1)
     assert (message.key(), message.value(), message.headers()) == (b"k", b"ok", [("h", b"v")])
-
-
-async def test_reports_are_served_on_the_loop_thread_by_no_thread_of_ours(
-    kafka_broker: KafkaBroker, kafka_topic: str
-) -> None:
-    producer = DeliveryProducer(kafka_broker.client_config())
-    threads_before = set(threading.enumerate())
-    await producer.start()
-    called_on: list[threading.Thread] = []
-    try:
-        producer.produce(
-            kafka_topic, b"v", b"k", [("h", b"1")], lambda _: called_on.append(current_thread())
-        )
-        async with asyncio.timeout(30):
-            await producer.send(kafka_topic, b"w", b"k")
-            await producer.flush()
-        assert set(threading.enumerate()) - threads_before == set()
-    finally:
-        await producer.close()
-    assert called_on == [threading.main_thread()]

@@ -173,10 +173,10 @@ def test_event_loop_uvloop_is_an_error_when_uvloop_is_not_installed(
         ProcessingSettings(event_loop=EventLoopKind.UVLOOP)
 
 
-def test_producer_lingers_25_ms_unless_the_operator_sets_it_and_is_always_idempotent() -> None:
+def test_producer_lingers_5_ms_unless_the_operator_sets_it_and_is_always_idempotent() -> None:
     # 25 ms halved the runtime's passthrough rate: acknowledgements bound the events in flight
     default = producer_config(KafkaSettings())
-    assert (default["linger.ms"], default["enable.idempotence"]) == (25, True)
+    assert (default["linger.ms"], default["enable.idempotence"]) == (5, True)
     custom = producer_config(KafkaSettings(producer={"linger.ms": 50, "enable.idempotence": False}))
     assert (custom["linger.ms"], custom["enable.idempotence"]) == (50, True)
 

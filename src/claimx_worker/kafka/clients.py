@@ -28,14 +28,9 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    """librdkafka producer settings: ``common`` + ``producer`` properties, idempotence forced.
-
-    ``linger.ms`` defaults to 25: at the worker's rates a partition sees a message every few
-    milliseconds, so 5 ms sent batches of about one message, each a request, an acknowledgement
-    and a wake-up of librdkafka's threads (about a fifth more events per CPU-second with 25 in
-    ``bench_pipeline.py``); rows wait at most 25 ms more, well within the commit interval."""
+    """librdkafka producer settings: ``common`` + ``producer`` properties, idempotence forced."""
     return {
-        "linger.ms": 25,
+        "linger.ms": 5,
         **settings.common,
         **settings.producer,
         "bootstrap.servers": settings.bootstrap_servers,

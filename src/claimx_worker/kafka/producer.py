@@ -2,17 +2,17 @@
 
 ``confluent_kafka.aio.AIOProducer`` batches through a path that drops per-message headers, and
 our idempotency keys and retry state travel in headers. So this wraps the plain
-``confluent_kafka.Producer`` on the event loop thread: :meth:`DeliveryProducer.produce` enqueues
-(librdkafka copies the message and returns at once), and the loop serves delivery reports with
-``poll(0)`` every few milliseconds while messages are unacknowledged (once a second otherwise, for
-librdkafka's error callbacks), each poll's reports resolved in one batch. No thread of ours polls:
-a dedicated poll thread took about a tenth of the worker's CPU, waking and taking the GIL.
+``confluent_kafka.Producer``: :meth:`DeliveryProducer.produce` enqueues on the event loop thread
+(librdkafka copies the message and returns at once), a background thread serves delivery reports
+with ``poll()``, and each batch of reports is handed back to the loop with one
+``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,11 +23,7 @@ from loguru import logger
 from claimx_worker.errors import ClaimXWorkerError
 
 Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
-POLL_SECONDS = 0.005
-"""How often the loop serves delivery reports while messages are unacknowledged (a report takes
-the broker's round trip after ``linger.ms``, 25 by default)."""
-IDLE_POLL_SECONDS = 1.0
-"""How often the loop polls when nothing is unacknowledged, for librdkafka's error callbacks."""
+_POLL_SECONDS = 0.05
 
 
 class DeliveryError(ClaimXWorkerError):
@@ -51,7 +47,7 @@ _Report = tuple[DeliveryCallback | None, KafkaError | None, str]
 
 class DeliveryProducer:
     """``confluent_kafka.Producer`` with delivery callbacks on the event loop (:meth:`produce`)
-    or futures (:meth:`send`), delivery reports served by the loop.
+    or futures (:meth:`send`), and a delivery-report thread.
 
     ``config`` is a librdkafka configuration; ``error_cb`` in it is replaced by one that logs and,
     for fatal errors (an idempotent producer that lost its guarantees), calls ``on_fatal`` on the
@@ -65,17 +61,22 @@ class DeliveryProducer:
         self._on_fatal = on_fatal
         self._producer: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._polls: asyncio.TimerHandle | None = None
-        self._idle_polls: asyncio.TimerHandle | None = None
+        self._thread: threading.Thread | None = None
+        self._running = False
         self._reports: list[_Report] = []
         self._overflow: deque[tuple[str, bytes | None, Any, Any, Any]] = deque()
+        self._overflow_lock = threading.Lock()
         self._flushed: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Create the producer on the running loop and start serving its reports."""
+        """Create the producer on the running loop and start the delivery-report thread."""
         self._loop = asyncio.get_running_loop()
         self._producer = Producer({**self._config, "error_cb": self._error_cb})
-        self._idle_polls = self._loop.call_later(IDLE_POLL_SECONDS, self._idle_poll)
+        self._running = True
+        self._thread = threading.Thread(
+            target=self._serve_reports, name="claimx-producer-poll", daemon=True
+        )
+        self._thread.start()
 
     def __len__(self) -> int:
         """Messages not yet acknowledged (in librdkafka's queue or waiting for queue space)."""
@@ -95,19 +96,19 @@ class DeliveryProducer:
         Call from the loop thread. When librdkafka's queue is full the message waits in a local
         queue, in order, until there is space; it never raises ``BufferError``.
         """
-        assert self._loop is not None, "DeliveryProducer.start() was not awaited"
         report = functools.partial(self._report, on_delivery, topic)
         hdrs = headers if headers is None or type(headers) is list else _header_list(headers)
-        if self._polls is None:
-            self._polls = self._loop.call_later(POLL_SECONDS, self._poll)
         if self._overflow:
-            self._overflow.append((topic, value, key, hdrs, report))
+            with self._overflow_lock:
+                self._overflow.append((topic, value, key, hdrs, report))
             return
         try:
             self._producer.produce(topic, value, key, headers=hdrs, on_delivery=report)
         except BufferError:
-            self._overflow.append((topic, value, key, hdrs, report))
+            with self._overflow_lock:
+                self._overflow.append((topic, value, key, hdrs, report))
         except KafkaException as exc:  # refused outright: reported like a failed delivery
+            assert self._loop is not None, "DeliveryProducer.start() was not awaited"
             refused: _Report = (on_delivery, _kafka_error(exc), topic)
             self._loop.call_soon(self._resolve, [refused])
 
@@ -132,48 +133,45 @@ class DeliveryProducer:
         error: KafkaError | None,
         _message: Any,
     ) -> None:
-        # Runs inside poll(): only collect; the reports are resolved in one batch after it.
+        # Runs on whichever thread polls: only collect; the loop resolves in batches.
         self._reports.append((on_delivery, error, topic))
 
-    def _poll(self) -> None:
-        """Serve the reports due, move waiting messages into librdkafka's queue, and poll again
-        soon while anything is unacknowledged."""
-        assert self._loop is not None
-        self._polls = None
-        self._serve()
-        if len(self):
-            self._polls = self._loop.call_later(POLL_SECONDS, self._poll)
-
-    def _idle_poll(self) -> None:
-        assert self._loop is not None
-        self._serve()
-        self._idle_polls = self._loop.call_later(IDLE_POLL_SECONDS, self._idle_poll)
-
-    def _serve(self) -> None:
-        self._producer.poll(0)
-        self._drain_overflow()
-        if self._reports:
-            reports, self._reports = self._reports, []
-            self._resolve(reports)
+    def _serve_reports(self) -> None:
+        producer = self._producer
+        while self._running:
+            producer.poll(_POLL_SECONDS)
+            self._drain_overflow()
+            self._hand_over()
+        self._hand_over()
 
     def _drain_overflow(self) -> None:
-        while self._overflow:
-            topic, value, key, headers, report = self._overflow[0]
-            try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=report)
-            except BufferError:
-                return
-            except KafkaException as exc:
-                report(_kafka_error(exc), None)
-            self._overflow.popleft()
+        if not self._overflow:
+            return
+        with self._overflow_lock:
+            while self._overflow:
+                topic, value, key, headers, report = self._overflow[0]
+                try:
+                    self._producer.produce(topic, value, key, headers=headers, on_delivery=report)
+                except BufferError:
+                    return
+                except KafkaException as exc:
+                    report(_kafka_error(exc), None)
+                self._overflow.popleft()
+
+    def _hand_over(self) -> None:
+        if not self._reports:
+            return
+        reports, self._reports = self._reports, []
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._resolve, reports)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            return
 
     def _resolve(self, reports: list[_Report]) -> None:
         for on_delivery, error, topic in reports:
             if on_delivery is not None:
-                try:
-                    on_delivery(None if error is None else DeliveryError(error, topic))
-                except Exception:  # one callback's bug must not lose the other reports
-                    logger.opt(exception=True).error("Delivery callback failed")
+                on_delivery(None if error is None else DeliveryError(error, topic))
         flushed = self._flushed
         if flushed is not None and not flushed.done() and not len(self):
             flushed.set_result(None)
@@ -196,13 +194,11 @@ class DeliveryProducer:
             await self._flushed
 
     async def close(self) -> None:
-        """Serve the last reports and stop polling (call :meth:`flush` first)."""
-        for handle in (self._polls, self._idle_polls):
-            if handle is not None:
-                handle.cancel()
-        self._polls = self._idle_polls = None
-        if self._producer is not None:
-            self._serve()
+        """Stop the delivery-report thread (call :meth:`flush` first)."""
+        self._running = False
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
 
 def _settle(future: asyncio.Future[None], error: DeliveryError | None) -> None:
