@@ -3,9 +3,12 @@ ClaimX API simulator (0 ms latency) and a webhook receiver each in a process of 
 
 The input topic (6 partitions, 1,000 projects) is filled before the worker starts with a mix of
 every event type; every tenth event is a completed task of template 456, whose trigger publishes
-the payload to a topic and POSTs it to the receiver. Two runs, each with its own topics, group
+the payload to a topic and POSTs it to the receiver. Three runs, each with its own topics, group
 and receiver:
 
+- ``pipeline_minimal_loop``: not the worker but ``minimal_loop.py``, the same I/O written by hand
+  (no plugins, no metrics): the floor, the ``baseline`` of ``pipeline_e2e``'s events per
+  CPU-second (its ``ratio``);
 - ``pipeline_e2e``: the receiver answers at once;
 - ``pipeline_slow_webhook``: the receiver takes 2 s per call (``baseline`` and ``ratio``
   against ``pipeline_e2e``).
@@ -26,7 +29,8 @@ assignment on (all its threads): the rate a worker would reach with a core to it
 wall-clock figure does not show on a machine shared with the broker, the simulator and the
 receiver. ``lost`` counts expected webhooks and trigger messages that never arrived (by
 idempotency key). A run whose committed offsets stop advancing for 30 s is reported with value 0
-and an ``error``. Prints one JSON list.
+and an ``error``. Prints one JSON list. With ``CLAIMX_BENCH_PROFILE`` set to a directory
+(``nox -s profile``) it makes one run of the worker under py-spy instead and prints nothing.
 """
 
 from __future__ import annotations
