@@ -17,10 +17,11 @@ from httpx_aiohttp.transport import AIOHTTP_EXC_MAP
 
 
 class HttpClientKind(enum.StrEnum):
-    """How HTTP requests are sent; all three keep the ``httpx`` API.
+    """How HTTP requests are sent.
 
-    ``aiohttp``: ``httpx.AsyncClient`` over the aiohttp transport (``httpx-aiohttp``), the fastest
-    under concurrency on our machines; ``native``: ``httpx.AsyncClient`` with its own transport;
+    ``aiohttp``: aiohttp driven directly by the ClaimX API client (``http.exchange``), the
+    fastest on our machines; :func:`build_transport` gives httpx users the aiohttp transport
+    (``httpx-aiohttp``) instead. ``native``: ``httpx.AsyncClient`` with its own transport;
     ``threads``: the sync ``httpx.Client`` on a thread pool.
     """
 
