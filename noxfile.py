@@ -83,6 +83,7 @@ def build(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmarks/bench_*.py, print one JSON list and write it to .bench/results.json."""
     install_project(session, "test")
+    session.install("pyreqwest>=0.15,<0.16")  # measured beside the HTTP clients; not a dependency
     results: list[object] = []
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.log(f"running {script.name}")
@@ -94,6 +95,19 @@ def bench(session: nox.Session) -> None:
     (ROOT / ".bench").mkdir(exist_ok=True)
     (ROOT / ".bench" / "results.json").write_text(document + "\n")
     print(document)
+
+
+@nox.session(python=PYTHON)
+def profile(session: nox.Session) -> None:
+    """The pipeline benchmark's worker run under py-spy: collapsed stacks, a flame graph
+    (flamegraph.svg), the top frames and the per-area shares (profile_areas.md) in .bench/."""
+    install_project(session, "test")
+    session.install("py-spy>=0.4")  # the profiler only: not a dependency of the worker
+    output = ROOT / ".bench"
+    output.mkdir(exist_ok=True)
+    env = {"CLAIMX_BENCH_PROFILE": str(output)}
+    session.run("python", str(ROOT / "benchmarks" / "bench_pipeline.py"), env=env)
+    session.run("python", str(ROOT / "benchmarks" / "profile_report.py"), str(output))
 
 
 @nox.session(python=PYTHON)

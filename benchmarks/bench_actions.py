@@ -22,11 +22,11 @@ import time
 from typing import Any
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus
+from claimx_worker.http.exchange import Exchange, HttpxExchange, webhook_exchange
 from claimx_worker.model import Webhook
 
 ACTIONS = 2000
@@ -68,7 +68,7 @@ async def _no_dead_letters(topic: str, value: bytes, key: bytes | None, headers:
 
 
 async def _run(
-    client: httpx.AsyncClient, base: str, *, actions: int = ACTIONS, slow: int = 0
+    client: Exchange, base: str, *, actions: int = ACTIONS, slow: int = 0
 ) -> tuple[float, float, int]:
     """Deliver ``actions`` fast webhooks (beside ``slow`` slow ones); return webhooks/s, CPU us
     per action and how many fast ones were not delivered."""
@@ -110,11 +110,11 @@ async def main() -> list[dict[str, Any]]:
     try:
         assert receiver.stdout is not None
         base = f"http://127.0.0.1:{int(await receiver.stdout.readline())}"
-        async with httpx.AsyncClient(transport=AiohttpTransport(limits=LIMITS)) as aio:
+        async with webhook_exchange(allowed_destinations=()) as aio:
             await _run(aio, base)  # warm-up: connections, code paths
             rate, cpu, _ = await _run(aio, base)
             beside_rate, beside_cpu, lost = await _run(aio, base, slow=SLOW)
-        async with httpx.AsyncClient(limits=LIMITS) as native:
+        async with HttpxExchange(httpx.AsyncClient(limits=LIMITS)) as native:
             await _run(native, base, actions=NATIVE_ACTIONS)
             native_rate, native_cpu, _ = await _run(native, base, actions=NATIVE_ACTIONS)
     finally:

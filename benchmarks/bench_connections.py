@@ -1,5 +1,5 @@
 """Webhooks/s through a named connection with OAuth2 client credentials, against the same
-webhooks sent to a plain URL (``actions_webhook``'s set-up and receiver: httpx over aiohttp,
+webhooks sent to a plain URL (``actions_webhook``'s set-up and receiver: the aiohttp exchange,
 2,000 webhooks submitted at once, the receiver in a child process; the token endpoint runs in
 this process and is asked once per run).
 
@@ -20,15 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiohttp import web
-from httpx_aiohttp import AiohttpTransport
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from bench_actions import ACTIONS, LIMITS, RECEIVER
+from bench_actions import ACTIONS, RECEIVER
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus
 from claimx_worker.http.connections import Connection, load_connections
+from claimx_worker.http.exchange import Exchange, webhook_exchange
 from claimx_worker.model import Webhook
 
 ROUNDS = 3
@@ -74,7 +73,7 @@ def crm_connection(base: str, token_url: str) -> dict[str, Connection]:
     return dict(catalog.connections)
 
 
-async def _run(client: httpx.AsyncClient, base: str, *, token_url: str | None) -> float:
+async def _run(client: Exchange, base: str, *, token_url: str | None) -> float:
     """Deliver ACTIONS webhooks (through the OAuth2 connection when ``token_url`` is given);
     webhooks/s."""
     through_connection = token_url is not None
@@ -116,7 +115,7 @@ async def main() -> list[dict[str, Any]]:
         base = f"http://127.0.0.1:{int(await receiver.stdout.readline())}"
         tokens, token_url = await token_endpoint()
         plain, oauth2 = [], []
-        async with httpx.AsyncClient(transport=AiohttpTransport(limits=LIMITS)) as client:
+        async with webhook_exchange(allowed_destinations=()) as client:
             await _run(client, base, token_url=None)  # warm-up
             await _run(client, base, token_url=token_url)
             for _ in range(ROUNDS):

@@ -10,6 +10,11 @@ httpx, sync httpx on a thread pool) it measures, 20 requests in flight:
 - task-event enrichment (assignment call + shared, cached project call) at 0 ms and 20 ms, with
   200 events in flight and the API concurrency bound at its default of 20.
 
+The API client drives aiohttp directly for the ``aiohttp`` option (no httpx objects per
+request) and goes through ``httpx.AsyncClient`` for the others. ``http_client_pyreqwest`` is the
+same calls through pyreqwest's native API (a Rust client; installed by ``nox -s bench`` only, not
+a dependency), for comparison: the floor a Rust client would give.
+
 Prints one JSON list: ``enrichment_task_events_0ms`` / ``_20ms`` (events/s with the default,
 chosen client) and one ``http_client_<option>`` per option (requests/s through the API client at
 0 ms; CPU per request, the whole-client figures and the enrichment figures as extra keys).
@@ -26,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -168,6 +174,24 @@ async def whole_client_requests(base_url: str, pid: int, kind: HttpClientKind) -
         return await measure(RAW_REQUESTS, 20, one, pid)
 
 
+async def pyreqwest_requests(base_url: str, pid: int) -> dict[str, float]:
+    """The same calls through pyreqwest's native async API (a Rust client, installed by the
+    bench session only), configured as the API client is: pooled, 30 s timeout, no redirects."""
+    from pyreqwest.client import ClientBuilder
+
+    headers = {"Authorization": f"Basic {SIMULATOR_TOKEN}", "Accept": "application/json"}
+    builder = ClientBuilder().max_connections(20).timeout(timedelta(seconds=30))
+    async with builder.follow_redirects(False).build() as client:
+
+        async def one(index: int) -> object:
+            url = f"{base_url}/customTasks/assignment/{1000 + index}?full=true"
+            response = await client.get(url).headers(headers).build().send()
+            return await response.json()
+
+        await measure(WARMUP, 20, one, pid)
+        return await measure(RAW_REQUESTS, 20, one, pid)
+
+
 def task_event(index: int) -> ClaimXEvent:
     project = 1 + index % PROJECTS
     return ClaimXEvent(
@@ -205,6 +229,7 @@ def main() -> None:
             at_20 = asyncio.run(enrichment(slow_url, slow_pid, kind, EVENTS_20MS))
             figures[kind] = {"raw": raw, "whole": whole, "0ms": at_0, "20ms": at_20}
             print(f"{kind}: {json.dumps(figures[kind])}", file=sys.stderr)
+        native = asyncio.run(pyreqwest_requests(fast_url, fast_pid))
     fastest = max(figures, key=lambda k: figures[k]["0ms"]["per_second"])
     results: list[dict[str, Any]] = []
     for latency in ("0ms", "20ms"):
@@ -240,6 +265,17 @@ def main() -> None:
                 "in_flight": 20,
             }
         )
+    results.append(
+        {
+            "name": "http_client_pyreqwest",
+            "value": round(native["per_second"], 1),
+            "unit": "requests/s",
+            "client_cpu_us_per_request": round(native["client_cpu_us"], 1),
+            "server_cpu_us_per_request": round(native["server_cpu_us"], 1),
+            "path": "pyreqwest's native API alone (not behind the API client)",
+            "in_flight": 20,
+        }
+    )
     print(json.dumps(results, indent=2))
 
 

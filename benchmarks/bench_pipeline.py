@@ -3,9 +3,12 @@ ClaimX API simulator (0 ms latency) and a webhook receiver each in a process of 
 
 The input topic (6 partitions, 1,000 projects) is filled before the worker starts with a mix of
 every event type; every tenth event is a completed task of template 456, whose trigger publishes
-the payload to a topic and POSTs it to the receiver. Two runs, each with its own topics, group
+the payload to a topic and POSTs it to the receiver. Three runs, each with its own topics, group
 and receiver:
 
+- ``pipeline_minimal_loop``: not the worker but ``minimal_loop.py``, the same I/O written by hand
+  (no plugins, no metrics): the floor, the ``baseline`` of ``pipeline_e2e``'s events per
+  CPU-second (its ``ratio``);
 - ``pipeline_e2e``: the receiver answers at once;
 - ``pipeline_slow_webhook``: the receiver takes 2 s per call (``baseline`` and ``ratio``
   against ``pipeline_e2e``).
@@ -26,7 +29,8 @@ assignment on (all its threads): the rate a worker would reach with a core to it
 wall-clock figure does not show on a machine shared with the broker, the simulator and the
 receiver. ``lost`` counts expected webhooks and trigger messages that never arrived (by
 idempotency key). A run whose committed offsets stop advancing for 30 s is reported with value 0
-and an ``error``. Prints one JSON list.
+and an ``error``. Prints one JSON list. With ``CLAIMX_BENCH_PROFILE`` set to a directory
+(``nox -s profile``) it makes one run of the worker under py-spy instead and prints nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ INSTANCE = "task_trigger"
 TEMPLATE, OTHER_TEMPLATE = 456, 123
 TARGET_EVENTS_PER_S = 1000.0
 TARGET_RATIO = 0.9
+TARGET_EVENTS_PER_CPU_SECOND = 5000.0
+TARGET_FLOOR_RATIO = 0.7
+"""``pipeline_e2e``'s events per CPU-second against ``pipeline_minimal_loop``'s."""
+PROFILE_VARIABLE = "CLAIMX_BENCH_PROFILE"
+"""Set to a directory (``nox -s profile``): one run of the worker under py-spy, no figures."""
+PROFILE_RATE = 250
 STALL_SECONDS = 30.0
 OTHER_TYPES = (
     "PROJECT_CREATED",
@@ -74,6 +84,8 @@ OTHER_TYPES = (
     "PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL",
 )
 WORKER = Path(sys.executable).with_name("claimx-worker")
+PY_SPY = Path(sys.executable).with_name("py-spy")
+MINIMAL_LOOP = Path(__file__).with_name("minimal_loop.py")
 
 
 def _assignment(template: int, index: int) -> int:
@@ -189,40 +201,68 @@ Progress = list[tuple[float, int]]
 """(wall-clock time, events committed) samples."""
 
 
+@contextlib.contextmanager
+def profiled(pid: int, profile: Path | None) -> Iterator[None]:
+    """With ``profile`` (a directory), py-spy samples process ``pid`` within the block: collapsed
+    stacks to ``profile.collapsed`` and a flame graph to ``flamegraph.svg`` (two samplers)."""
+    if profile is None:
+        yield
+        return
+    profile.mkdir(parents=True, exist_ok=True)
+    common = ("record", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--nonblocking")
+    samplers = [
+        subprocess.Popen(
+            [PY_SPY, *common, "--format", fmt, "--output", str(profile / name)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for fmt, name in (("raw", "profile.collapsed"), ("flamegraph", "flamegraph.svg"))
+    ]
+    try:
+        yield
+    finally:
+        for sampler in samplers:  # py-spy writes its output when interrupted
+            sampler.send_signal(signal.SIGINT)
+        for sampler in samplers:
+            sampler.wait(60)
+
+
 def run_worker(
-    config: Path, log: Path, consumer: Consumer, topic: str
+    command: list[str], log: Path, consumer: Consumer, topic: str, profile: Path | None = None
 ) -> tuple[float, float, Progress]:
-    """``claimx-worker run`` until the group committed every event; returns the wall-clock
-    time that happened, the worker's CPU seconds from its partition assignment on, and the
-    committed offsets over time."""
+    """``command`` (the worker, or the minimal loop) until the group committed every event;
+    returns the wall-clock time that happened, the process's CPU seconds from its partition
+    assignment on, and the committed offsets over time."""
     env = {**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [str(WORKER), "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        worker = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         while b"Partitions assigned" not in log.read_bytes():
             if worker.poll() is not None:
                 raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
             time.sleep(0.01)
-        cpu_start = cpu_seconds(worker.pid)
-        done, progress_at, progress = 0, time.monotonic(), []
-        while done < EVENTS:
-            time.sleep(0.05)
-            now_done = committed(consumer, topic, PARTITIONS)
-            if now_done > done:
-                done, progress_at = now_done, time.monotonic()
-                progress.append((time.time(), done))
-            elif time.monotonic() - progress_at > STALL_SECONDS or worker.poll() is not None:
-                raise StalledError(f"committed offsets stopped at {done} of {EVENTS} events")
-        return time.time(), cpu_seconds(worker.pid) - cpu_start, progress
+        with profiled(worker.pid, profile):  # from the assignment on, like the CPU time
+            return _until_committed(worker, consumer, topic)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+
+
+def _until_committed(
+    worker: subprocess.Popen[bytes], consumer: Consumer, topic: str
+) -> tuple[float, float, Progress]:
+    cpu_start = cpu_seconds(worker.pid)
+    done, progress_at, progress = 0, time.monotonic(), []
+    while done < EVENTS:
+        time.sleep(0.05)
+        now_done = committed(consumer, topic, PARTITIONS)
+        if now_done > done:
+            done, progress_at = now_done, time.monotonic()
+            progress.append((time.time(), done))
+        elif time.monotonic() - progress_at > STALL_SECONDS or worker.poll() is not None:
+            raise StalledError(f"committed offsets stopped at {done} of {EVENTS} events")
+    return time.time(), cpu_seconds(worker.pid) - cpu_start, progress
 
 
 def sustained_rate(progress: Progress) -> float:
@@ -262,8 +302,31 @@ def trigger_keys(broker: KafkaBroker, topic: str, expected: int) -> set[str]:
     return keys
 
 
-def run(broker: KafkaBroker, api: str, hook: str, record: Path) -> dict[str, Any]:
-    """One pipeline run: events/s (wall clock and per CPU second of the worker) and ``lost``."""
+def minimal_loop_command(broker: KafkaBroker, names: dict[str, str], hook: str) -> list[str]:
+    """The command line of :mod:`minimal_loop` for the run's topics and services."""
+    options = {
+        "bootstrap": broker.bootstrap_servers,
+        "api": names["api"],
+        "token": SIMULATOR_TOKEN,
+        "hook": f"{hook}/hooks/photo",
+        "template": TEMPLATE,
+        "group": names["group"],
+        **{key: names[key] for key in ("pending", "enriched", "downloads", "triggers")},
+    }
+    return [sys.executable, str(MINIMAL_LOOP), json.dumps(options)]
+
+
+def run(
+    broker: KafkaBroker,
+    api: str,
+    hook: str,
+    record: Path,
+    *,
+    minimal: bool = False,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """One pipeline run of the worker (or, ``minimal``, of the minimal loop): events/s (wall
+    clock and per CPU second of the process) and ``lost``."""
     run_id = uuid.uuid4().hex[:8]
     names = {
         key: f"bench.pipeline.{run_id}.{key}"
@@ -286,9 +349,13 @@ def run(broker: KafkaBroker, api: str, hook: str, record: Path) -> dict[str, Any
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = write_files(Path(tmp), broker, names, hook)
-            finished, cpu, progress = run_worker(
-                config, Path(tmp) / "worker.log", watcher, names["pending"]
+            command = (
+                minimal_loop_command(broker, names, hook)
+                if minimal
+                else [str(WORKER), "run", "--config", str(config)]
             )
+            log = Path(tmp) / "worker.log"
+            finished, cpu, progress = run_worker(command, log, watcher, names["pending"], profile)
     finally:
         watcher.close()
     elapsed = finished - first_timestamp(broker, names["enriched"])
@@ -305,31 +372,50 @@ def run(broker: KafkaBroker, api: str, hook: str, record: Path) -> dict[str, Any
     }
 
 
-def measure(broker: KafkaBroker, api: str, receiver_args: tuple[str, ...]) -> dict[str, Any]:
-    """:func:`run` against a webhook receiver process started with ``receiver_args``; a stalled
-    run is reported with value 0 and its error."""
+def measure(
+    broker: KafkaBroker, api: str, receiver_args: tuple[str, ...], **options: Any
+) -> dict[str, Any]:
+    """:func:`run` (with ``options``) against a webhook receiver process started with
+    ``receiver_args``; a stalled run is reported with value 0 and its error."""
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "webhooks.jsonl"
         args = ("--record", str(record), *receiver_args)
         with service("claimx_worker.testing.webhooks", *args) as hook:
             try:
-                return run(broker, api, hook, record)
+                return run(broker, api, hook, record, **options)
             except StalledError as exc:
                 return {"value": 0.0, "error": str(exc)}
 
 
 def main() -> None:
+    profile = os.environ.get(PROFILE_VARIABLE)
     with (
         open_kafka_broker() as broker,
         service("claimx_worker.testing.claimx_api", "--port", "0") as api,
     ):
         measure(broker, api, ())  # warm-up: a fresh broker spends seconds of CPU on its first run
+        if profile:  # nox -s profile: one sampled run of the worker, nothing reported
+            measure(broker, api, (), profile=Path(profile))
+            return
+        floor = measure(broker, api, (), minimal=True)
         fast = measure(broker, api, ())
         slow = measure(broker, api, ("--delay", str(SLOW_SECONDS)))
     common = {"unit": "events/s", "events": EVENTS}
     ratio = slow["value"] / fast["value"] if fast["value"] else 0.0
+    floor_cpu = floor.get("events_per_cpu_second", 0.0)
+    e2e_ratio = fast.get("events_per_cpu_second", 0.0) / floor_cpu if floor_cpu else 0.0
     results = [
-        {"name": "pipeline_e2e", **fast, **common, "target": TARGET_EVENTS_PER_S},
+        {"name": "pipeline_minimal_loop", **floor, **common},
+        {
+            "name": "pipeline_e2e",
+            **fast,
+            **common,
+            "target": TARGET_EVENTS_PER_S,
+            "target_events_per_cpu_second": TARGET_EVENTS_PER_CPU_SECOND,
+            "baseline": floor_cpu,
+            "ratio": round(e2e_ratio, 3),
+            "target_ratio": TARGET_FLOOR_RATIO,
+        },
         {
             "name": "pipeline_slow_webhook",
             **slow,

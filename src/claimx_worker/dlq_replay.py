@@ -32,7 +32,7 @@ from claimx_worker.actions.replay import (
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.config.problems import ConfigError
-from claimx_worker.http.transport import webhook_client
+from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.kafka.settings import ProcessingSettings
@@ -174,9 +174,8 @@ async def _executor(
     producer = DeliveryProducer(setup.producer)
     await producer.start()
     try:
-        async with webhook_client(
-            max_keepalive=setup.actions.endpoint_max_in_flight,
-            allowed_destinations=setup.actions.allowed_destinations,
+        async with webhook_exchange(
+            allowed_destinations=setup.actions.allowed_destinations
         ) as client:
             executor = ActionExecutor(
                 setup.actions,

@@ -33,7 +33,7 @@ from claimx_worker.actions.parking import ParkedActions
 from claimx_worker.actions.replay import Scopes
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
-from claimx_worker.http.transport import webhook_client
+from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka import DeliveryProducer, KafkaRuntimeError, MissingTopicsError, Processor
 from claimx_worker.kafka.clients import admin_config, consumer_config, producer_config
 from claimx_worker.kafka.run import (
@@ -283,10 +283,7 @@ async def open_pipeline(
     producer = DeliveryProducer(producer_config(settings.kafka))
     await producer.start()
     resources.push_async_callback(_close_producer, producer)
-    client = webhook_client(
-        max_keepalive=settings.actions.endpoint_max_in_flight,
-        allowed_destinations=settings.actions.allowed_destinations,
-    )
+    client = webhook_exchange(allowed_destinations=settings.actions.allowed_destinations)
     resources.push_async_callback(client.aclose)
     topics = settings.kafka.worker.topics
     executor = ActionExecutor(

@@ -11,9 +11,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import (
@@ -25,6 +23,7 @@ from claimx_worker.actions import (
     idempotency_key,
     secret_refs_from_environ,
 )
+from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.model import PublishToTopic, Webhook
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
@@ -67,7 +66,7 @@ def dlq_topic(kafka_topic_factory: TopicFactory) -> str:
 async def make_executor(
     producer: DeliveryProducer, dlq_topic: str
 ) -> AsyncIterator[Callable[..., ActionExecutor]]:
-    client = httpx.AsyncClient()
+    client = webhook_exchange(allowed_destinations=())
     made: list[ActionExecutor] = []
 
     def make(
@@ -279,7 +278,7 @@ async def test_error_messages_naming_a_secret_are_scrubbed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WEBHOOK_TOKEN", TOKEN)
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
+    async with webhook_exchange(allowed_destinations=()) as client:
         executor = ActionExecutor(
             ActionSettings(max_attempts=1),
             client=client,

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import (
@@ -23,6 +22,7 @@ from claimx_worker.actions import (
     OutcomeStatus,
     idempotency_key,
 )
+from claimx_worker.http.exchange import Exchange, HttpxExchange, webhook_exchange
 from claimx_worker.model import Filter, Log, Metric, Webhook
 from claimx_worker.testing.webhooks import WebhookReceiver, valid_signature
 from tests.integration.actions_support import LogCapture
@@ -51,8 +51,12 @@ async def other_receiver() -> AsyncIterator[WebhookReceiver]:
 async def make_executor(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Callable[..., ActionExecutor]]:
-    """Executors sharing one client: httpx's own transport, or httpx over aiohttp."""
-    client = httpx.AsyncClient(transport=AiohttpTransport() if request.param == "aiohttp" else None)
+    """Executors sharing one client: httpx's own, or aiohttp driven directly (the worker's)."""
+    client: Exchange = (
+        webhook_exchange(allowed_destinations=())
+        if request.param == "aiohttp"
+        else HttpxExchange(httpx.AsyncClient())
+    )
     made: list[ActionExecutor] = []
     registry = CollectorRegistry()
 

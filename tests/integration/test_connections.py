@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus
 from claimx_worker.http.connections import load_connections
+from claimx_worker.http.exchange import Exchange, webhook_exchange
 from claimx_worker.model import Webhook
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.integration.actions_support import LogCapture
@@ -48,7 +48,7 @@ async def token_endpoint() -> AsyncIterator[TokenEndpoint]:
 class Harness:
     """An executor whose connections come from YAML files; DLQ records are collected."""
 
-    def __init__(self, tmp_path: Path, client: httpx.AsyncClient) -> None:
+    def __init__(self, tmp_path: Path, client: Exchange) -> None:
         self._tmp_path = tmp_path
         self._client = client
         self.dead_letters: list[dict[str, Any]] = []
@@ -77,7 +77,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with httpx.AsyncClient() as client:
+    async with webhook_exchange(allowed_destinations=()) as client:
         made = Harness(tmp_path, client)
         yield made
         for executor in made.executors:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -22,6 +21,7 @@ from claimx_worker.actions import (
     OutcomeStatus,
     secret_refs_from_environ,
 )
+from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.model import Webhook
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
@@ -56,7 +56,7 @@ async def dead_letter(
     monkeypatch.setenv("WEBHOOK_TOKEN", OLD_TOKEN)
     producer = DeliveryProducer(kafka_broker.client_config({"enable.idempotence": True}))
     await producer.start()
-    client = httpx.AsyncClient()
+    client = webhook_exchange(allowed_destinations=())
     executor = ActionExecutor(
         ActionSettings(),
         client=client,

@@ -8,12 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from claimx_worker import HandlerMetadata, PublishToTopic, Webhook
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus, idempotency_key
+from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
@@ -66,7 +66,7 @@ async def test_shipped_instance_delivers_to_kafka_and_webhooks(
         (task_event("CUSTOM_TASK_ASSIGNED", event_id="evt-damage-1"), 789, "ASSIGNED"),
         (task_event("CUSTOM_TASK_COMPLETED", event_id="evt-damage-2"), 789, "COMPLETED"),
     ]
-    async with httpx.AsyncClient() as client:
+    async with webhook_exchange(allowed_destinations=()) as client:
         executor = ActionExecutor(
             ActionSettings(),
             client=client,

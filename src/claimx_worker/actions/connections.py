@@ -24,6 +24,7 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.webhook import WebhookRequest, WebhookSender, build_request
 from claimx_worker.http.backoff import Backoff
 from claimx_worker.http.connections import AuthConfig, Connection
+from claimx_worker.http.exchange import Exchange
 from claimx_worker.http.oauth2 import (
     ClientCredentials,
     TokenError,
@@ -39,9 +40,7 @@ UNAUTHORIZED = 401
 class ConnectionRuntime:
     """One connection's state: its limits, static auth headers, token cache, retry policy."""
 
-    def __init__(
-        self, connection: Connection, settings: ActionSettings, client: httpx.AsyncClient
-    ) -> None:
+    def __init__(self, connection: Connection, settings: ActionSettings, client: Exchange) -> None:
         config = connection.config
         self.name = connection.name
         self.config = config
@@ -84,7 +83,7 @@ class ConnectionDelivery:
         self,
         connections: Mapping[str, Connection],
         settings: ActionSettings,
-        client: httpx.AsyncClient,
+        client: Exchange,
         sender: WebhookSender,
     ) -> None:
         self._settings = settings
@@ -173,7 +172,7 @@ def _static_auth(auth: AuthConfig) -> dict[str, str]:
     return {}
 
 
-def _token_source(auth: AuthConfig, client: httpx.AsyncClient) -> TokenSource | None:
+def _token_source(auth: AuthConfig, client: Exchange) -> TokenSource | None:
     if auth.type != "oauth2":
         return None
     credentials = ClientCredentials(

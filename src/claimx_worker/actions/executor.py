@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
-import httpx
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
@@ -56,6 +55,7 @@ from claimx_worker.actions.webhook import WebhookSender, build_request, endpoint
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.http.connections import Connection
+from claimx_worker.http.exchange import Exchange
 from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class ActionExecutor:
         self,
         settings: ActionSettings,
         *,
-        client: httpx.AsyncClient,
+        client: Exchange,
         produce: Produce,
         registry: CollectorRegistry,
         dlq_topic: str = DEFAULT_DLQ_TOPIC,
@@ -249,7 +249,7 @@ class ActionExecutor:
                 kind, ref, OutcomeStatus.DEAD_LETTERED, report.attempts, record.error
             )
         finally:
-            self._metrics.duration.labels(kind).observe(time.monotonic() - submitted)
+            self._metrics.duration_by(kind).observe(time.monotonic() - submitted)
 
     async def _attempt_all(
         self,
@@ -303,7 +303,7 @@ class ActionExecutor:
     def _retrying(
         self, ref: ActionRef, kind: str, failure: Failure, attempts: int, delay: float
     ) -> None:
-        self._metrics.actions.labels(kind, "retried").inc()
+        self._metrics.actions_by(kind, "retried").inc()
         _action_log(ref, kind).bind(
             attempts=attempts,
             status=failure.status,
@@ -395,7 +395,7 @@ class ActionExecutor:
         attempts: int,
         error: str | None = None,
     ) -> ActionOutcome:
-        self._metrics.actions.labels(kind, str(status)).inc()
+        self._metrics.actions_by(kind, str(status)).inc()
         return ActionOutcome(
             status=status,
             action_type=kind,

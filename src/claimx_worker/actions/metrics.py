@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from claimx_worker.http.breaker import CircuitState
+from claimx_worker.observability.children import LabelledChildren
 
 _DURATION_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -43,6 +44,8 @@ class ExecutorMetrics:
             ["endpoint"],
             registry=registry,
         )
+        self.actions_by = LabelledChildren(self.actions)
+        self.duration_by = LabelledChildren(self.duration)
         self.in_flight = Gauge(
             "claimx_actions_in_flight",
             "Actions submitted and not yet delivered, parked or dead-lettered.",

@@ -30,6 +30,7 @@ from claimx_worker.actions.signing import (
 from claimx_worker.http.backoff import parse_retry_after
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.http.destinations import destination_problem
+from claimx_worker.http.exchange import Exchange, Reply
 from claimx_worker.model import Webhook
 
 _OWN_HEADERS = frozenset(
@@ -43,7 +44,7 @@ class WebhookRequest:
 
     endpoint: str
     method: str
-    url: httpx.URL = attrs.field(repr=False)
+    url: str = attrs.field(repr=False)
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
     timeout: float
@@ -99,7 +100,7 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     return WebhookRequest(
         endpoint=endpoint,
         method=action.method.upper(),
-        url=url,
+        url=str(url),
         headers=headers,
         body=body,
         timeout=action.timeout if action.timeout > 0 else settings.webhook_timeout,
@@ -109,12 +110,12 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     )
 
 
-def classify(response: httpx.Response) -> Failure | None:
+def classify(response: Reply) -> Failure | None:
     """``None`` for 2xx; a retryable failure for 429 and 5xx; else a permanent one."""
-    status = response.status_code
+    status = response.status
     if 200 <= status < 300:
         return None
-    error = f"HTTP {status} {response.reason_phrase}".rstrip()
+    error = f"HTTP {status} {response.reason}".rstrip()
     if status == 429 or status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return Failure(error=error, retryable=True, status=status, retry_after=retry_after)
@@ -126,7 +127,7 @@ class WebhookSender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: Exchange,
         settings: ActionSettings,
         *,
         on_state: StateHook,
@@ -156,12 +157,12 @@ class WebhookSender:
             self._on_attempt()
             try:
                 async with asyncio.timeout(request.timeout):
-                    response = await self._client.request(
+                    response = await self._client.send(
                         request.method,
                         request.url,
                         content=request.body,
                         headers=request.headers_at(int(time.time())),
-                        timeout=request.timeout,
+                        timeout_seconds=request.timeout,
                     )
             except TimeoutError:
                 verdict.healthy = False
@@ -169,7 +170,7 @@ class WebhookSender:
             except (httpx.TransportError, OSError) as exc:  # timeouts of the transport too
                 verdict.healthy = False
                 return Failure(error=f"{type(exc).__name__}: {exc}".rstrip(": "), retryable=True)
-            verdict.healthy = response.status_code < 500
+            verdict.healthy = response.status < 500
             return classify(response)
 
     def _gate(self, endpoint: str) -> EndpointGate:

@@ -15,7 +15,6 @@ in a log line, an exception message or a repr.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import random
 import time
@@ -32,15 +31,12 @@ from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.errors import AuthError, PermanentError, ProcessingError, TransientError
 from claimx_worker.http.backoff import Backoff, parse_retry_after
 from claimx_worker.http.breaker import CircuitBreaker, CircuitOpenError, CircuitState
+from claimx_worker.http.exchange import AiohttpExchange, Exchange, HttpxExchange, Reply
 from claimx_worker.http.pacing import Pacer, RateLimitedError
-from claimx_worker.http.transport import build_transport
+from claimx_worker.http.transport import HttpClientKind, build_transport
 
 MEDIA_ID_FILTER_LIMIT = 50
 """Up to this many media ids are sent as a ``mediaIds`` filter; more fetch all media."""
-
-URL_CACHE_SIZE = 4096
-"""Parsed request URLs kept per client: parsing one costs ~30 us, and the project, media and
-report URLs recur across the events of a project."""
 
 
 @define
@@ -59,9 +55,9 @@ class _Request:
     body: Mapping[str, Any] | None = None
 
 
-def _classify(request: _Request, response: httpx.Response) -> Any:
+def _classify(request: _Request, response: Reply) -> Any:
     """The JSON payload of a 2xx response, else the matching :class:`ProcessingError`."""
-    status = response.status_code
+    status = response.status
     where = f"ClaimX API {request.method} {request.path}"
     if 200 <= status < 300:
         if not response.content:
@@ -82,8 +78,9 @@ def _classify(request: _Request, response: httpx.Response) -> Any:
 
 
 class ClaimXApiClient:
-    """Async ClaimX API client over an httpx transport chosen by the settings (or injected:
-    unit tests pass ``httpx.AsyncHTTPTransport()``, which pytest-httpx mocks).
+    """Async ClaimX API client over the HTTP client chosen by the settings (aiohttp driven
+    directly by default), or over an injected httpx transport (unit tests pass
+    ``httpx.AsyncHTTPTransport()``, which pytest-httpx mocks).
 
     Use as an async context manager, or call :meth:`aclose`. Requests are bounded by
     ``max_concurrency`` (lowered while the API answers 429); transient failures are retried
@@ -105,20 +102,10 @@ class ClaimXApiClient:
         self._sleep = sleep
         self._backoff = Backoff(first=settings.retry_backoff_seconds, jitter=(0.8, 1.2))
         self._rng = random.Random()
-        # Requests go straight to the httpx transport with absolute URLs: httpx.AsyncClient's
-        # URL merging, cookie, auth and redirect layers (none of which we use) cost more CPU per
-        # request than the transport itself (figures in benchmarks/bench_enrichment.py).
-        self._transport = (
-            transport
-            if transport is not None
-            else build_transport(settings.http_client, max_connections=settings.max_concurrency)
-        )
+        self._exchange = _exchange(settings, transport)
         self._base_url = settings.base_url.rstrip("/")
-        self._url = functools.lru_cache(maxsize=URL_CACHE_SIZE)(httpx.URL)
-        self._headers = httpx.Headers(
-            {"Authorization": f"Basic {settings.token}", "Accept": "application/json"}
-        )
-        self._extensions = {"timeout": httpx.Timeout(settings.timeout_seconds).as_dict()}
+        self._headers = {"Authorization": f"Basic {settings.token}", "Accept": "application/json"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         if not settings.token:
             logger.bind(base_url=settings.base_url).warning(
                 "ClaimX API token is empty: set CLAIMX_API_TOKEN, or requests will be rejected"
@@ -143,8 +130,8 @@ class ClaimXApiClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the transport and its connections."""
-        await self._transport.aclose()
+        """Close the HTTP client and its connections."""
+        await self._exchange.aclose()
 
     @property
     def circuit_state(self) -> CircuitState:
@@ -248,20 +235,20 @@ class ClaimXApiClient:
             self._breaker.record(admission, healthy=healthy)
             self._metrics.api_requests_by(request.endpoint, outcome).inc()
 
-    async def _paced_exchange(self, request: _Request, tally: ApiCallTally) -> httpx.Response:
-        """:meth:`_exchange` under the pacer: a 429 pauses the whole client for its
+    async def _paced_exchange(self, request: _Request, tally: ApiCallTally) -> Reply:
+        """:meth:`_exchange_one` under the pacer: a 429 pauses the whole client for its
         ``Retry-After`` and lowers the in-flight limit."""
         admitted = await self._pacer.acquire()
         tally.count += 1
         started = time.perf_counter()
         try:
-            response = await self._exchange(request)
+            response = await self._exchange_one(request)
         except BaseException:
             self._pacer.cancel()
             raise
         finally:
             self._metrics.api_duration_by(request.endpoint).observe(time.perf_counter() - started)
-        if response.status_code != 429:
+        if response.status != 429:
             self._pacer.release(admitted)
             return response
         retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -271,22 +258,16 @@ class ClaimXApiClient:
             )
         return response
 
-    async def _exchange(self, request: _Request) -> httpx.Response:
-        """Send one request through the transport and read the whole response."""
-        response = await self._transport.handle_async_request(
-            httpx.Request(
-                request.method,
-                self._url(self._base_url + request.path + request.query),
-                headers=self._headers,
-                json=request.body,
-                extensions=self._extensions,
-            )
+    async def _exchange_one(self, request: _Request) -> Reply:
+        """Send one request and read the whole response."""
+        body = None if request.body is None else _json_bytes(request.body)
+        return await self._exchange.send(
+            request.method,
+            self._base_url + request.path + request.query,
+            headers=self._headers if body is None else self._json_headers,
+            content=body,
+            timeout_seconds=self._settings.timeout_seconds,
         )
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
 
     def _circuit_changed(self, state: CircuitState) -> None:
         self._metrics.circuit_open.set(0 if state is CircuitState.CLOSED else 1)
@@ -295,6 +276,21 @@ class ClaimXApiClient:
             log.warning("ClaimX API circuit opened: failing fast")
         else:
             log.info("ClaimX API circuit state changed")
+
+
+def _exchange(settings: ApiSettings, transport: httpx.AsyncBaseTransport | None) -> Exchange:
+    """aiohttp driven directly for the ``aiohttp`` client (no httpx objects per request), else
+    ``httpx.AsyncClient`` over ``transport`` or the transport of ``settings.http_client``."""
+    if transport is None and settings.http_client is HttpClientKind.AIOHTTP:
+        return AiohttpExchange(max_connections=settings.max_concurrency)
+    if transport is None:
+        transport = build_transport(settings.http_client, max_connections=settings.max_concurrency)
+    return HttpxExchange(httpx.AsyncClient(transport=transport, trust_env=False))
+
+
+def _json_bytes(body: Mapping[str, Any]) -> bytes:
+    """``body`` as compact UTF-8 JSON (as httpx's ``json=`` encodes it)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _claimx_id(project_id: str) -> str:

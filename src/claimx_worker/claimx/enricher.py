@@ -116,13 +116,16 @@ class Enricher:
             elapsed = time.perf_counter() - started
             self._metrics.enrichment_duration_by(known.value).observe(elapsed)
         metadata = _metadata(handler.name, tally.count, started)
-        logger.bind(
+        # keyword fields land in the record's extra like bind(), without building a bound
+        # logger per event when the level is filtered out
+        logger.debug(
+            "Event enriched",
             event_id=event.event_id,
             event_type=event.event_type,
             handler=handler.name,
             api_calls=tally.count,
             duration_ms=round(metadata.duration_ms, 2),
-        ).debug("Event enriched")
+        )
         return Enrichment(rows=rows, metadata=metadata)
 
     def _unknown(self, event: ClaimXEvent) -> None:

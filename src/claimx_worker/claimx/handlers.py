@@ -65,23 +65,26 @@ class Handler:
 
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
-    """Await two calls concurrently; on failure raise one error: a permanent one first, then
-    one that spends an attempt (a request failed), then a deferred one (not now)."""
+    """Await two calls concurrently (``second`` in a task of its own, ``first`` in the caller's);
+    on failure cancel the call still running and raise one error: a permanent one first, then one
+    that spends an attempt (a request failed), then a deferred one (not now)."""
+    second_task = asyncio.ensure_future(second)
     try:
-        async with asyncio.TaskGroup() as group:
-            first_task = group.create_task(_coroutine(first))
-            second_task = group.create_task(_coroutine(second))
-    except BaseExceptionGroup as group_error:
-        errors = group_error.exceptions
+        first_result = await first
+    except BaseException as first_error:
+        if not second_task.done():
+            second_task.cancel()
+        errors = [first_error]
+        try:
+            await second_task
+        except asyncio.CancelledError:
+            pass
+        except Exception as second_error:
+            errors.append(second_error)
         permanent = [e for e in errors if isinstance(e, ProcessingError) and not e.retryable]
         spending = [e for e in errors if not isinstance(e, ProcessingError) or e.spends_attempt]
-        chosen: BaseException = (permanent or spending or errors)[0]
-        raise chosen from None
-    return first_task.result(), second_task.result()
-
-
-async def _coroutine(awaitable: Awaitable[A]) -> A:
-    return await awaitable
+        raise (permanent or spending or errors)[0] from None
+    return first_result, await second_task
 
 
 async def _project_created(ctx: HandlerContext) -> EntityRows:

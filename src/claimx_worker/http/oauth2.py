@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
+from urllib.parse import urlencode
 
 import attrs
 import httpx
 
 from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.http.exchange import Exchange
 
 DEFAULT_LIFETIME = 3600.0
 """Seconds a token is taken to live when the response gives no ``expires_in``."""
@@ -49,7 +52,7 @@ class ClientCredentials:
 class TokenSource:
     """One connection's token cache."""
 
-    def __init__(self, credentials: ClientCredentials, client: httpx.AsyncClient) -> None:
+    def __init__(self, credentials: ClientCredentials, client: Exchange) -> None:
         self._credentials = credentials
         self._client = client
         self._token: str | None = None
@@ -93,7 +96,10 @@ class TokenSource:
         form = {"grant_type": "client_credentials"}
         if credentials.scope:
             form["scope"] = credentials.scope
-        headers = {"Accept": "application/json"}
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         if credentials.client_auth == "body":
             form |= {"client_id": credentials.client_id, "client_secret": credentials.client_secret}
         else:
@@ -104,21 +110,22 @@ class TokenSource:
         self.fetches += 1
         started = time.monotonic()
         try:
-            response = await self._client.post(
+            response = await self._client.send(
+                "POST",
                 credentials.token_url,
-                data=form,
                 headers=headers,
-                timeout=request_timeout,
+                content=urlencode(form).encode(),
+                timeout_seconds=request_timeout,
             )
         except (httpx.TransportError, OSError) as exc:
             raise TokenError(f"{where} unreachable: {type(exc).__name__}", retryable=True) from None
-        status = response.status_code
+        status = response.status
         if status != 200:
             retryable = status == 429 or status >= 500
             refused = "" if retryable else " (client credentials refused)"
             raise TokenError(f"{where} answered HTTP {status}{refused}", retryable=retryable)
         try:
-            body = response.json()
+            body = json.loads(response.content)
             token = body["access_token"]
             lifetime = float(body.get("expires_in", DEFAULT_LIFETIME))
         except (ValueError, KeyError, TypeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -15,14 +15,13 @@ from aiohttp import ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AIOHTTP_EXC_MAP
 
-from claimx_worker.http.destinations import GuardedResolver
-
 
 class HttpClientKind(enum.StrEnum):
-    """How HTTP requests are sent; all three keep the ``httpx`` API.
+    """How HTTP requests are sent.
 
-    ``aiohttp``: ``httpx.AsyncClient`` over the aiohttp transport (``httpx-aiohttp``), the fastest
-    under concurrency on our machines; ``native``: ``httpx.AsyncClient`` with its own transport;
+    ``aiohttp``: aiohttp driven directly by the ClaimX API client (``http.exchange``), the
+    fastest on our machines; :func:`build_transport` gives httpx users the aiohttp transport
+    (``httpx-aiohttp``) instead. ``native``: ``httpx.AsyncClient`` with its own transport;
     ``threads``: the sync ``httpx.Client`` on a thread pool.
     """
 
@@ -84,17 +83,25 @@ HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
 is no timeout (a reset, a disconnect) is no longer a ``ConnectTimeout``."""
 
 
+def as_httpx_error(exc: Exception) -> httpx.TransportError | None:
+    """The httpx error of the most specific aiohttp class ``exc`` matches, or ``None``."""
+    matches = [source for source in HTTPX_ERRORS if isinstance(exc, source)]
+    if not matches:
+        return None
+    source = max(matches, key=lambda match: len(match.__mro__))
+    return HTTPX_ERRORS[source](str(exc))
+
+
 @contextmanager
 def httpx_errors() -> Iterator[None]:
     """Raise aiohttp errors as the httpx error of the most specific aiohttp class they match."""
     try:
         yield
     except Exception as exc:
-        matches = [source for source in HTTPX_ERRORS if isinstance(exc, source)]
-        if not matches:
+        error = as_httpx_error(exc)
+        if error is None:
             raise
-        source = max(matches, key=lambda match: len(match.__mro__))
-        raise HTTPX_ERRORS[source](str(exc)) from exc
+        raise error from exc
 
 
 class ThreadPoolTransport(httpx.AsyncBaseTransport):
@@ -142,28 +149,3 @@ def build_transport(kind: HttpClientKind, *, max_connections: int) -> httpx.Asyn
             return ThreadPoolTransport(
                 httpx.HTTPTransport(limits=limits), max_workers=max_connections
             )
-
-
-def webhook_client(
-    *, max_keepalive: int, allowed_destinations: Collection[str]
-) -> httpx.AsyncClient:
-    """The client webhooks (and their replay) go through: httpx over aiohttp (several times less
-    CPU per request than httpx's own transport here), each response read whole, names resolved
-    under the destination policy, no proxy from the environment, and no global connection cap
-    (the executor caps each endpoint itself; aiohttp's default of 100 let one slow endpoint
-    hold every connection, and 0 is its "no limit")."""
-    limits = httpx.Limits(max_connections=0, max_keepalive_connections=max_keepalive)
-    ssl_context = httpx.create_ssl_context()
-
-    def session() -> ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=0,
-            keepalive_timeout=limits.keepalive_expiry,
-            ssl=ssl_context,
-            resolver=GuardedResolver(allowed_destinations),
-        )
-        return ClientSession(connector=connector, trust_env=False)
-
-    return httpx.AsyncClient(
-        transport=BufferedAiohttpTransport(limits=limits, client=session), trust_env=False
-    )

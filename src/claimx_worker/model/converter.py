@@ -3,7 +3,6 @@ one exported to plugins, built alike by :func:`new_converter`."""
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
 from cattrs.fns import identity
@@ -13,17 +12,27 @@ _PASSTHROUGH = (str | None, int | None, float | None, bool | None)
 """Optional JSON scalars: registered as ``identity``, which cattrs inlines as a plain read."""
 
 
+_ISO_CACHE_SIZE = 4096
+
+
 def _iso(value: datetime) -> str:
-    """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes."""
+    """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes; cached, as
+    formatting costs microseconds and an event's audit timestamps repeat in every row. Keyed in
+    UTC: aware datetimes of one other zone compare by wall time, a DST fold aside."""
     if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return _format(value)
+    text = _ISO_TEXTS.get(value)
+    if text is None:
+        if len(_ISO_TEXTS) >= _ISO_CACHE_SIZE:
+            _ISO_TEXTS.clear()
+        text = _ISO_TEXTS[value] = _format(value)
+    return text
 
 
-@functools.lru_cache(maxsize=4096)
+_ISO_TEXTS: dict[datetime, str] = {}
+
+
 def _format(value: datetime) -> str:
-    """``value`` (naive, or in UTC) as ISO-8601; cached, as formatting costs microseconds and an
-    event's audit timestamps repeat in every row (equal UTC datetimes are the same instant)."""
     if value.tzinfo is None:
         return value.isoformat()
     return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"

@@ -11,6 +11,7 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningSource, signature
 from claimx_worker.actions.webhook import build_request, classify
 from claimx_worker.config.problems import ConfigValueError
+from claimx_worker.http.exchange import Reply
 from claimx_worker.model import Webhook
 
 SETTINGS = ActionSettings()
@@ -160,7 +161,7 @@ def test_link_local_destinations_can_be_allowed_explicitly() -> None:
 def test_classify(
     status: int, headers: dict[str, str], retryable: bool | None, retry_after: float | None
 ) -> None:
-    failure = classify(httpx.Response(status, headers=headers))
+    failure = classify(Reply(status, "", httpx.Headers(headers), b""))
     if retryable is None:
         assert failure is None
         return
