@@ -26,6 +26,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── ReplayError                    actions.replay: the replay cannot go on
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)
+    ├── ReloadSignalError              reload: no running worker to send SIGHUP to
     ├── InvalidInputError              simulate: the event file is not an event (ValueError)
     ├── KafkaBrokerError               testing.kafka: the test broker failed (RuntimeError)
     ├── BlockedIOError                 testing.io_guard: I/O inside a hook (PermissionError)

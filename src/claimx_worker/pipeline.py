@@ -52,16 +52,17 @@ class Pipeline:
         # concurrent API calls) or asyncio.timeout (plugin budgets) entered in the fetch task
         # would cancel the fetch task when a call fails or times out.
         await asyncio.sleep(0)
-        received = await self._host.run_event_received(event)
-        self._submit(event, received.actions, ctx)
-        if received.filtered:
-            logger.bind(event_id=event.event_id, filtered_by=received.filtered_by).debug(
-                "Event dropped before enrichment"
-            )
-            return
-        enrichment = await self._enricher.enrich(event)
-        rows = enrichment.rows
-        result = await self._host.run_enrichment_complete(event, rows, enrichment.metadata)
+        with self._host.session() as plugins:  # a reload waits for this event to finish
+            received = await plugins.run_event_received(event)
+            self._submit(event, received.actions, ctx)
+            if received.filtered:
+                logger.bind(event_id=event.event_id, filtered_by=received.filtered_by).debug(
+                    "Event dropped before enrichment"
+                )
+                return
+            enrichment = await self._enricher.enrich(event)
+            rows = enrichment.rows
+            result = await plugins.run_enrichment_complete(event, rows, enrichment.metadata)
         self._submit(event, result.actions, ctx)
         if result.filtered:
             logger.bind(event_id=event.event_id, filtered_by=result.filtered_by).debug(

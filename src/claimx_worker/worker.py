@@ -6,6 +6,9 @@ Start-up checks, each failure one log line naming the setting to fix: the librdk
 are loaded and before any Kafka client connects, the cluster (it must answer within
 ``kafka.startup_timeout_seconds``; the plugins are unloaded when it does not).
 
+SIGHUP reloads the configuration (:mod:`claimx_worker.reload`); ``control.pid_file`` names
+the file the process id is written to while the worker runs, for ``claimx-worker reload``.
+
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for invalid settings or plugin
 configuration (raised as :class:`~claimx_worker.config.problems.ConfigError` for the CLI to report),
 a failed start-up check, missing topics or a bad ``--processor``, 1 on a fatal Kafka error.
@@ -18,6 +21,7 @@ import contextlib
 import errno
 import inspect
 import re
+import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,13 @@ from claimx_worker.observability.server import ObservabilityServer, start_observ
 from claimx_worker.observability.settings import MetricsSettings
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
-from claimx_worker.settings import Override, WorkerSettings, load_worker_config
+from claimx_worker.reload import (
+    ConfigurationReloader,
+    ReloadSignalError,
+    remove_pid_file,
+    write_pid_file,
+)
+from claimx_worker.settings import LoadedSettings, Override, WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
 _PROBE_INTERVAL_SECONDS = 5.0
@@ -98,7 +108,8 @@ def run_from_config(
     try:
         check_client_properties(settings.kafka)
         with asyncio.Runner(loop_factory=event_loop_factory(event_loop)) as runner:
-            runner.run(_serve(settings, processor_spec, redactor, environ))
+            reloader = runner.run(_reloader(config, loaded, environ, options, redactor))
+            runner.run(_serve(settings, processor_spec, redactor, environ, reloader))
     except StartupError as exc:
         source = loaded.sources.get(exc.setting, "default")
         logger.bind(setting=exc.setting, source=source).error(
@@ -120,21 +131,44 @@ def run_from_config(
     return 0
 
 
+async def _reloader(
+    config: Path | None,
+    loaded: LoadedSettings,
+    environ: Mapping[str, str],
+    options: Sequence[Override],
+    redactor: Redactor,
+) -> ConfigurationReloader:
+    """The reloader, answering SIGHUP from now on (requests wait until the plugins run)."""
+    reloader = ConfigurationReloader(
+        read=lambda: load_worker_config(config, environ, options=options),
+        loaded=loaded,
+        config_file=config,
+        environ=environ,
+        redactor=redactor,
+    )
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
+    return reloader
+
+
 async def _serve(
     settings: WorkerSettings,
     processor_spec: str | None,
     redactor: Redactor,
     environ: Mapping[str, str],
+    reloader: ConfigurationReloader,
 ) -> None:
     registry = CollectorRegistry()
     health = HealthState()
     health.declare(*READINESS_CHECKS)
     register_process_metrics(registry, version=__version__, health=health)
+    reloader.register(registry)
     server = _start_server(settings.metrics, registry, health)
     logger.bind(url=server.url).info("Serving /metrics, /healthz and /readyz")
     async with contextlib.AsyncExitStack() as background:
         background.callback(server.close)
+        _pid_file(settings, background)
         background.push_async_callback(_cancel, asyncio.create_task(run_heartbeat(health)))
+        host: PluginHost | None = None
         if processor_spec is None:
             host = await start_plugins(
                 settings, registry=registry, redactor=redactor, environ=environ
@@ -151,8 +185,21 @@ async def _serve(
         background.push_async_callback(
             _cancel, asyncio.create_task(_probe_readiness(settings, registry, health))
         )
+        background.push_async_callback(_cancel, asyncio.create_task(reloader.serve(host)))
         health.set_check("plugins_loaded", True)
         await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
+
+
+def _pid_file(settings: WorkerSettings, stack: contextlib.AsyncExitStack) -> None:
+    """Write ``control.pid_file`` (when set), removed when ``stack`` closes."""
+    if not settings.control.pid_file:
+        return
+    path = Path(settings.control.pid_file)
+    try:
+        write_pid_file(path)
+    except (ReloadSignalError, OSError) as exc:
+        raise StartupError("control.pid_file", str(exc)) from None
+    stack.callback(remove_pid_file, path)
 
 
 def check_client_properties(kafka: KafkaSettings) -> None:

@@ -10,6 +10,16 @@
     failed = await host.run_event_failed(event, EventFailure(...))
     await host.stop()                           # on_unload, reverse order, isolated, timed
 
+    with host.session() as plugins:   # one event: both stages on the same configuration
+        received = await plugins.run_event_received(event)
+    reloaded = await host.reload(check.plugins, budget_ms=..., drain_seconds=...)
+
+A reload (:meth:`PluginHost.reload`) loads the new and changed instances first (``on_load``,
+``published_topics``; a failure unloads them again and keeps the running configuration), then
+swaps the configuration between events: events already running finish on the configuration they
+started with (their :meth:`~PluginHost.session`), and once they are done (or ``drain_seconds``
+passed) the removed and changed instances get ``on_unload``.
+
 A lifecycle hook runs within ``lifecycle_budget_seconds`` and is isolated like a stage hook
 (:mod:`claimx_worker.plugins.isolation`). At start, an instance whose ``on_load`` or
 ``published_topics`` raised (``BaseException`` included) or was cancelled at the budget stops
@@ -19,10 +29,14 @@ sync lifecycle hook past the budget is reported like a slow stage hook and kept.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import attrs
+from attrs import frozen
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
@@ -35,6 +49,7 @@ from claimx_worker.plugins.discovery import InstalledPlugin
 from claimx_worker.plugins.isolation import NOT_CALLED, HookCall, call_hook, describe
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
+from claimx_worker.plugins.reload import Change, plan_reload
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult, StageRunner
 
 if TYPE_CHECKING:
@@ -48,6 +63,71 @@ LIFECYCLE_BUDGET_SETTING = "processing.plugin_lifecycle_timeout_seconds"
 """The worker setting behind ``lifecycle_budget_seconds``, named when a hook runs out of it."""
 
 
+class PluginGeneration:
+    """One loaded configuration of the instances and its stage runner; as a context manager,
+    counts the events running on it (see :meth:`PluginHost.session`)."""
+
+    __slots__ = ("_idle", "_in_flight", "_runner", "plugins")
+
+    def __init__(self, plugins: PluginSet, runner: StageRunner) -> None:
+        self.plugins = plugins
+        self._runner = runner
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+
+    def __enter__(self) -> PluginGeneration:
+        self._in_flight += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._in_flight -= 1
+        if not self._in_flight and self._idle is not None:
+            self._idle.set()
+
+    async def idle(self, deadline_seconds: float) -> bool:
+        """Wait until no event runs on this configuration; False after ``deadline_seconds``."""
+        if not self._in_flight:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            async with asyncio.timeout(deadline_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def run_event_received(self, event: ClaimXEvent) -> StageResult:
+        """``on_event_received`` before enrichment; ``result.filtered`` means drop the event."""
+        return await self._runner.run(Stage.EVENT_RECEIVED, event, EMPTY_ROWS, NO_METADATA)
+
+    async def run_enrichment_complete(
+        self, event: ClaimXEvent, rows: EntityRows, metadata: HandlerMetadata
+    ) -> StageResult:
+        """``on_enrichment_complete``: the actions, and whether to skip the entity write."""
+        return await self._runner.run(Stage.ENRICHMENT_COMPLETE, event, rows, metadata)
+
+    async def run_event_failed(
+        self, event: ClaimXEvent, error: EventFailure, rows: EntityRows, metadata: HandlerMetadata
+    ) -> StageResult:
+        """``on_event_failed`` for an event sent to the DLQ; returns the actions to run."""
+        return await self._runner.run(Stage.EVENT_FAILED, event, rows, metadata, error)
+
+
+@frozen
+class Reloaded:
+    """What :meth:`PluginHost.reload` did: ``problem`` is why the running configuration was
+    kept (``None``: the new one runs), ``changes`` counts kept, added, changed and removed
+    instances."""
+
+    problem: str | None
+    changes: Mapping[str, int]
+
+
 class PluginHost:
     """Configured plugin instances, their lifecycle and the stage runner."""
 
@@ -59,14 +139,14 @@ class PluginHost:
         budget_ms: float = DEFAULT_BUDGET_MS,
         lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
     ) -> None:
-        self._plugins = plugins
         self._lifecycle_budget = lifecycle_budget_seconds
         self._metrics = PluginMetrics(registry)
-        self._runner = StageRunner(plugins, self._metrics, budget_ms=budget_ms)
+        self._generation = self._generation_of(plugins, budget_ms)
         self._redactor = Redactor(plugins.secrets)
         self._loaded: list[PluginInstance] = []
-        self._topics: frozenset[str] = frozenset()
+        self._topics: dict[str, frozenset[str]] = {}
         self._running = False
+        self._lifecycle_lock = asyncio.Lock()
 
     @classmethod
     def load(
@@ -107,17 +187,23 @@ class PluginHost:
     @property
     def instances(self) -> tuple[PluginInstance, ...]:
         """The enabled instances in run order."""
-        return self._plugins.instances
+        return self._generation.plugins.instances
 
     @property
     def secrets(self) -> frozenset[str]:
         """Secret strings found in the instances' configs (register them with the redactor)."""
-        return self._plugins.secrets
+        return self._generation.plugins.secrets
 
     @property
     def published_topics(self) -> frozenset[str]:
         """The topics the instances' ``published_topics`` hooks named (known after start)."""
-        return self._topics
+        return frozenset[str]().union(*self._topics.values())
+
+    def session(self) -> PluginGeneration:
+        """The running configuration, to run one event's stages on (``with`` it: a reload
+        unloads what it replaces only once the events running on it are done)."""
+        self._check_running()
+        return self._generation
 
     async def start(self) -> None:
         """Call ``on_load``, then ``published_topics``, of every instance in priority order.
@@ -126,44 +212,75 @@ class PluginHost:
         of names) stops start-up: the instances already loaded are unloaded, and a
         :class:`~claimx_worker.config.problems.ConfigError` names the failing instance and hook.
         """
-        topics: set[str] = set()
-        for instance in self._plugins.instances:
-            problem = await self._start_instance(instance, topics)
+        for instance in self._generation.plugins.instances:
+            problem = await self._start_instance(instance, self._loaded)
             if problem is not None:
                 await self.stop()
                 raise ConfigError([instance.spec.problem(self._redactor.redact(problem))])
-        self._topics = frozenset(topics)
         self._running = True
         logger.bind(registered_plugins=len(self._loaded)).info("Plugin orchestrator initialized")
 
     async def stop(self) -> None:
         """Call ``on_unload`` of every loaded instance in reverse order; failures are logged."""
-        self._running = False
-        while self._loaded:
-            instance = self._loaded.pop()
-            call = await self._lifecycle(instance, "on_unload", instance_name=instance.name)
-            if call.failure is ErrorKind.EXCEPTION:
-                assert call.error is not None
-                logger.bind(instance=instance.name, error=describe(call.error)).opt(
-                    exception=call.error
-                ).error("Plugin on_unload raised; the other instances still unload")
-            elif not call.completed:
-                self._timeout_log(instance, "on_unload", call).error(
-                    "Plugin on_unload did not finish within its time budget; cancelled, the "
-                    "other instances still unload"
+        async with self._lifecycle_lock:
+            self._running = False
+            while self._loaded:
+                await self._unload(self._loaded.pop())
+
+    async def reload(
+        self,
+        plugins: PluginSet,
+        *,
+        budget_ms: float,
+        lifecycle_budget_seconds: float,
+        drain_seconds: float,
+    ) -> Reloaded:
+        """Run ``plugins`` (loaded and checked) instead of the running instances (see the module
+        docstring); ``drain_seconds`` bounds the wait for the events running on the replaced
+        configuration. Never raises because of a plugin."""
+        async with self._lifecycle_lock:
+            if not self._running:
+                return Reloaded("the plugins are not running (starting or stopping)", {})
+            plan = plan_reload(self._loaded, plugins.instances)
+            self._lifecycle_budget = lifecycle_budget_seconds
+            started: list[PluginInstance] = []
+            topics = dict(self._topics)
+            for instance, change in plan.load:
+                problem = await self._start_instance(instance, started)
+                if problem is not None:
+                    for loaded in reversed(started):
+                        await self._unload(loaded)
+                    self._topics = topics
+                    return Reloaded(self._redactor.redact(problem), plan.summary)
+                _change_log(instance, change).info("Plugin instance loaded")
+            replaced = self._generation
+            self._generation = self._generation_of(
+                attrs.evolve(plugins, instances=plan.instances), budget_ms
+            )
+            self._redactor.add(*plugins.secrets)
+            self._loaded = list(plan.instances)
+            if not await replaced.idle(drain_seconds):
+                logger.bind(drain_seconds=drain_seconds).warning(
+                    "Events still run on the replaced plugin configuration; unloading it anyway"
                 )
+            for instance, change in reversed(plan.unload):
+                await self._unload(instance)
+                if change is Change.REMOVED:
+                    self._topics.pop(instance.name, None)
+                _change_log(instance, change).info("Plugin instance unloaded")
+            return Reloaded(None, plan.summary)
 
     async def run_event_received(self, event: ClaimXEvent) -> StageResult:
         """``on_event_received`` before enrichment; ``result.filtered`` means drop the event."""
-        self._check_running()
-        return await self._runner.run(Stage.EVENT_RECEIVED, event, EMPTY_ROWS, NO_METADATA)
+        with self.session() as plugins:
+            return await plugins.run_event_received(event)
 
     async def run_enrichment_complete(
         self, event: ClaimXEvent, rows: EntityRows, metadata: HandlerMetadata
     ) -> StageResult:
         """``on_enrichment_complete``: the actions, and whether to skip the entity write."""
-        self._check_running()
-        return await self._runner.run(Stage.ENRICHMENT_COMPLETE, event, rows, metadata)
+        with self.session() as plugins:
+            return await plugins.run_enrichment_complete(event, rows, metadata)
 
     async def run_event_failed(
         self,
@@ -175,29 +292,48 @@ class PluginHost:
     ) -> StageResult:
         """``on_event_failed`` for an event sent to the DLQ; returns the actions to run."""
         self._check_running()
-        return await self._runner.run(Stage.EVENT_FAILED, event, rows, metadata, error)
+        return await self._generation.run_event_failed(event, error, rows, metadata)
 
     def _check_running(self) -> None:
         if not self._running:
             raise RuntimeError("PluginHost.start() must complete before events are run")
 
-    async def _start_instance(self, instance: PluginInstance, topics: set[str]) -> str | None:
-        """``on_load`` and ``published_topics`` of one instance, its topics added to ``topics``;
-        why start-up must stop, or ``None``."""
+    def _generation_of(self, plugins: PluginSet, budget_ms: float) -> PluginGeneration:
+        return PluginGeneration(plugins, StageRunner(plugins, self._metrics, budget_ms=budget_ms))
+
+    async def _start_instance(
+        self, instance: PluginInstance, loaded: list[PluginInstance]
+    ) -> str | None:
+        """``on_load`` (then appended to ``loaded``) and ``published_topics`` of one instance,
+        its topics recorded; why start-up must stop, or ``None``."""
         call = await self._lifecycle(
             instance, "on_load", config=instance.config, instance_name=instance.name
         )
         if not call.completed:
             return self._start_problem(instance, "on_load", call)
-        self._loaded.append(instance)
+        loaded.append(instance)
         call = await self._lifecycle(instance, "published_topics", instance_name=instance.name)
         if not call.completed:
             return self._start_problem(instance, "published_topics", call)
         try:
-            topics |= _topic_names(call.result)
+            self._topics[instance.name] = frozenset(_topic_names(call.result))
         except TypeError as exc:
             return f"published_topics of instance '{instance.name}' raised {describe(exc)}"
         return None
+
+    async def _unload(self, instance: PluginInstance) -> None:
+        """``on_unload`` of one instance; a failure is logged, never raised."""
+        call = await self._lifecycle(instance, "on_unload", instance_name=instance.name)
+        if call.failure is ErrorKind.EXCEPTION:
+            assert call.error is not None
+            logger.bind(instance=instance.name, error=describe(call.error)).opt(
+                exception=call.error
+            ).error("Plugin on_unload raised; the other instances still unload")
+        elif not call.completed:
+            self._timeout_log(instance, "on_unload", call).error(
+                "Plugin on_unload did not finish within its time budget; cancelled, the "
+                "other instances still unload"
+            )
 
     def _start_problem(self, instance: PluginInstance, hook: str, call: HookCall) -> str:
         """Why start-up stops: ``hook`` of ``instance`` raised, or was cancelled at the budget."""
@@ -237,6 +373,10 @@ class PluginHost:
             elapsed_ms=round(call.elapsed * 1000, 3),
             budget_ms=self._lifecycle_budget * 1000,
         )
+
+
+def _change_log(instance: PluginInstance, change: Change) -> Logger:
+    return logger.bind(instance=instance.name, reason=change.value)
 
 
 def _topic_names(topics: object) -> set[str]:

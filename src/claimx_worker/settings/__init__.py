@@ -8,6 +8,7 @@ The sections (:mod:`~claimx_worker.settings.worker`)::
     actions: {...}     # claimx_worker.actions.settings.ActionSettings
     metrics: {...}     # claimx_worker.observability.settings.MetricsSettings
     logging: {...}     # claimx_worker.observability.settings.LoggingSettings
+    control: {...}     # claimx_worker.settings.control.ControlSettings
 
 - :mod:`~claimx_worker.settings.loading`: the sources and their precedence (option > environment
   > file > default), the environment naming rule, where each value came from.
