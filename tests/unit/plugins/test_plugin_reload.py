@@ -78,9 +78,7 @@ async def test_an_event_in_flight_finishes_on_the_configuration_it_started_with(
         )
         await asyncio.sleep(0.05)
         assert journal() == ["load echo", "load echo"]  # the old one not unloaded yet
-        result = await plugins.run_enrichment_complete(
-            task_event(), task_rows(), HandlerMetadata()
-        )
+        result = await plugins.run_enrichment_complete(task_event(), task_rows(), HandlerMetadata())
         assert result.actions[0].action.message == "hi from echo"  # type: ignore[union-attr]
     assert (await reload).problem is None
 
