@@ -10,7 +10,8 @@ from a built-in exception, the built-in is named in brackets)::
     │   ├── PermanentError             retrying will not help
     │   │   └── AuthError              the ClaimX API refused the credentials
     │   └── TransientError             worth retrying later
-    │       └── CircuitOpenError       http.breaker: the circuit fails requests fast
+    │       ├── CircuitOpenError       http.breaker: the circuit fails requests fast
+    │       └── PluginQuarantinedError plugins.quarantine: a held instance is quarantined
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
@@ -24,6 +25,7 @@ from a built-in exception, the built-in is named in brackets)::
     │   └── InvalidDeadLetterError     actions.dead_letter: not an action DLQ record at all
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
     ├── ReplayError                    actions.replay: the replay cannot go on
+    ├── HookHungError                  plugins.watchdog: a sync hook interrupted past its deadline
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)
     ├── ReloadSignalError              reload: no running worker to send SIGHUP to

@@ -22,6 +22,7 @@ from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
 from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.quarantine import PluginQuarantinedError
 from claimx_worker.plugins.runner import PluginAction
 
 
@@ -53,7 +54,9 @@ class Pipeline:
         # would cancel the fetch task when a call fails or times out.
         await asyncio.sleep(0)
         with self._host.session() as plugins:  # a reload waits for this event to finish
+            _check_held(plugins.held_by())
             received = await plugins.run_event_received(event)
+            _check_held(received.held_by)
             self._submit(event, received.actions, ctx)
             if received.filtered:
                 logger.bind(event_id=event.event_id, filtered_by=received.filtered_by).debug(
@@ -63,6 +66,7 @@ class Pipeline:
             enrichment = await self._enricher.enrich(event)
             rows = enrichment.rows
             result = await plugins.run_enrichment_complete(event, rows, enrichment.metadata)
+            _check_held(result.held_by)
         self._submit(event, result.actions, ctx)
         if result.filtered:
             logger.bind(event_id=event.event_id, filtered_by=result.filtered_by).debug(
@@ -104,4 +108,13 @@ class Pipeline:
             plugin_action.instance,
             plugin_action.index,
             plugin_action.action,
+        )
+
+
+def _check_held(instance: str | None) -> None:
+    """Raise :class:`PluginQuarantinedError` (transient: the retry path) when ``instance``, a
+    quarantined instance with policy ``hold``, holds the event."""
+    if instance is not None:
+        raise PluginQuarantinedError(
+            f"plugin instance '{instance}' is quarantined (quarantine_policy: hold)"
         )

@@ -52,6 +52,11 @@ LIVE_SETTINGS = frozenset(
         "logging.format",
         f"{_PROCESSING}.plugin_timeout_ms",
         f"{_PROCESSING}.plugin_lifecycle_timeout_seconds",
+        "plugins.quarantine.error_rate",
+        "plugins.quarantine.min_calls",
+        "plugins.quarantine.window_seconds",
+        "plugins.quarantine.cooldown_seconds",
+        "plugins.hung_hook_seconds",
     }
 )
 """The settings a reload applies at once; every other one waits for a restart."""
@@ -155,6 +160,7 @@ class ConfigurationReloader:
                 budget_ms=processing.plugin_timeout_ms,
                 lifecycle_budget_seconds=processing.plugin_lifecycle_timeout_seconds,
                 drain_seconds=running.drain_deadline_seconds,
+                settings=settings.plugins,
             )
             if reloaded.problem is not None:
                 return self._failed([reloaded.problem])

@@ -303,6 +303,7 @@ async def start_plugins(
         registry=registry,
         budget_ms=processing.plugin_timeout_ms,
         lifecycle_budget_seconds=processing.plugin_lifecycle_timeout_seconds,
+        settings=settings.plugins,
         redactor=redactor,
     )
     await host.start()

@@ -19,6 +19,7 @@ from claimx_worker.kafka.metrics import RuntimeMetrics
 from claimx_worker.observability.health import HealthState
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.plugins.metrics import PluginMetrics
+from claimx_worker.plugins.quarantine import QuarantineMetrics
 from claimx_worker.reload import ReloadMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,7 @@ def registered() -> dict[str, str]:
     ClaimXMetrics(registry)
     ExecutorMetrics(registry)
     PluginMetrics(registry)
+    registry.register(QuarantineMetrics({}))
     ReloadMetrics(registry)
     RuntimeMetrics(registry, in_flight=int, uncommitted=int, assigned=int, paused=int)
     register_process_metrics(registry, version="0", health=HealthState())

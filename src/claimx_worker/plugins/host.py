@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +50,11 @@ from claimx_worker.plugins.discovery import InstalledPlugin
 from claimx_worker.plugins.isolation import NOT_CALLED, HookCall, call_hook, describe
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
+from claimx_worker.plugins.quarantine import InstanceBreaker, QuarantineMetrics
 from claimx_worker.plugins.reload import Change, plan_reload
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult, StageRunner
+from claimx_worker.plugins.settings import PluginSettings, QuarantinePolicy
+from claimx_worker.plugins.watchdog import HookWatch, HungHookWatchdog
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -59,6 +63,7 @@ EMPTY_ROWS = EntityRows()
 NO_METADATA = HandlerMetadata()
 DEFAULT_LIFECYCLE_BUDGET_SECONDS = 10.0
 """Default time budget of one ``on_load``, ``published_topics`` or ``on_unload`` call."""
+DEFAULT_SETTINGS = PluginSettings()
 LIFECYCLE_BUDGET_SETTING = "processing.plugin_lifecycle_timeout_seconds"
 """The worker setting behind ``lifecycle_budget_seconds``, named when a hook runs out of it."""
 
@@ -67,13 +72,25 @@ class PluginGeneration:
     """One loaded configuration of the instances and its stage runner; as a context manager,
     counts the events running on it (see :meth:`PluginHost.session`)."""
 
-    __slots__ = ("_idle", "_in_flight", "_runner", "plugins")
+    __slots__ = ("_holding", "_idle", "_in_flight", "_runner", "plugins")
 
-    def __init__(self, plugins: PluginSet, runner: StageRunner) -> None:
+    def __init__(
+        self, plugins: PluginSet, runner: StageRunner, holding: tuple[InstanceBreaker, ...]
+    ) -> None:
         self.plugins = plugins
         self._runner = runner
+        self._holding = holding
         self._in_flight = 0
         self._idle: asyncio.Event | None = None
+
+    def held_by(self) -> str | None:
+        """The quarantined instance with policy ``hold`` that the event must wait for, if any."""
+        if self._holding:
+            now = perf_counter()
+            for breaker in self._holding:
+                if breaker.held(now):
+                    return breaker.instance
+        return None
 
     def __enter__(self) -> PluginGeneration:
         self._in_flight += 1
@@ -138,10 +155,15 @@ class PluginHost:
         registry: CollectorRegistry,
         budget_ms: float = DEFAULT_BUDGET_MS,
         lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
+        settings: PluginSettings = DEFAULT_SETTINGS,
     ) -> None:
         self._lifecycle_budget = lifecycle_budget_seconds
         self._metrics = PluginMetrics(registry)
-        self._generation = self._generation_of(plugins, budget_ms)
+        self._breakers: dict[str, InstanceBreaker] = {}
+        registry.register(QuarantineMetrics(self._breakers))
+        self._watch = HookWatch()
+        self._watchdog = HungHookWatchdog(self._watch)
+        self._generation = self._generation_of(plugins, budget_ms, settings)
         self._redactor = Redactor(plugins.secrets)
         self._loaded: list[PluginInstance] = []
         self._topics: dict[str, frozenset[str]] = {}
@@ -157,6 +179,7 @@ class PluginHost:
         registry: CollectorRegistry,
         budget_ms: float = DEFAULT_BUDGET_MS,
         lifecycle_budget_seconds: float = DEFAULT_LIFECYCLE_BUDGET_SECONDS,
+        settings: PluginSettings = DEFAULT_SETTINGS,
         installed: Mapping[str, InstalledPlugin] | None = None,
         redactor: Redactor | None = None,
     ) -> PluginHost:
@@ -182,6 +205,7 @@ class PluginHost:
             registry=registry,
             budget_ms=budget_ms,
             lifecycle_budget_seconds=lifecycle_budget_seconds,
+            settings=settings,
         )
 
     @property
@@ -218,12 +242,14 @@ class PluginHost:
                 await self.stop()
                 raise ConfigError([instance.spec.problem(self._redactor.redact(problem))])
         self._running = True
+        self._watchdog.start()
         logger.bind(registered_plugins=len(self._loaded)).info("Plugin orchestrator initialized")
 
     async def stop(self) -> None:
         """Call ``on_unload`` of every loaded instance in reverse order; failures are logged."""
         async with self._lifecycle_lock:
             self._running = False
+            self._watchdog.stop()
             while self._loaded:
                 await self._unload(self._loaded.pop())
 
@@ -234,6 +260,7 @@ class PluginHost:
         budget_ms: float,
         lifecycle_budget_seconds: float,
         drain_seconds: float,
+        settings: PluginSettings = DEFAULT_SETTINGS,
     ) -> Reloaded:
         """Run ``plugins`` (loaded and checked) instead of the running instances (see the module
         docstring); ``drain_seconds`` bounds the wait for the events running on the replaced
@@ -254,8 +281,13 @@ class PluginHost:
                     return Reloaded(self._redactor.redact(problem), plan.summary)
                 _change_log(instance, change).info("Plugin instance loaded")
             replaced = self._generation
+            for instance, change in plan.unload:
+                if change is Change.REMOVED:
+                    del self._breakers[instance.name]
+            for instance, _ in plan.load:
+                self._breakers.pop(instance.name, None)  # a changed instance starts afresh
             self._generation = self._generation_of(
-                attrs.evolve(plugins, instances=plan.instances), budget_ms
+                attrs.evolve(plugins, instances=plan.instances), budget_ms, settings
             )
             self._redactor.add(*plugins.secrets)
             self._loaded = list(plan.instances)
@@ -298,8 +330,32 @@ class PluginHost:
         if not self._running:
             raise RuntimeError("PluginHost.start() must complete before events are run")
 
-    def _generation_of(self, plugins: PluginSet, budget_ms: float) -> PluginGeneration:
-        return PluginGeneration(plugins, StageRunner(plugins, self._metrics, budget_ms=budget_ms))
+    def _generation_of(
+        self, plugins: PluginSet, budget_ms: float, settings: PluginSettings
+    ) -> PluginGeneration:
+        """A configuration of ``plugins``; kept instances keep their quarantine state."""
+        for instance in plugins.instances:
+            breaker = self._breakers.get(instance.name)
+            if breaker is None:
+                breaker = InstanceBreaker(
+                    instance.name, instance.spec.quarantine_policy, settings.quarantine
+                )
+                self._breakers[instance.name] = breaker
+            breaker.settings = settings.quarantine
+        runner = StageRunner(
+            plugins,
+            self._metrics,
+            budget_ms=budget_ms,
+            breakers=self._breakers,
+            watch=self._watch,
+            hung_hook_seconds=settings.hung_hook_seconds,
+        )
+        holding = tuple(
+            self._breakers[i.name]
+            for i in plugins.instances
+            if i.spec.quarantine_policy is QuarantinePolicy.HOLD
+        )
+        return PluginGeneration(plugins, runner, holding)
 
     async def _start_instance(
         self, instance: PluginInstance, loaded: list[PluginInstance]

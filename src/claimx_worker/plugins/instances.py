@@ -3,8 +3,9 @@
 Each file makes one instance with the keys ``name`` (default: the directory name), ``plugin``
 (an entry-point name; default: ``name``) or ``module`` + ``class`` (an importable class, no
 packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
-name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's) and
-``config`` (the plugin's own settings, structured later into the plugin's config class).
+name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's),
+``quarantine_policy`` (``skip`` or ``hold``: events while it is quarantined) and ``config``
+(the plugin's own settings, structured later into the plugin's config class).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
+from claimx_worker.plugins.settings import QuarantinePolicy
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
@@ -41,6 +43,7 @@ class _InstanceKeys:
     enabled: bool = True
     priority: int = 100
     timeout_ms: float | None = None
+    quarantine_policy: QuarantinePolicy = QuarantinePolicy.SKIP
 
 
 @frozen(kw_only=True)
@@ -54,6 +57,7 @@ class InstanceSpec:
     enabled: bool
     priority: int
     timeout_ms: float | None
+    quarantine_policy: QuarantinePolicy = field(default=QuarantinePolicy.SKIP)
     directory: Path
     file: str
     name_line: int | None
@@ -173,6 +177,7 @@ def _read_spec(
         enabled=keys.enabled,
         priority=keys.priority,
         timeout_ms=keys.timeout_ms,
+        quarantine_policy=keys.quarantine_policy,
         directory=path.parent,
         file=file,
         name_line=_line(node, "name"),
