@@ -32,16 +32,20 @@ from pathlib import Path
 
 import attrs
 from attrs import frozen
+from confluent_kafka import KafkaException
 from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Info
 
 from claimx_worker.config.problems import ConfigError, ConfigProblem
 from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.kafka.clients import admin_config
+from claimx_worker.kafka.topics import MissingTopicsError, ensure_topics
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.instances import CONFIG_FILE
 from claimx_worker.plugins.loading import check_plugins
+from claimx_worker.plugins.settings import InstanceMode
 from claimx_worker.settings import LoadedSettings, WorkerSettings
 from claimx_worker.settings.schema import setting_keys, value_at
 
@@ -155,6 +159,10 @@ class ConfigurationReloader:
             check = check_plugins(plugins_dir, env=self._environ, redactor=self._redactor)
             if check.problems:
                 return self._failed(check.problems)
+            if any(i.spec.mode is InstanceMode.SHADOW for i in check.plugins.instances):
+                problem = await self._shadow_topic_problem()
+                if problem is not None:
+                    return self._failed([problem])
             reloaded = await host.reload(
                 check.plugins,
                 budget_ms=processing.plugin_timeout_ms,
@@ -191,6 +199,24 @@ class ConfigurationReloader:
             "Configuration reload failed; the running configuration is kept"
         )
         return self.last
+
+    async def _shadow_topic_problem(self) -> str | None:
+        """Why the shadow topic cannot be written to (``None``: it exists, or was created)."""
+        kafka = self._settings.kafka
+        topic = self._settings.plugins.shadow_topic
+        try:
+            await asyncio.to_thread(
+                ensure_topics,
+                admin_config(kafka),
+                [topic],
+                create=kafka.create_topics,
+                partitions=kafka.topic_partitions,
+                replication_factor=kafka.topic_replication_factor,
+                timeout=kafka.startup_timeout_seconds,
+            )
+        except (MissingTopicsError, KafkaException) as exc:
+            return f"plugins.shadow_topic: an instance is in shadow mode: {exc}"
+        return None
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:

@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
+from claimx_worker.actions.shadow import ShadowRecorder
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.transport import webhook_client
@@ -343,11 +344,19 @@ async def open_pipeline(
     )
     resources.push_async_callback(executor.aclose)
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)
+    shadow = ShadowRecorder(
+        settings.actions,
+        topic=settings.plugins.shadow_topic,
+        produce=producer.send,
+        registry=registry,
+        secret_refs=secret_refs_from_environ(redactor.secrets, environ),
+    )
     pipeline = Pipeline(
         topics=settings.kafka.worker.topics,
         host=host,
         enricher=enricher,
         executor=executor,
+        shadow=shadow,
         on_stop=resources.aclose,
     )
     return pipeline.processor()

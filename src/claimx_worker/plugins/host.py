@@ -53,7 +53,7 @@ from claimx_worker.plugins.metrics import ErrorKind, PluginMetrics
 from claimx_worker.plugins.quarantine import InstanceBreaker, QuarantineMetrics
 from claimx_worker.plugins.reload import Change, plan_reload
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult, StageRunner
-from claimx_worker.plugins.settings import PluginSettings, QuarantinePolicy
+from claimx_worker.plugins.settings import InstanceMode, PluginSettings, QuarantinePolicy
 from claimx_worker.plugins.watchdog import HookWatch, HungHookWatchdog
 
 if TYPE_CHECKING:
@@ -72,12 +72,16 @@ class PluginGeneration:
     """One loaded configuration of the instances and its stage runner; as a context manager,
     counts the events running on it (see :meth:`PluginHost.session`)."""
 
-    __slots__ = ("_holding", "_idle", "_in_flight", "_runner", "plugins")
+    __slots__ = ("_holding", "_idle", "_in_flight", "_runner", "plugins", "shadow")
 
     def __init__(
         self, plugins: PluginSet, runner: StageRunner, holding: tuple[InstanceBreaker, ...]
     ) -> None:
         self.plugins = plugins
+        self.shadow = frozenset(
+            i.name for i in plugins.instances if i.spec.mode is InstanceMode.SHADOW
+        )
+        """The instances in shadow mode: their actions are recorded, not run."""
         self._runner = runner
         self._holding = holding
         self._in_flight = 0
@@ -220,8 +224,17 @@ class PluginHost:
 
     @property
     def published_topics(self) -> frozenset[str]:
-        """The topics the instances' ``published_topics`` hooks named (known after start)."""
-        return frozenset[str]().union(*self._topics.values())
+        """The topics the instances' ``published_topics`` hooks named (known after start);
+        instances in shadow mode publish nothing."""
+        shadow = self._generation.shadow
+        return frozenset[str]().union(
+            *(topics for name, topics in self._topics.items() if name not in shadow)
+        )
+
+    @property
+    def shadow_instances(self) -> frozenset[str]:
+        """The running instances in shadow mode."""
+        return self._generation.shadow
 
     def session(self) -> PluginGeneration:
         """The running configuration, to run one event's stages on (``with`` it: a reload

@@ -4,8 +4,9 @@ Each file makes one instance with the keys ``name`` (default: the directory name
 (an entry-point name; default: ``name``) or ``module`` + ``class`` (an importable class, no
 packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
 name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's),
-``quarantine_policy`` (``skip`` or ``hold``: events while it is quarantined) and ``config``
-(the plugin's own settings, structured later into the plugin's config class).
+``quarantine_policy`` (``skip`` or ``hold``: events while it is quarantined), ``mode``
+(``live``, or ``shadow``: actions recorded, not run) and ``config`` (the plugin's own
+settings, structured later into the plugin's config class).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from claimx_worker.config.converter import CONFIG_KEY
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
-from claimx_worker.plugins.settings import QuarantinePolicy
+from claimx_worker.plugins.settings import InstanceMode, QuarantinePolicy
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
@@ -44,6 +45,7 @@ class _InstanceKeys:
     priority: int = 100
     timeout_ms: float | None = None
     quarantine_policy: QuarantinePolicy = QuarantinePolicy.SKIP
+    mode: InstanceMode = InstanceMode.LIVE
 
 
 @frozen(kw_only=True)
@@ -58,6 +60,7 @@ class InstanceSpec:
     priority: int
     timeout_ms: float | None
     quarantine_policy: QuarantinePolicy = field(default=QuarantinePolicy.SKIP)
+    mode: InstanceMode = field(default=InstanceMode.LIVE)
     directory: Path
     file: str
     name_line: int | None
@@ -178,6 +181,7 @@ def _read_spec(
         priority=keys.priority,
         timeout_ms=keys.timeout_ms,
         quarantine_policy=keys.quarantine_policy,
+        mode=keys.mode,
         directory=path.parent,
         file=file,
         name_line=_line(node, "name"),

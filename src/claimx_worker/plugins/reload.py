@@ -68,7 +68,16 @@ def plan_reload(loaded: Sequence[PluginInstance], new: Sequence[PluginInstance])
 
 def same_instance(old: PluginInstance, new: PluginInstance) -> bool:
     """True when ``new`` configures ``old`` exactly as loaded (lines and comments aside)."""
-    keys = ("name", "plugin", "module", "class_name", "priority", "timeout_ms", "quarantine_policy")
+    keys = (
+        "name",
+        "plugin",
+        "module",
+        "class_name",
+        "priority",
+        "timeout_ms",
+        "quarantine_policy",
+        "mode",
+    )
     if any(getattr(old.spec, key) != getattr(new.spec, key) for key in keys):
         return False
     if type(old.plugin) is not type(new.plugin):

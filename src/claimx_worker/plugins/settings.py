@@ -1,11 +1,20 @@
-"""Settings of the plugin host: the ``plugins:`` section (quarantine and hung hooks), and the
-instance key ``quarantine_policy``."""
+"""Settings of the plugin host: the ``plugins:`` section (quarantine, hung hooks, the shadow
+topic), and the instance keys ``mode`` and ``quarantine_policy``."""
 
 from __future__ import annotations
 
 import enum
 
 from attrs import field, frozen, validators
+
+
+class InstanceMode(enum.StrEnum):
+    """An instance's ``mode``."""
+
+    LIVE = "live"
+    """Its actions are run."""
+    SHADOW = "shadow"
+    """Its actions are recorded on ``plugins.shadow_topic``, not run."""
 
 
 class QuarantinePolicy(enum.StrEnum):
@@ -36,10 +45,12 @@ class QuarantineSettings:
 
 @frozen(kw_only=True)
 class PluginSettings:
-    """``plugins``: quarantine of failing instances and interruption of hung hooks."""
+    """``plugins``: quarantine of failing instances, hung hooks, shadow mode."""
 
     quarantine: QuarantineSettings = field(factory=QuarantineSettings)
     """When a failing instance is quarantined (applied by a reload)."""
     hung_hook_seconds: float = field(default=2.0, validator=validators.gt(0))
     """A synchronous stage hook still running after this long (or after its time budget, if
     longer) is interrupted and its instance quarantined (applied by a reload)."""
+    shadow_topic: str = "claimx.actions.shadow"
+    """Where the actions of instances with ``mode: shadow`` are recorded instead of run."""
