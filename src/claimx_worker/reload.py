@@ -131,6 +131,16 @@ class ConfigurationReloader:
         self._metrics = ReloadMetrics(registry)
         self._metrics.config.info({"hash": self.config_hash})
 
+    def status(self) -> dict[str, object]:
+        """The ``config`` section of ``/status``: hash and the last reload's result."""
+        last = self.last
+        return {
+            "hash": self.config_hash,
+            "last_reload": None
+            if last is None
+            else {"outcome": last.outcome, "at": last.at, "problems": list(last.problems)},
+        }
+
     def request(self) -> None:
         """Ask for a reload (the SIGHUP handler); coalesced with any pending request."""
         logger.info("Configuration reload requested")

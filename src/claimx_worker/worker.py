@@ -52,6 +52,7 @@ from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
 from claimx_worker.observability.settings import MetricsSettings
+from claimx_worker.observability.status import StatusBoard
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.reload import (
@@ -163,8 +164,10 @@ async def _serve(
     health.declare(*READINESS_CHECKS)
     register_process_metrics(registry, version=__version__, health=health)
     reloader.register(registry)
-    server = _start_server(settings.metrics, registry, health)
-    logger.bind(url=server.url).info("Serving /metrics, /healthz and /readyz")
+    status = StatusBoard()
+    status.provide("config", reloader.status)
+    server = _start_server(settings.metrics, registry, health, status)
+    logger.bind(url=server.url).info("Serving /metrics, /healthz, /readyz and /status")
     async with contextlib.AsyncExitStack() as background:
         background.callback(server.close)
         _pid_file(settings, background)
@@ -174,6 +177,7 @@ async def _serve(
             host = await start_plugins(
                 settings, registry=registry, redactor=redactor, environ=environ
             )
+            status.provide("plugins", host.status)
             await _check_cluster(settings.kafka, unload=host.stop)
             processor = await open_pipeline(
                 settings, host, registry=registry, redactor=redactor, environ=environ
@@ -188,7 +192,13 @@ async def _serve(
         )
         background.push_async_callback(_cancel, asyncio.create_task(reloader.serve(host)))
         health.set_check("plugins_loaded", True)
-        await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
+        await run_worker(
+            settings.kafka,
+            processor,
+            registry=registry,
+            redactor=redactor,
+            on_runtime=lambda runtime: status.provide("partitions", runtime.partitions),
+        )
 
 
 def _pid_file(settings: WorkerSettings, stack: contextlib.AsyncExitStack) -> None:
@@ -271,11 +281,13 @@ def _property_setting(kafka: KafkaSettings, client: str, reason: str) -> str:
 
 
 def _start_server(
-    metrics: MetricsSettings, registry: CollectorRegistry, health: HealthState
+    metrics: MetricsSettings, registry: CollectorRegistry, health: HealthState, status: StatusBoard
 ) -> ObservabilityServer:
     """The observability server; :class:`StartupError` when it cannot listen."""
     try:
-        return start_observability_server(metrics.port, registry, health, host=metrics.host)
+        return start_observability_server(
+            metrics.port, registry, health, host=metrics.host, status=status
+        )
     except OSError as exc:
         address = f"{metrics.host}:{metrics.port}"
         if exc.errno == errno.EADDRINUSE:

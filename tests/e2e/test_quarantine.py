@@ -61,10 +61,21 @@ def write_flaky(plugins_dir: Path, policy: str) -> None:
     )
 
 
-def metric(worker: WorkerProcess, name: str, labels: dict[str, str]) -> float | None:
+def served(worker: WorkerProcess, path: str) -> httpx.Response:
+    """``GET path`` on the worker's metrics server."""
     match = _METRICS_URL.search(worker.output())
     assert match is not None
-    text = httpx.get(f"http://127.0.0.1:{match.group(1)}/metrics", timeout=5).text
+    return httpx.get(f"http://127.0.0.1:{match.group(1)}{path}", timeout=5)
+
+
+def instance_status(worker: WorkerProcess, name: str) -> dict[str, Any]:
+    """The instance ``name`` as ``/status`` shows it."""
+    (found,) = [i for i in served(worker, "/status").json()["plugins"] if i["name"] == name]
+    return dict(found)
+
+
+def metric(worker: WorkerProcess, name: str, labels: dict[str, str]) -> float | None:
+    text = served(worker, "/metrics").text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and sample.labels == labels:
@@ -97,6 +108,10 @@ def test_skip_an_instance_raising_on_every_call_is_quarantined_skipped_and_resto
         produce(kafka_broker, topics.pending, [e.message() for e in during])
         enriched.wait_for(lambda r: len(r) >= 11, 60, what="rows", worker=worker)
         assert metric(worker, "claimx_plugin_quarantined", {"instance": "flaky"}) == 1
+        flaky = instance_status(worker, "flaky")
+        assert flaky["state"] == "quarantined"
+        assert flaky["errors"] >= 4
+        assert flaky["quarantine_policy"] == "skip"
         time.sleep(4.5)  # the cooldown
         produce(kafka_broker, topics.pending, [e.message() for e in after])
         worker.wait_for_log("Plugin instance restored | instance=flaky")
@@ -112,6 +127,15 @@ def test_skip_an_instance_raising_on_every_call_is_quarantined_skipped_and_resto
     assert skips is not None
     assert skips >= len(during)
     assert metric(worker, "claimx_plugin_quarantined", {"instance": "flaky"}) == 0
+    status = served(worker, "/status").json()
+    flaky = instance_status(worker, "flaky")
+    assert flaky["state"] == "loaded"
+    assert flaky["skipped"] == skips
+    assert flaky["mode"] == "live"
+    assert len(status["config"]["hash"]) == 12
+    assert status["config"]["last_reload"] is None
+    assigned = {(p["topic"], p["partition"]) for p in status["partitions"]}
+    assert {(topics.pending, partition) for partition in range(3)} <= assigned
     assert worker.terminate() == 0, output[-3000:]
 
 

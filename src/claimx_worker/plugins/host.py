@@ -236,6 +236,30 @@ class PluginHost:
         """The running instances in shadow mode."""
         return self._generation.shadow
 
+    def status(self) -> list[dict[str, object]]:
+        """The running instances for ``/status``: name, plugin, mode, state (``loaded``,
+        ``quarantined``, ``probing``), quarantine policy, stage hook calls and errors, skips.
+        Safe to call from another thread (reads a snapshot)."""
+        generation = self._generation
+        stats = self._metrics.snapshot()
+        listed: list[dict[str, object]] = []
+        for instance in generation.plugins.instances:
+            breaker = self._breakers.get(instance.name)
+            own = [hook for (name, _), hook in stats if name == instance.name]
+            listed.append(
+                {
+                    "name": instance.name,
+                    "plugin": instance.origin,
+                    "mode": instance.spec.mode.value,
+                    "state": "loaded" if breaker is None else breaker.state.value,
+                    "quarantine_policy": instance.spec.quarantine_policy.value,
+                    "calls": sum(hook.calls for hook in own),
+                    "errors": sum(sum(hook.errors.values()) for hook in own),
+                    "skipped": 0 if breaker is None else breaker.skips,
+                }
+            )
+        return listed
+
     def session(self) -> PluginGeneration:
         """The running configuration, to run one event's stages on (``with`` it: a reload
         unloads what it replaces only once the events running on it are done)."""
