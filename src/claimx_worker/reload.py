@@ -36,6 +36,7 @@ from confluent_kafka import KafkaException
 from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Info
 
+from claimx_worker.actions import secret_refs_from_environ
 from claimx_worker.config.problems import ConfigError, ConfigProblem
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.kafka.clients import admin_config
@@ -123,6 +124,7 @@ class ConfigurationReloader:
         self._redactor = redactor
         self._metrics: ReloadMetrics | None = None
         self._requested = asyncio.Event()
+        self._secret_listeners: list[Callable[[Mapping[str, str]], None]] = []
         self.config_hash = self._hash(loaded.value)
         self.last: ReloadResult | None = None
 
@@ -140,6 +142,11 @@ class ConfigurationReloader:
             if last is None
             else {"outcome": last.outcome, "at": last.at, "problems": list(last.problems)},
         }
+
+    def on_secrets(self, listener: Callable[[Mapping[str, str]], None]) -> None:
+        """Call ``listener`` with every secret (value -> variable) after each successful reload,
+        for what keeps secrets out of Kafka records (action DLQ, shadow records)."""
+        self._secret_listeners.append(listener)
 
     def request(self) -> None:
         """Ask for a reload (the SIGHUP handler); coalesced with any pending request."""
@@ -183,6 +190,9 @@ class ConfigurationReloader:
             if reloaded.problem is not None:
                 return self._failed([reloaded.problem])
             changes = dict(reloaded.changes)
+            refs = secret_refs_from_environ(self._redactor.secrets, self._environ)
+            for listener in self._secret_listeners:
+                listener(refs)
         for key in _changed_keys(self._settings, settings) - LIVE_SETTINGS:
             logger.bind(key=key).warning("Setting changed; it takes effect at the next restart")
         logging = settings.logging

@@ -180,7 +180,12 @@ async def _serve(
             status.provide("plugins", host.status)
             await _check_cluster(settings.kafka, unload=host.stop)
             processor = await open_pipeline(
-                settings, host, registry=registry, redactor=redactor, environ=environ
+                settings,
+                host,
+                registry=registry,
+                redactor=redactor,
+                environ=environ,
+                reloader=reloader,
             )
         else:
             factory = load_processor_factory(processor_spec)
@@ -330,9 +335,11 @@ async def open_pipeline(
     registry: CollectorRegistry,
     redactor: Redactor,
     environ: Mapping[str, str],
+    reloader: ConfigurationReloader | None = None,
 ) -> Processor[Any]:
     """Open the API client, the producer and the action executor around the started ``host``;
     the processor. Everything, the plugins included, is closed by the processor's ``on_stop``.
+    The secrets of instances a ``reloader`` loads later are kept out of DLQ and shadow records.
     """
     resources = contextlib.AsyncExitStack()
     resources.push_async_callback(host.stop)
@@ -363,6 +370,9 @@ async def open_pipeline(
         registry=registry,
         secret_refs=secret_refs_from_environ(redactor.secrets, environ),
     )
+    if reloader is not None:
+        reloader.on_secrets(executor.add_secret_refs)
+        reloader.on_secrets(shadow.add_secret_refs)
     pipeline = Pipeline(
         topics=settings.kafka.worker.topics,
         host=host,

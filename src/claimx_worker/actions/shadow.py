@@ -64,6 +64,10 @@ class ShadowRecorder:
             registry=registry,
         )
 
+    def add_secret_refs(self, secret_refs: Mapping[str, str]) -> None:
+        """Register more secret values (value -> environment variable) to keep out of records."""
+        self._scrubber.add(secret_refs)
+
     def record(
         self, event_id: str, project_id: str, instance: str, index: int, action: Action
     ) -> asyncio.Future[None]:
