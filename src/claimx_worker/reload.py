@@ -57,6 +57,7 @@ LIVE_SETTINGS = frozenset(
         "logging.format",
         f"{_PROCESSING}.plugin_timeout_ms",
         f"{_PROCESSING}.plugin_lifecycle_timeout_seconds",
+        "plugins.quarantine.enabled",
         "plugins.quarantine.error_rate",
         "plugins.quarantine.min_calls",
         "plugins.quarantine.window_seconds",

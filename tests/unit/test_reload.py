@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.reload import (
+    LIVE_SETTINGS,
     ConfigurationReloader,
     ReloadSignalError,
     remove_pid_file,
@@ -21,6 +22,7 @@ from claimx_worker.reload import (
     write_pid_file,
 )
 from claimx_worker.settings import load_worker_config
+from claimx_worker.settings.schema import setting_keys
 
 
 def _reloader(path: Path, registry: CollectorRegistry) -> ConfigurationReloader:
@@ -105,3 +107,11 @@ def test_a_pid_file_of_another_running_process_is_refused(tmp_path: Path) -> Non
 
     with pytest.raises(ReloadSignalError, match="names a running process"):
         write_pid_file(pid_file)
+
+
+def test_the_live_settings_are_settings_and_cover_the_plugins_section() -> None:
+    keys = {setting.key for setting in setting_keys()}
+    plugins = {key for key in keys if key.startswith("plugins.")}
+
+    assert keys >= LIVE_SETTINGS
+    assert plugins - LIVE_SETTINGS == {"plugins.shadow_topic"}  # the recorder's, fixed at start
