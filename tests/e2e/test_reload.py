@@ -35,21 +35,9 @@ from tests.e2e.support import (
     write_trigger_instance,
     write_yaml,
 )
+from tests.e2e.test_restart import UNLOAD_PLUGIN
 
 pytestmark = pytest.mark.kafka
-
-UNLOAD_PLUGIN = """\
-import os
-from pathlib import Path
-
-from claimx_worker import hookimpl
-
-
-class UnloadMarker:
-    @hookimpl
-    def on_unload(self, instance_name: str) -> None:
-        Path(os.environ["E2E_UNLOAD_MARKER"]).write_text(instance_name)
-"""
 
 
 def _trigger(topics: Topics, receiver: WebhookReceiver, *, damage: bool) -> dict[str, Any]:
