@@ -9,8 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.cli import cli
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.reload import (
@@ -115,3 +117,18 @@ def test_the_live_settings_are_settings_and_cover_the_plugins_section() -> None:
 
     assert keys >= LIVE_SETTINGS
     assert plugins - LIVE_SETTINGS == {"plugins.shadow_topic"}  # the recorder's, fixed at start
+
+
+def test_the_reload_command_says_why_it_cannot_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    missing = runner.invoke(cli, ["reload", "--pid-file", str(tmp_path / "none.pid")])
+    unset = runner.invoke(cli, ["reload"])
+
+    assert missing.exit_code == 1
+    assert "is the worker running?" in missing.output
+    assert unset.exit_code == 1
+    assert "no PID file: give --pid-file, or set control.pid_file" in unset.output
