@@ -10,9 +10,10 @@ from a built-in exception, the built-in is named in brackets)::
     │   ├── PermanentError             retrying will not help
     │   │   └── AuthError              the ClaimX API refused the credentials
     │   └── TransientError             worth retrying later
-    │       └── DeferredError          not now: retried without spending an attempt
-    │           ├── CircuitOpenError   http.breaker: the circuit fails requests fast
-    │           └── RateLimitedError   http.pacing: the API asked us to slow down (429)
+    │       ├── DeferredError          not now: retried without spending an attempt
+    │       │   ├── CircuitOpenError   http.breaker: the circuit fails requests fast
+    │       │   └── RateLimitedError   http.pacing: the API asked us to slow down (429)
+    │       └── PluginQuarantinedError plugins.quarantine: a held instance is quarantined
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
@@ -27,8 +28,10 @@ from a built-in exception, the built-in is named in brackets)::
     │   └── InvalidDeadLetterError     actions.dead_letter: not an action DLQ record at all
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
     ├── ReplayError                    actions.replay: the replay cannot go on
+    ├── HookHungError                  plugins.watchdog: a sync hook interrupted past its deadline
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)
+    ├── ReloadSignalError              reload: no running worker to send SIGHUP to
     ├── InvalidInputError              simulate: the event file is not an event (ValueError)
     ├── KafkaBrokerError               testing.kafka: the test broker failed (RuntimeError)
     ├── BlockedIOError                 testing.io_guard: I/O inside a hook (PermissionError)

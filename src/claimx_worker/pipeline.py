@@ -15,6 +15,7 @@ from attrs import define, field
 from loguru import logger
 
 from claimx_worker.actions import ActionExecutor, ActionOutcome
+from claimx_worker.actions.shadow import ShadowRecorder
 from claimx_worker.claimx import Enricher, download_task_messages, entity_rows_message
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
@@ -22,6 +23,7 @@ from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
 from claimx_worker.plugins.host import PluginHost
+from claimx_worker.plugins.quarantine import PluginQuarantinedError
 from claimx_worker.plugins.runner import PluginAction
 
 
@@ -33,6 +35,8 @@ class Pipeline:
     _host: PluginHost = field(kw_only=True)
     _enricher: Enricher = field(kw_only=True)
     _executor: ActionExecutor = field(kw_only=True)
+    _shadow: ShadowRecorder | None = field(default=None, kw_only=True)
+    """Records the actions of instances in shadow mode (``None``: run them)."""
     _on_stop: Callable[[], Awaitable[None]] | None = field(default=None, kw_only=True)
 
     def processor(self) -> Processor[ClaimXEvent]:
@@ -42,8 +46,16 @@ class Pipeline:
             process=self.process,
             on_failed=self.on_failed,
             on_stop=self.stop,
-            output_topics=self._host.published_topics,
+            output_topics=self._output_topics(),
         )
+
+    def _output_topics(self) -> frozenset[str]:
+        """The topics the instances publish to, and the shadow topic when an instance is in
+        shadow mode at start."""
+        topics = self._host.published_topics
+        if self._shadow is not None and self._host.shadow_instances:
+            topics |= {self._shadow.topic}
+        return topics
 
     async def process(self, event: ClaimXEvent, ctx: ProcessContext) -> None:
         """Run one event; enrichment errors propagate to the runtime's retry/DLQ routing."""
@@ -52,17 +64,22 @@ class Pipeline:
         # concurrent API calls) or asyncio.timeout (plugin budgets) entered in the fetch task
         # would cancel the fetch task when a call fails or times out.
         await asyncio.sleep(0)
-        received = await self._host.run_event_received(event)
-        self._submit(event, received.actions, ctx)
-        if received.filtered:
-            logger.bind(event_id=event.event_id, filtered_by=received.filtered_by).debug(
-                "Event dropped before enrichment"
-            )
-            return
-        enrichment = await self._enricher.enrich(event)
-        rows = enrichment.rows
-        result = await self._host.run_enrichment_complete(event, rows, enrichment.metadata)
-        self._submit(event, result.actions, ctx)
+        with self._host.session() as plugins:  # a reload waits for this event to finish
+            _check_held(plugins.held_by())
+            received = await plugins.run_event_received(event)
+            _check_held(received.held_by)
+            shadow = plugins.shadow
+            self._submit(event, received.actions, ctx, shadow)
+            if received.filtered:
+                logger.bind(event_id=event.event_id, filtered_by=received.filtered_by).debug(
+                    "Event dropped before enrichment"
+                )
+                return
+            enrichment = await self._enricher.enrich(event)
+            rows = enrichment.rows
+            result = await plugins.run_enrichment_complete(event, rows, enrichment.metadata)
+            _check_held(result.held_by)
+        self._submit(event, result.actions, ctx, shadow)
         if result.filtered:
             logger.bind(event_id=event.event_id, filtered_by=result.filtered_by).debug(
                 "Entity write skipped by plugin filter"
@@ -81,7 +98,7 @@ class Pipeline:
         failure = EventFailure(category=ErrorCategory(failed.category), message=failed.message)
         result = await self._host.run_event_failed(failed.item, failure)
         for plugin_action in result.actions:
-            await self._start(failed.item, plugin_action)
+            await self._start(failed.item, plugin_action, self._host.shadow_instances)
 
     async def stop(self) -> None:
         """Called once by the runtime after draining: release what the pipeline holds."""
@@ -89,18 +106,40 @@ class Pipeline:
             await self._on_stop()
 
     def _submit(
-        self, event: ClaimXEvent, actions: tuple[PluginAction, ...], ctx: ProcessContext
+        self,
+        event: ClaimXEvent,
+        actions: tuple[PluginAction, ...],
+        ctx: ProcessContext,
+        shadow: frozenset[str],
     ) -> None:
         for plugin_action in actions:
-            ctx.defer(self._start(event, plugin_action))
+            ctx.defer(self._start(event, plugin_action, shadow))
 
     def _start(
-        self, event: ClaimXEvent, plugin_action: PluginAction
-    ) -> asyncio.Future[ActionOutcome]:
+        self, event: ClaimXEvent, plugin_action: PluginAction, shadow: frozenset[str]
+    ) -> asyncio.Future[ActionOutcome] | asyncio.Future[None]:
+        """Run the action, or record it when its instance is in ``shadow`` mode."""
+        if shadow and plugin_action.instance in shadow and self._shadow is not None:
+            return self._shadow.record(
+                event.event_id,
+                event.project_id,
+                plugin_action.instance,
+                plugin_action.index,
+                plugin_action.action,
+            )
         return self._executor.submit(
             event.event_id,
             event.project_id,
             plugin_action.instance,
             plugin_action.index,
             plugin_action.action,
+        )
+
+
+def _check_held(instance: str | None) -> None:
+    """Raise :class:`PluginQuarantinedError` (transient: the retry path) when ``instance``, a
+    quarantined instance with policy ``hold``, holds the event."""
+    if instance is not None:
+        raise PluginQuarantinedError(
+            f"plugin instance '{instance}' is quarantined (quarantine_policy: hold)"
         )

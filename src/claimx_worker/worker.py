@@ -6,6 +6,9 @@ Start-up checks, each failure one log line naming the setting to fix: the librdk
 are loaded and before any Kafka client connects, the cluster (it must answer within
 ``kafka.startup_timeout_seconds``; the plugins are unloaded when it does not).
 
+SIGHUP reloads the configuration (:mod:`claimx_worker.reload`); ``control.pid_file`` names
+the file the process id is written to while the worker runs, for ``claimx-worker reload``.
+
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for invalid settings or plugin
 configuration (raised as :class:`~claimx_worker.config.problems.ConfigError` for the CLI to report),
 a failed start-up check, missing topics or a bad ``--processor``, 1 on a fatal Kafka error.
@@ -18,6 +21,7 @@ import contextlib
 import errno
 import inspect
 import re
+import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
 from claimx_worker.actions.parking import ParkedActions
 from claimx_worker.actions.replay import Scopes
+from claimx_worker.actions.shadow import ShadowRecorder
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.exchange import webhook_exchange
@@ -49,10 +54,17 @@ from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
 from claimx_worker.observability.settings import MetricsSettings
+from claimx_worker.observability.status import StatusBoard
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
+from claimx_worker.reload import (
+    ConfigurationReloader,
+    ReloadSignalError,
+    remove_pid_file,
+    write_pid_file,
+)
 from claimx_worker.replay_scopes import replay_scopes
-from claimx_worker.settings import Override, WorkerSettings, load_worker_config
+from claimx_worker.settings import LoadedSettings, Override, WorkerSettings, load_worker_config
 
 READINESS_CHECKS = ("plugins_loaded", "broker_reachable", "partitions_assigned")
 _PROBE_INTERVAL_SECONDS = 5.0
@@ -101,7 +113,8 @@ def run_from_config(
     try:
         check_client_properties(settings.kafka)
         with asyncio.Runner(loop_factory=event_loop_factory(event_loop)) as runner:
-            runner.run(_serve(settings, processor_spec, redactor, environ))
+            reloader = runner.run(_reloader(config, loaded, environ, options, redactor))
+            runner.run(_serve(settings, processor_spec, redactor, environ, reloader))
     except StartupError as exc:
         source = loaded.sources.get(exc.setting, "default")
         logger.bind(setting=exc.setting, source=source).error(
@@ -123,28 +136,59 @@ def run_from_config(
     return 0
 
 
+async def _reloader(
+    config: Path | None,
+    loaded: LoadedSettings,
+    environ: Mapping[str, str],
+    options: Sequence[Override],
+    redactor: Redactor,
+) -> ConfigurationReloader:
+    """The reloader, answering SIGHUP from now on (requests wait until the plugins run)."""
+    reloader = ConfigurationReloader(
+        read=lambda: load_worker_config(config, environ, options=options),
+        loaded=loaded,
+        config_file=config,
+        environ=environ,
+        redactor=redactor,
+    )
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
+    return reloader
+
+
 async def _serve(
     settings: WorkerSettings,
     processor_spec: str | None,
     redactor: Redactor,
     environ: Mapping[str, str],
+    reloader: ConfigurationReloader,
 ) -> None:
     registry = CollectorRegistry()
     health = HealthState()
     health.declare(*READINESS_CHECKS)
     register_process_metrics(registry, version=__version__, health=health)
-    server = _start_server(settings.metrics, registry, health)
-    logger.bind(url=server.url).info("Serving /metrics, /healthz and /readyz")
+    reloader.register(registry)
+    status = StatusBoard()
+    status.provide("config", reloader.status)
+    server = _start_server(settings.metrics, registry, health, status)
+    logger.bind(url=server.url).info("Serving /metrics, /healthz, /readyz and /status")
     async with contextlib.AsyncExitStack() as background:
         background.callback(server.close)
+        _pid_file(settings, background)
         background.push_async_callback(_cancel, asyncio.create_task(run_heartbeat(health)))
+        host: PluginHost | None = None
         if processor_spec is None:
             host = await start_plugins(
                 settings, registry=registry, redactor=redactor, environ=environ
             )
+            status.provide("plugins", host.status)
             await _check_cluster(settings.kafka, unload=host.stop)
             processor = await open_pipeline(
-                settings, host, registry=registry, redactor=redactor, environ=environ
+                settings,
+                host,
+                registry=registry,
+                redactor=redactor,
+                environ=environ,
+                reloader=reloader,
             )
         else:
             factory = load_processor_factory(processor_spec)
@@ -154,8 +198,27 @@ async def _serve(
         background.push_async_callback(
             _cancel, asyncio.create_task(_probe_readiness(settings, registry, health))
         )
+        background.push_async_callback(_cancel, asyncio.create_task(reloader.serve(host)))
         health.set_check("plugins_loaded", True)
-        await run_worker(settings.kafka, processor, registry=registry, redactor=redactor)
+        await run_worker(
+            settings.kafka,
+            processor,
+            registry=registry,
+            redactor=redactor,
+            on_runtime=lambda runtime: status.provide("partitions", runtime.partitions),
+        )
+
+
+def _pid_file(settings: WorkerSettings, stack: contextlib.AsyncExitStack) -> None:
+    """Write ``control.pid_file`` (when set), removed when ``stack`` closes."""
+    if not settings.control.pid_file:
+        return
+    path = Path(settings.control.pid_file)
+    try:
+        write_pid_file(path)
+    except (ReloadSignalError, OSError) as exc:
+        raise StartupError("control.pid_file", str(exc)) from None
+    stack.callback(remove_pid_file, path)
 
 
 def check_client_properties(kafka: KafkaSettings) -> None:
@@ -226,11 +289,13 @@ def _property_setting(kafka: KafkaSettings, client: str, reason: str) -> str:
 
 
 def _start_server(
-    metrics: MetricsSettings, registry: CollectorRegistry, health: HealthState
+    metrics: MetricsSettings, registry: CollectorRegistry, health: HealthState, status: StatusBoard
 ) -> ObservabilityServer:
     """The observability server; :class:`StartupError` when it cannot listen."""
     try:
-        return start_observability_server(metrics.port, registry, health, host=metrics.host)
+        return start_observability_server(
+            metrics.port, registry, health, host=metrics.host, status=status
+        )
     except OSError as exc:
         address = f"{metrics.host}:{metrics.port}"
         if exc.errno == errno.EADDRINUSE:
@@ -259,6 +324,7 @@ async def start_plugins(
         registry=registry,
         budget_ms=processing.plugin_timeout_ms,
         lifecycle_budget_seconds=processing.plugin_lifecycle_timeout_seconds,
+        settings=settings.plugins,
         redactor=redactor,
     )
     await host.start()
@@ -272,9 +338,12 @@ async def open_pipeline(
     registry: CollectorRegistry,
     redactor: Redactor,
     environ: Mapping[str, str],
+    reloader: ConfigurationReloader | None = None,
 ) -> Processor[Any]:
     """Open the API client, the producer and the action executor around the started ``host``;
     the processor. Everything, the plugins included, is closed by the processor's ``on_stop``.
+    The secrets of instances a ``reloader`` loads later are kept out of DLQ and shadow records,
+    and the connections and replay scopes it loads are used from then on.
     """
     resources = contextlib.AsyncExitStack()
     resources.push_async_callback(host.stop)
@@ -299,23 +368,37 @@ async def open_pipeline(
     resources.push_async_callback(executor.aclose)
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)
     plugins_dir = settings.kafka.worker.processing.plugins_dir
-    scopes = (
-        replay_scopes(Path(plugins_dir), environ, settings.actions)
-        if plugins_dir
-        else Scopes(by_instance={}, environ=environ)
-    )
-    parked = ParkedActions(settings.kafka, executor, scopes, redactor=redactor)
+
+    def current_scopes() -> Scopes:
+        if not plugins_dir:
+            return Scopes(by_instance={}, environ=environ)
+        return replay_scopes(Path(plugins_dir), environ, settings.actions)
+
+    parked = ParkedActions(settings.kafka, executor, current_scopes(), redactor=redactor)
     try:
         await parked.start()
     except BaseException:
         await resources.aclose()
         raise
     resources.push_async_callback(parked.stop)
+    shadow = ShadowRecorder(
+        settings.actions,
+        topic=settings.plugins.shadow_topic,
+        produce=producer.send,
+        registry=registry,
+        secret_refs=secret_refs_from_environ(redactor.secrets, environ),
+    )
+    if reloader is not None:
+        reloader.on_secrets(executor.add_secret_refs)
+        reloader.on_secrets(shadow.add_secret_refs)
+        reloader.on_plugins_reloaded(lambda: executor.use_connections(host.connections))
+        reloader.on_plugins_reloaded(lambda: parked.use_scopes(current_scopes()))
     pipeline = Pipeline(
         topics=settings.kafka.worker.topics,
         host=host,
         enricher=enricher,
         executor=executor,
+        shadow=shadow,
         on_stop=resources.aclose,
     )
     return pipeline.processor()

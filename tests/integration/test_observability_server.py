@@ -19,6 +19,7 @@ from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
+from claimx_worker.observability.status import StatusBoard
 from tests.fakes import FakeClock
 
 
@@ -227,3 +228,35 @@ def test_idle_connections_are_bounded_and_timed_out(
         assert response.status_code == 200
         for sock in idle:
             sock.close()
+
+
+def test_status_serves_each_section_from_its_provider_and_isolates_a_failing_one(
+    registry: CollectorRegistry, health: HealthState
+) -> None:
+    board = StatusBoard()
+    calls: list[int] = []
+    board.provide("config", lambda: {"hash": "abc", "n": len(calls)})
+    board.provide("partitions", lambda: calls.append(1) or [{"topic": "t", "partition": 0}])
+
+    def broken() -> object:
+        raise RuntimeError("secret-looking detail")
+
+    board.provide("plugins", broken)
+    with start_observability_server(0, registry, health, host="127.0.0.1", status=board) as srv:
+        first = get(srv, "/status")
+        second = get(srv, "/status")
+        refused = httpx.post(srv.url + "/status", timeout=5.0)
+
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/json"
+    assert first.json() == {
+        "config": {"hash": "abc", "n": 0},
+        "partitions": [{"topic": "t", "partition": 0}],
+        "plugins": {"error": "RuntimeError"},
+    }
+    assert second.json()["config"]["n"] == 1  # read at each request
+    assert refused.status_code == 405
+
+
+def test_without_a_status_board_status_is_not_found(server: ObservabilityServer) -> None:
+    assert get(server, "/status").status_code == 404

@@ -14,11 +14,15 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.metrics import ExecutorMetrics
+from claimx_worker.actions.settings import ActionSettings
+from claimx_worker.actions.shadow import ShadowRecorder
 from claimx_worker.claimx.metrics import ClaimXMetrics
 from claimx_worker.kafka.metrics import RuntimeMetrics
 from claimx_worker.observability.health import HealthState
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.plugins.metrics import PluginMetrics
+from claimx_worker.plugins.quarantine import QuarantineMetrics
+from claimx_worker.reload import ReloadMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -29,12 +33,19 @@ _ROW = re.compile(r"^\| `(claimx_[a-z_]+)` \| (\w+) \|", re.MULTILINE)
 _SUFFIX = {"counter": "_total", "info": "_info"}
 
 
+async def _no_produce(topic: str, value: bytes, key: bytes | None, headers: object) -> None:
+    """Never called: the recorder only registers its metric here."""
+
+
 def registered() -> dict[str, str]:
     """Exposed name -> type of every ``claimx_`` metric the worker's parts register."""
     registry = CollectorRegistry()
     ClaimXMetrics(registry)
     ExecutorMetrics(registry)
+    ShadowRecorder(ActionSettings(), topic="t", produce=_no_produce, registry=registry)
     PluginMetrics(registry)
+    registry.register(QuarantineMetrics({}))
+    ReloadMetrics(registry)
     RuntimeMetrics(registry, in_flight=int, uncommitted=int, assigned=int, paused=int)
     register_process_metrics(registry, version="0", health=HealthState())
     return {

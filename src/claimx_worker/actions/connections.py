@@ -42,6 +42,7 @@ class ConnectionRuntime:
 
     def __init__(self, connection: Connection, settings: ActionSettings, client: Exchange) -> None:
         config = connection.config
+        self.connection = connection
         self.name = connection.name
         self.config = config
         self.base = httpx.URL(config.base_url)
@@ -88,8 +89,21 @@ class ConnectionDelivery:
     ) -> None:
         self._settings = settings
         self._sender = sender
+        self._client = client
+        self._runtimes: dict[str, ConnectionRuntime] = {}
+        self.use(connections)
+
+    def use(self, connections: Mapping[str, Connection]) -> None:
+        """Deliver through ``connections`` from now on (after a reload): an unchanged
+        connection keeps its state (token, rate limit, in-flight slots); deliveries already
+        planned finish on the connection they started with."""
+        runtimes = self._runtimes
         self._runtimes = {
-            name: ConnectionRuntime(connection, settings, client)
+            name: (
+                runtimes[name]
+                if name in runtimes and runtimes[name].connection == connection
+                else ConnectionRuntime(connection, self._settings, self._client)
+            )
             for name, connection in connections.items()
         }
 

@@ -180,6 +180,10 @@ class ActionExecutor:
         future.set_result(self._run_now(ref, action))
         return future
 
+    def use_connections(self, connections: Mapping[str, Connection]) -> None:
+        """Send webhooks through ``connections`` from now on (after a reload)."""
+        self._connections.use(connections)
+
     def add_secret_refs(self, secret_refs: Mapping[str, str]) -> None:
         """Register more secret values (value -> environment variable) to keep out of DLQ
         records, e.g. from plugin configs loaded after the executor was made."""

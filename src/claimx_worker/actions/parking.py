@@ -105,6 +105,10 @@ class ParkedActions:
         )
         self._task: asyncio.Task[None] | None = None
 
+    def use_scopes(self, scopes: Scopes) -> None:
+        """Redeliver within ``scopes`` from now on (after a reload)."""
+        self._scopes = scopes
+
     async def start(self) -> None:
         """Check (or create) the action retry topic, then consume it in the background; raises
         :class:`~claimx_worker.kafka.MissingTopicsError` when it is missing."""

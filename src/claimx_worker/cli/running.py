@@ -1,4 +1,4 @@
-"""``claimx-worker run``."""
+"""``claimx-worker run`` and ``claimx-worker reload``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import click
 
 from claimx_worker.cli.common import (
     cli,
+    command_settings,
     config_option,
     exit_with_config_error,
+    logging_redactor,
     overrides,
     plugins_dir_option,
     set_option,
@@ -57,3 +59,36 @@ def run(
     except ConfigError as error:
         exit_with_config_error(error)
     raise SystemExit(status)
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--pid-file",
+    type=click.Path(path_type=Path),
+    help="The running worker's PID file (default: control.pid_file from the settings).",
+)
+def reload(config_file: Path | None, pid_file: Path | None) -> None:
+    """Make a running worker reload its settings and plugin instances (sends it SIGHUP).
+
+    The worker validates everything first and keeps its running configuration when anything is
+    invalid; its log (and claimx_config_reloads_total) reports the outcome. Exit 1 when no
+    worker could be signalled.
+    """
+    from claimx_worker.reload import ReloadSignalError, signal_reload
+
+    if pid_file is None:
+        try:
+            configured = command_settings(config_file, logging_redactor()).control.pid_file
+        except ConfigError as error:
+            exit_with_config_error(error)
+        if not configured:
+            raise click.ClickException(
+                "no PID file: give --pid-file, or set control.pid_file in the settings"
+            )
+        pid_file = Path(configured)
+    try:
+        pid = signal_reload(pid_file)
+    except ReloadSignalError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Sent SIGHUP to claimx-worker (pid {pid}); its log reports the outcome.")

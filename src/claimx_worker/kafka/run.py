@@ -86,15 +86,19 @@ async def run_worker(
     *,
     registry: CollectorRegistry,
     redactor: Redactor | None = None,
+    on_runtime: Callable[[KafkaRuntime[Any]], None] | None = None,
 ) -> None:
     """Run the runtime until SIGTERM or SIGINT, then drain, commit, stop and flush; ``redactor``
-    masks secrets in the error messages of DLQ and retry records.
+    masks secrets in the error messages of DLQ and retry records; ``on_runtime`` is handed the
+    runtime before it starts (e.g. to serve its partitions on ``/status``).
 
     A second signal ends the process at once with status 128 + the signal number. Raises
     :class:`~claimx_worker.kafka.MissingTopicsError` or
     :class:`~claimx_worker.kafka.KafkaRuntimeError` like :meth:`KafkaRuntime.run`.
     """
     runtime = KafkaRuntime(settings, processor, registry=registry, redactor=redactor)
+    if on_runtime is not None:
+        on_runtime(runtime)
     tune_gc()
     loop = asyncio.get_running_loop()
     received: list[int] = []

@@ -145,6 +145,21 @@ class KafkaRuntime(Generic[T]):
             commit_interval=processing.commit_interval_seconds,
         )
 
+    def partitions(self) -> list[dict[str, object]]:
+        """The assigned partitions (a snapshot, safe from another thread): topic, partition,
+        paused, events running and fetched-but-uncommittable."""
+        paused = set(self._assignment.paused)
+        return [
+            {
+                "topic": topic,
+                "partition": partition,
+                "paused": (topic, partition) in paused,
+                "running": part.running,
+                "uncommitted": part.offsets.uncommittable,
+            }
+            for (topic, partition), part in sorted(list(self._assignment.partitions.items()))
+        ]
+
     def stop(self) -> None:
         """Stop fetching; :meth:`run` drains, commits, calls ``on_stop``, flushes and returns."""
         self._fetcher.stop()

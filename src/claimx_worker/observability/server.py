@@ -1,4 +1,5 @@
-"""One small HTTP server for ``/metrics``, ``/healthz`` and ``/readyz``, on a daemon thread."""
+"""One small HTTP server for ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``, on a daemon
+thread."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from claimx_worker.observability.health import HealthState
+from claimx_worker.observability.status import StatusBoard
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -76,15 +78,17 @@ def start_observability_server(
     host: str = DEFAULT_HOST,
     max_connections: int = MAX_CONNECTIONS,
     connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+    status: StatusBoard | None = None,
 ) -> ObservabilityServer:
-    """Serve ``registry`` on ``/metrics`` and ``health`` on ``/healthz`` and ``/readyz``.
+    """Serve ``registry`` on ``/metrics``, ``health`` on ``/healthz`` and ``/readyz``, and
+    ``status`` (when given) on ``/status``.
 
     ``port`` 0 picks a free port (see :attr:`ObservabilityServer.port`). Requests are handled
     on daemon threads, so a slow scrape never touches the worker's event loop; at most
     ``max_connections`` at once (further ones are closed at once), each dropped after
     ``connection_timeout`` seconds without data.
     """
-    app = make_app(registry, health)
+    app = make_app(registry, health, status)
     handler = type("_Handler", (_QuietHandler,), {"timeout": connection_timeout})
     httpd = make_server(host, port, app, _ThreadingWSGIServer, handler)
     httpd.slots = threading.BoundedSemaphore(max_connections)
@@ -95,7 +99,9 @@ def start_observability_server(
     return ObservabilityServer(httpd, thread)
 
 
-def make_app(registry: CollectorRegistry, health: HealthState) -> WSGIApplication:
+def make_app(
+    registry: CollectorRegistry, health: HealthState, status: StatusBoard | None = None
+) -> WSGIApplication:
     """The WSGI application behind :func:`start_observability_server`."""
     metrics_app = make_wsgi_app(registry)
 
@@ -139,8 +145,10 @@ def make_app(registry: CollectorRegistry, health: HealthState) -> WSGIApplicatio
                     "checks": readiness.checks,
                 },
             )
+        if path == "/status" and status is not None:
+            return _json_response(start_response, ok=True, body=status.snapshot())
         start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found: try /metrics, /healthz or /readyz\n"]
+        return [b"not found: try /metrics, /healthz, /readyz or /status\n"]
 
     return app
 
@@ -149,7 +157,7 @@ def _json_response(
     start_response: StartResponse, *, ok: bool, body: dict[str, object]
 ) -> list[bytes]:
     start_response("200 OK" if ok else "503 Service Unavailable", list(_JSON_HEADERS))
-    return [json.dumps(body).encode() + b"\n"]
+    return [json.dumps(body, default=str).encode() + b"\n"]
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

@@ -5,8 +5,10 @@ Each file makes one instance with the keys ``name`` (default: the directory name
 packaging), ``enabled`` (default true), ``priority`` (default 100; lower runs first; ties by
 name), ``timeout_ms`` (this instance's time budget per hook call; default: the host's),
 ``conditions`` (an ``all:`` / ``any:`` group: the instance's ``on_enrichment_complete`` is
-called only for events that match; see :mod:`claimx_worker.conditions`) and ``config`` (the
-plugin's own settings, structured later into the plugin's config class).
+called only for events that match; see :mod:`claimx_worker.conditions`), ``quarantine_policy``
+(``skip`` or ``hold``: events while it is quarantined), ``mode`` (``live``, or ``shadow``: actions
+recorded, not run) and ``config`` (the plugin's own settings, structured later into the plugin's
+config class).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from claimx_worker.config.problems import ConfigError, ConfigProblem, display_pa
 from claimx_worker.config.structuring import structure_node
 from claimx_worker.config.yaml_files import load_yaml
 from claimx_worker.http.connections import CONNECTIONS_DIR
+from claimx_worker.plugins.settings import InstanceMode, QuarantinePolicy
 
 CONFIG_FILE = "config.yaml"
 CONFIG_SECTION = "config"
@@ -46,6 +49,8 @@ class _InstanceKeys:
     priority: int = 100
     timeout_ms: float | None = None
     conditions: Condition | None = attrs.field(default=None, validator=require_group)
+    quarantine_policy: QuarantinePolicy = QuarantinePolicy.SKIP
+    mode: InstanceMode = InstanceMode.LIVE
 
 
 @frozen(kw_only=True)
@@ -61,6 +66,8 @@ class InstanceSpec:
     timeout_ms: float | None
     conditions: Condition | None = field(eq=False, repr=False)
     """Events the instance's ``on_enrichment_complete`` is called for (``None``: every one)."""
+    quarantine_policy: QuarantinePolicy = field(default=QuarantinePolicy.SKIP)
+    mode: InstanceMode = field(default=InstanceMode.LIVE)
     directory: Path
     file: str
     name_line: int | None
@@ -190,6 +197,8 @@ def _read_spec(
         priority=keys.priority,
         timeout_ms=keys.timeout_ms,
         conditions=keys.conditions,
+        quarantine_policy=keys.quarantine_policy,
+        mode=keys.mode,
         directory=path.parent,
         file=file,
         name_line=_line(node, "name"),

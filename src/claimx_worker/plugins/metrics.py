@@ -77,6 +77,10 @@ class PluginMetrics(Collector):
         """The stats of ``instance``'s ``hook`` (created on first use, then shared)."""
         return self._stats.setdefault((instance, hook), HookStats())
 
+    def snapshot(self) -> list[tuple[tuple[str, str], HookStats]]:
+        """Every ((instance, hook), stats) pair so far."""
+        return list(self._stats.items())
+
     def describe(self) -> Iterator[Metric]:
         """The metric families without samples (lets the registry check names cheaply)."""
         return self._families(with_samples=False)

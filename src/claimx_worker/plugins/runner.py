@@ -17,21 +17,24 @@ one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.iso
   cancelled from outside, so whatever it raises is the hook's.
 - An ``async def`` hook runs under ``asyncio.timeout(budget)``; past it the call is cancelled,
   logged and counted (``kind=timeout``) and its result is lost.
-- A sync hook cannot be pre-empted: it runs to completion, and a call past its budget is logged
-  and counted (``kind=timeout``) but its result is kept (so is the result of an async hook that
-  blocked past its budget without awaiting). A sync hook that hangs hangs the worker: that is a
-  bug in the plugin (do I/O in an ``async def`` hook, or better, return actions).
+- A sync hook runs inline: a call past its budget is logged and counted (``kind=timeout``) but
+  its result is kept (so is the result of an async hook that blocked past its budget without
+  awaiting). One that hangs past its deadline is interrupted
+  (:mod:`claimx_worker.plugins.watchdog`), counted as a timeout, and its instance quarantined.
 - A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
   and ignored as a whole.
 - A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
 - An instance with ``conditions`` is called at ``enrichment_complete`` only for the events that
   match them (compiled once, here).
+- A quarantined instance (:mod:`claimx_worker.plugins.quarantine`) is not called: with policy
+  ``skip`` the stage goes on without it (counted), with ``hold`` the stage stops and its result
+  names the instance (``held_by``), for the event to be retried.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -46,6 +49,9 @@ from claimx_worker.model.rows import EntityRows
 from claimx_worker.plugins.isolation import call_hook, describe
 from claimx_worker.plugins.loading import PluginSet
 from claimx_worker.plugins.metrics import ErrorKind, HookStats, PluginMetrics
+from claimx_worker.plugins.quarantine import InstanceBreaker
+from claimx_worker.plugins.settings import QuarantinePolicy
+from claimx_worker.plugins.watchdog import HookHungError, HookWatch
 
 DEFAULT_BUDGET_MS = 50.0
 """Default time budget of one hook call, in milliseconds (per instance: ``timeout_ms``)."""
@@ -71,6 +77,8 @@ class StageResult:
     filtered_by: str | None = None
     """The instance whose :class:`Filter` stopped the stage."""
     filter: Filter | None = None
+    held_by: str | None = None
+    """The quarantined instance (policy ``hold``) that stopped the stage: retry the event."""
 
     @property
     def filtered(self) -> bool:
@@ -92,10 +100,12 @@ class _Call:
 
     __slots__ = (
         "argnames",
+        "breaker",
         "budget",
         "conditions",
         "config",
         "context_only",
+        "deadline",
         "function",
         "hook",
         "instance",
@@ -114,6 +124,8 @@ class _Call:
         budget: float,
         stats: HookStats,
         conditions: ConditionMatcher | None,
+        breaker: InstanceBreaker,
+        deadline: float,
     ) -> None:
         self.is_async = inspect.iscoroutinefunction(function)
         self.instance = instance
@@ -124,6 +136,9 @@ class _Call:
         self.budget = budget
         self.stats = stats
         self.conditions = conditions
+        self.breaker = breaker
+        self.deadline = deadline
+        """When a sync call of this hook counts as hung (seconds)."""
         self.context_only = argnames == ("context",)
 
     def arguments(self, context: PluginContext[Any], error: EventFailure | None) -> list[Any]:
@@ -133,10 +148,27 @@ class _Call:
 
 
 class StageRunner:
-    """Runs the stage hooks of a :class:`PluginSet`; never raises because of a plugin."""
+    """Runs the stage hooks of a :class:`PluginSet`; never raises because of a plugin.
 
-    def __init__(self, plugins: PluginSet, metrics: PluginMetrics, *, budget_ms: float) -> None:
-        self._calls = {stage: _bind(plugins, metrics, stage, budget_ms) for stage in Stage}
+    ``breakers`` holds each instance's quarantine state, ``watch`` the mark of the sync call
+    running (for the hung-hook watchdog), ``hung_hook_seconds`` the least deadline of a sync call.
+    """
+
+    def __init__(
+        self,
+        plugins: PluginSet,
+        metrics: PluginMetrics,
+        *,
+        budget_ms: float,
+        breakers: Mapping[str, InstanceBreaker],
+        watch: HookWatch,
+        hung_hook_seconds: float,
+    ) -> None:
+        self._watch = watch
+        self._calls = {
+            stage: _bind(plugins, metrics, stage, budget_ms, breakers, hung_hook_seconds)
+            for stage in Stage
+        }
 
     def instances(self, stage: Stage) -> tuple[str, ...]:
         """The instances called at ``stage``, in run order."""
@@ -155,8 +187,15 @@ class StageRunner:
         if not calls:
             return EMPTY_RESULT
         actions: list[PluginAction] = []
+        watch = self._watch
         for call in calls:
             if call.conditions is not None and not call.conditions.matches(event, rows):
+                continue
+            breaker = call.breaker
+            if breaker.blocked and not breaker.admit(perf_counter()):
+                if breaker.policy is QuarantinePolicy.HOLD and stage is not Stage.EVENT_FAILED:
+                    return StageResult(tuple(actions), held_by=call.instance)
+                breaker.skips += 1
                 continue
             context = PluginContext(event, stage, rows, metadata, call.config, call.instance)
             if call.is_async:
@@ -169,14 +208,25 @@ class StageRunner:
                     self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=elapsed_ms)
                 elif outcome.failure is not None:
                     self._fail(call, ErrorKind.EXCEPTION, event, exc=outcome.error)
+                else:
+                    breaker.succeeded()
                 result = outcome.result
             else:  # the hot path, inline
                 start = perf_counter()
                 try:
-                    if call.context_only:
-                        result = call.function(context)
-                    else:
-                        result = call.function(*call.arguments(context, error))
+                    watch.start = start
+                    watch.call = call
+                    try:
+                        if call.context_only:
+                            result = call.function(context)
+                        else:
+                            result = call.function(*call.arguments(context, error))
+                    finally:  # inside the outer try: an interrupt landing here is caught there
+                        watch.call = None
+                except HookHungError as exc:
+                    call.stats.observe(perf_counter() - start)
+                    self._fail(call, ErrorKind.TIMEOUT, event, exc=exc)
+                    continue
                 except BaseException as exc:  # all the hook's: see the module docstring
                     call.stats.observe(perf_counter() - start)
                     self._fail(call, ErrorKind.EXCEPTION, event, exc=exc)
@@ -185,6 +235,8 @@ class StageRunner:
                 call.stats.observe(elapsed)
                 if elapsed > call.budget:
                     self._fail(call, ErrorKind.TIMEOUT, event, elapsed_ms=round(elapsed * 1000, 3))
+                else:
+                    breaker.succeeded()
             if result is None:
                 continue
             items = _valid_actions(stage, result)
@@ -207,6 +259,10 @@ class StageRunner:
         **fields: Any,
     ) -> None:
         call.stats.errors[kind] += 1
+        if isinstance(exc, HookHungError):
+            call.breaker.hung(perf_counter())
+        else:
+            call.breaker.failed(perf_counter())
         log = logger.bind(
             instance=call.instance,
             hook=call.hook,
@@ -215,7 +271,11 @@ class StageRunner:
             event_type=event.event_type,
             **fields,
         )
-        if kind is ErrorKind.EXCEPTION:
+        if isinstance(exc, HookHungError):
+            log.bind(error=describe(exc), deadline_seconds=call.deadline).error(
+                "Plugin hook hung; interrupted, its instance quarantined"
+            )
+        elif kind is ErrorKind.EXCEPTION:
             assert exc is not None
             log.bind(error=describe(exc)).opt(exception=exc).error("Plugin hook raised; ignored")
         elif kind is ErrorKind.TIMEOUT:
@@ -225,7 +285,12 @@ class StageRunner:
 
 
 def _bind(
-    plugins: PluginSet, metrics: PluginMetrics, stage: Stage, budget_ms: float
+    plugins: PluginSet,
+    metrics: PluginMetrics,
+    stage: Stage,
+    budget_ms: float,
+    breakers: Mapping[str, InstanceBreaker],
+    hung_hook_seconds: float,
 ) -> tuple[_Call, ...]:
     """The calls of ``stage``'s hook in run order."""
     hook = hook_name(stage)
@@ -234,19 +299,22 @@ def _bind(
         implementation = instance.implementations.get(hook)
         if implementation is None:
             continue
+        budget = (instance.spec.timeout_ms or budget_ms) / 1000
         call = _Call(
             instance=instance.name,
             hook=hook,
             config=instance.config,
             function=implementation.function,
             argnames=implementation.argnames,
-            budget=(instance.spec.timeout_ms or budget_ms) / 1000,
+            budget=budget,
             stats=metrics.stats(instance.name, hook),
             conditions=(
                 compile_conditions(instance.spec.conditions)
                 if stage is Stage.ENRICHMENT_COMPLETE and instance.spec.conditions is not None
                 else None
             ),
+            breaker=breakers[instance.name],
+            deadline=max(budget, hung_hook_seconds),
         )
         calls.append(call)
     return tuple(calls)

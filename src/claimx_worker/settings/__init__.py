@@ -6,8 +6,10 @@ The sections (:mod:`~claimx_worker.settings.worker`)::
     kafka: {...}       # claimx_worker.kafka.settings.KafkaSettings
     claimx_api: {...}  # claimx_worker.claimx.settings.ApiSettings
     actions: {...}     # claimx_worker.actions.settings.ActionSettings
+    plugins: {...}     # claimx_worker.plugins.settings.PluginSettings
     metrics: {...}     # claimx_worker.observability.settings.MetricsSettings
     logging: {...}     # claimx_worker.observability.settings.LoggingSettings
+    control: {...}     # claimx_worker.settings.control.ControlSettings
 
 - :mod:`~claimx_worker.settings.loading`: the sources and their precedence (option > environment
   > file > default), the environment naming rule, where each value came from.

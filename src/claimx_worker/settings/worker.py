@@ -12,6 +12,8 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.observability.settings import LoggingSettings, MetricsSettings
+from claimx_worker.plugins.settings import PluginSettings
+from claimx_worker.settings.control import ControlSettings
 
 
 @frozen(kw_only=True)
@@ -24,10 +26,14 @@ class WorkerSettings:
     """The ClaimX REST API."""
     actions: ActionSettings = field(factory=ActionSettings)
     """Delivery of plugin actions: webhooks and topic publishes."""
+    plugins: PluginSettings = field(factory=PluginSettings)
+    """Quarantine of failing plugin instances and interruption of hung hooks."""
     metrics: MetricsSettings = field(factory=MetricsSettings)
     """The HTTP server of ``/metrics``, ``/healthz`` and ``/readyz``."""
     logging: LoggingSettings = field(factory=LoggingSettings)
     """The worker's log lines."""
+    control: ControlSettings = field(factory=ControlSettings)
+    """Reaching a running worker (``claimx-worker reload``)."""
 
 
 PLUGINS_DIR_KEY = "kafka.claimx.enrichment_worker.processing.plugins_dir"

@@ -45,6 +45,7 @@ from claimx_worker.model import (
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.loading import PluginInstance, PluginSet, load_plugins
 from claimx_worker.plugins.runner import DEFAULT_BUDGET_MS, StageResult
+from claimx_worker.plugins.settings import PluginSettings, QuarantineSettings
 from claimx_worker.testing.deliverability import DeliveryCheck
 from claimx_worker.testing.factories import handler_metadata, sample_enrichment
 from claimx_worker.testing.hook_observer import STAGE_HOOKS, HookObserver, ObservedCall
@@ -52,6 +53,8 @@ from claimx_worker.testing.io_guard import IOAttempt, IOGuard
 from claimx_worker.testing.loop_thread import LoopThread
 from claimx_worker.testing.staging import ConfigSource, relocate, stage_config, with_class
 
+_EVERY_CALL_REPORTED = PluginSettings(quarantine=QuarantineSettings(enabled=False))
+"""A test sees every call: no instance is quarantined for its error rate."""
 DEFAULT_FAILURE = EventFailure(category=ErrorCategory.PERMANENT, message="simulated failure")
 
 
@@ -137,7 +140,10 @@ class StageHarness:
         self._observer = HookObserver(self._guard)
         self._registry = CollectorRegistry()
         self._host = PluginHost(
-            self._observer.observed(plugins), registry=self._registry, budget_ms=budget_ms
+            self._observer.observed(plugins),
+            registry=self._registry,
+            budget_ms=budget_ms,
+            settings=_EVERY_CALL_REPORTED,
         )
         self._delivery = DeliveryCheck()
         self._problems: list[HookProblem] = []
