@@ -23,7 +23,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── UnreplayableError              actions.dead_letter: a DLQ record not replayable (ValueError)
     │   └── InvalidDeadLetterError     actions.dead_letter: not an action DLQ record at all
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
-    ├── ReplayError                    actions.replay: the replay cannot go on
+    ├── ReplayError                    kafka.dead_letters: a DLQ replay cannot go on
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)
     ├── InvalidInputError              simulate: the event file is not an event (ValueError)
