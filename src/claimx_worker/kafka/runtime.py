@@ -11,12 +11,15 @@ it. Output messages go through :class:`~claimx_worker.kafka.producer.DeliveryPro
 - :mod:`.failures`: failed events written to their retry topic or the DLQ;
 - :mod:`.rebalance` and :mod:`.partitions`: the assignment, drained and committed on revoke;
 - :mod:`.commits`: offsets committed every ``commit_interval_seconds``, on revoke (after draining
-  up to ``drain_deadline_seconds``) and at shutdown.
+  up to ``drain_deadline_seconds``) and at shutdown;
+- :mod:`.lag`: the consumer lag of the assigned partitions, sampled every
+  ``lag_interval_seconds`` (:meth:`KafkaRuntime.lag`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -33,6 +36,7 @@ from claimx_worker.kafka.failures import FailureRouter
 from claimx_worker.kafka.fetching import Fetcher
 from claimx_worker.kafka.in_flight import InFlight
 from claimx_worker.kafka.intake import Intake
+from claimx_worker.kafka.lag import LagMetrics, LagMonitor, LagSnapshot
 from claimx_worker.kafka.metrics import RuntimeMetrics
 from claimx_worker.kafka.partitions import Assignment
 from claimx_worker.kafka.producer import DeliveryProducer
@@ -100,6 +104,13 @@ class KafkaRuntime(Generic[T]):
             assigned=lambda: len(assignment.partitions),
             paused=lambda: len(assignment.paused),
         )
+        self._lag = LagMonitor(
+            admin_config(settings),
+            worker.consumer_group,
+            assignment,
+            interval=processing.lag_interval_seconds,
+        )
+        LagMetrics(registry, self._lag.snapshot)
         schedule = RetryTopicSchedule(
             {
                 topic: (label, seconds)
@@ -149,6 +160,10 @@ class KafkaRuntime(Generic[T]):
         """Stop fetching; :meth:`run` drains, commits, calls ``on_stop``, flushes and returns."""
         self._fetcher.stop()
 
+    def lag(self) -> LagSnapshot:
+        """The assigned partitions' lag at the last sample (read-only; safe from any thread)."""
+        return self._lag.snapshot()
+
     async def run(self) -> None:
         """Run until :meth:`stop`. Raises :class:`~claimx_worker.kafka.MissingTopicsError` when
         topics are missing (and creation is off), :class:`KafkaRuntimeError` when the cluster
@@ -186,7 +201,13 @@ class KafkaRuntime(Generic[T]):
             logger.bind(
                 group=settings.worker.consumer_group, topics=",".join(self.input_topics)
             ).info("Kafka runtime started")
-            await self._fetcher.run(consumer)
+            sampling = asyncio.create_task(self._lag.run(), name="claimx-lag")
+            try:
+                await self._fetcher.run(consumer)
+            finally:
+                sampling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampling
         finally:
             await self._shutdown(consumer)
         if self._fatal is not None:
