@@ -15,6 +15,7 @@ from attrs import define, field
 from loguru import logger
 
 from claimx_worker.actions import ActionExecutor, ActionOutcome
+from claimx_worker.actions.timing import ActionTimings
 from claimx_worker.claimx import Enricher, download_task_messages, entity_rows_message
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
@@ -33,6 +34,7 @@ class Pipeline:
     _host: PluginHost = field(kw_only=True)
     _enricher: Enricher = field(kw_only=True)
     _executor: ActionExecutor = field(kw_only=True)
+    _timings: ActionTimings = field(kw_only=True)
     _on_stop: Callable[[], Awaitable[None]] | None = field(default=None, kw_only=True)
 
     def processor(self) -> Processor[ClaimXEvent]:
@@ -92,7 +94,14 @@ class Pipeline:
         self, event: ClaimXEvent, actions: tuple[PluginAction, ...], ctx: ProcessContext
     ) -> None:
         for plugin_action in actions:
-            ctx.defer(self._start(event, plugin_action))
+            future = self._start(event, plugin_action)
+            self._timings.track(
+                future,
+                instance=plugin_action.instance,
+                action=plugin_action.action,
+                event_timestamp_ms=ctx.timestamp_ms,
+            )
+            ctx.defer(future)
 
     def _start(
         self, event: ClaimXEvent, plugin_action: PluginAction

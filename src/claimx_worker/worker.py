@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker._version import __version__
 from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
+from claimx_worker.actions.timing import ActionTimings
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.transport import webhook_client
@@ -300,6 +301,7 @@ async def open_pipeline(
         host=host,
         enricher=enricher,
         executor=executor,
+        timings=ActionTimings(registry),
         on_stop=resources.aclose,
     )
     return pipeline.processor()

@@ -106,6 +106,9 @@ class LagMonitor:
                 "Consumer lag not sampled"
             )
             return
+        except Exception:  # a bug must not end the sampling (its timestamp would go stale)
+            logger.exception("Consumer lag sampling failed")
+            return
         now = time.time()
         sampled = []
         for part in parts:
@@ -131,10 +134,14 @@ class LagMonitor:
         timeout = self._timeout
         uncommitted = IsolationLevel.READ_UNCOMMITTED  # the high watermark
         latest = admin.list_offsets(
-            {tp: OffsetSpec.latest() for tp in partitions}, uncommitted, request_timeout=timeout
+            {tp: OffsetSpec.latest() for tp in partitions},
+            isolation_level=uncommitted,
+            request_timeout=timeout,
         )
         earliest = admin.list_offsets(
-            {tp: OffsetSpec.earliest() for tp in partitions}, uncommitted, request_timeout=timeout
+            {tp: OffsetSpec.earliest() for tp in partitions},
+            isolation_level=uncommitted,
+            request_timeout=timeout,
         )
         request = [ConsumerGroupTopicPartitions(self._group, partitions)]
         (groups,) = admin.list_consumer_group_offsets(request, request_timeout=timeout).values()
