@@ -2,11 +2,14 @@
 committed offset, and how long the oldest uncommitted event has waited in the worker.
 
 :class:`LagMonitor` samples every ``lag_interval_seconds`` on the worker's loop: watermarks and
-committed offsets come from the cluster through an admin client (the same figures Kafka's own
-tools show, paused partitions included), in one request each, off the loop; the ages come from
-the runtime's offset tracking. A scrape or :meth:`LagMonitor.snapshot` (the read-only view a
-status page shows) reads the last sample and never waits on Kafka. When a sample fails (the
-cluster is unreachable) the previous one stays, and its ``sampled_at`` tells how old it is.
+committed offsets come from the cluster (the same figures Kafka's own tools show, paused
+partitions included), asked off the loop by a consumer client of its own that never joins the
+group; the ages come from the runtime's offset tracking. (An admin client's ``list_offsets``
+was tried first: while the broker restarted, librdkafka aborted the process on an assertion.)
+
+A scrape or :meth:`LagMonitor.snapshot` (the read-only view a status page shows) reads the last
+sample and never waits on Kafka. When a sample fails (the cluster is unreachable) the previous
+one stays, and its ``sampled_at`` tells how old it is.
 """
 
 from __future__ import annotations
@@ -14,17 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from typing import Any, NoReturn
 
 from attrs import frozen
-from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
-    IsolationLevel,
-    KafkaException,
-    TopicPartition,
-)
-from confluent_kafka.admin import AdminClient, ListOffsetsResultInfo, OffsetSpec
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from loguru import logger
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -61,19 +57,20 @@ Sampler = Callable[[list[TopicPartition]], dict[tuple[str, int], tuple[int, int,
 
 
 class LagMonitor:
-    """Samples the lag of the ``assignment``'s partitions for the consumer ``group`` through an
-    admin client of ``admin_config``, every ``interval`` seconds while :meth:`run` runs."""
+    """Samples the lag of the ``assignment``'s partitions for the consumer ``group``, every
+    ``interval`` seconds while :meth:`run` runs, through a client of its own (``client_config``:
+    the servers and security settings; it never joins the group, it only reads its offsets)."""
 
     def __init__(
         self,
-        admin_config: Mapping[str, Any],
+        client_config: Mapping[str, Any],
         group: str,
         assignment: Assignment,
         *,
         interval: float,
         timeout: float = 5.0,
     ) -> None:
-        self._admin_config = dict(admin_config)
+        self._client_config = dict(client_config)
         self._group = group
         self._assignment = assignment
         self._interval = interval
@@ -86,10 +83,15 @@ class LagMonitor:
 
     async def run(self) -> NoReturn:
         """Sample until cancelled."""
-        admin = AdminClient(self._admin_config)
-        while True:
-            await self.sample(lambda parts: self._read(admin, parts))
-            await asyncio.sleep(self._interval)
+        client = Consumer(
+            {**self._client_config, "group.id": self._group, "enable.auto.commit": False}
+        )
+        try:
+            while True:
+                await self.sample(lambda parts: self._read(client, parts))
+                await asyncio.sleep(self._interval)
+        finally:
+            await asyncio.to_thread(client.close)
 
     async def sample(self, read: Sampler) -> None:
         """Take one sample with ``read`` (run in a thread); keep the last one if it fails."""
@@ -129,40 +131,18 @@ class LagMonitor:
         self._snapshot = LagSnapshot(now, tuple(sampled))
 
     def _read(
-        self, admin: AdminClient, partitions: list[TopicPartition]
+        self, client: Consumer, partitions: list[TopicPartition]
     ) -> dict[tuple[str, int], tuple[int, int, int | None]]:
         timeout = self._timeout
-        uncommitted = IsolationLevel.READ_UNCOMMITTED  # the high watermark
-        latest = admin.list_offsets(
-            {tp: OffsetSpec.latest() for tp in partitions},
-            isolation_level=uncommitted,
-            request_timeout=timeout,
-        )
-        earliest = admin.list_offsets(
-            {tp: OffsetSpec.earliest() for tp in partitions},
-            isolation_level=uncommitted,
-            request_timeout=timeout,
-        )
-        request = [ConsumerGroupTopicPartitions(self._group, partitions)]
-        (groups,) = admin.list_consumer_group_offsets(request, request_timeout=timeout).values()
         committed = {
             (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None
-            for tp in groups.result(timeout).topic_partitions
+            for tp in client.committed(partitions, timeout=timeout)
         }
-        starts = {(tp.topic, tp.partition): _offset(f, timeout) for tp, f in earliest.items()}
-        return {
-            (tp.topic, tp.partition): (
-                starts[(tp.topic, tp.partition)],
-                _offset(future, timeout),
-                committed.get((tp.topic, tp.partition)),
-            )
-            for tp, future in latest.items()
-        }
-
-
-def _offset(future: Future[ListOffsetsResultInfo], timeout: float) -> int:
-    info = future.result(timeout)
-    return int(info.offset)  # type: ignore[attr-defined]  # (the stubs leave the fields out)
+        offsets = {}
+        for tp in partitions:
+            low, high = client.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            offsets[(tp.topic, tp.partition)] = (low, high, committed.get((tp.topic, tp.partition)))
+        return offsets
 
 
 class LagMetrics(Collector):
