@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message
-from loguru import logger
 
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka.context import ProcessContext, Processor
 from claimx_worker.kafka.dispatch import KeyedDispatcher, Rest, resume
+from claimx_worker.kafka.outages import report_client_error
 from claimx_worker.kafka.partitions import AssignedPartition, Assignment
 from claimx_worker.kafka.routing import Origin, read_retry_state, record_headers
 
@@ -99,7 +99,7 @@ class Intake:
         if error.fatal():
             self._on_fatal(f"consumer: {error.str()}")
         else:
-            logger.bind(code=error.name()).warning("Kafka consume error: {}", error.str())
+            report_client_error("consumer", error)
 
     def _schedule_release(self, part: AssignedPartition) -> None:
         if part.timer is not None or not part.held:

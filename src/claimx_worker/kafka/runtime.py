@@ -13,17 +13,20 @@ it. Output messages go through :class:`~claimx_worker.kafka.producer.DeliveryPro
 - :mod:`.commits`: offsets committed every ``commit_interval_seconds``, on revoke (after draining
   up to ``drain_deadline_seconds``) and at shutdown;
 - :mod:`.lag`: the consumer lag of the assigned partitions, sampled every
-  ``lag_interval_seconds`` (:meth:`KafkaRuntime.lag`).
+  ``lag_interval_seconds`` (:meth:`KafkaRuntime.lag`);
+- :mod:`.outages`: while Kafka cannot be reached, one line when the connection is lost, a summary
+  while it stays down, one when it is back, instead of a line per client and attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 from prometheus_client import CollectorRegistry
@@ -38,6 +41,7 @@ from claimx_worker.kafka.in_flight import InFlight
 from claimx_worker.kafka.intake import Intake
 from claimx_worker.kafka.lag import LagMetrics, LagMonitor, LagSnapshot
 from claimx_worker.kafka.metrics import RuntimeMetrics
+from claimx_worker.kafka.outages import ConnectionWatch, report_client_error
 from claimx_worker.kafka.partitions import Assignment
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.kafka.rebalance import Rebalance, drain
@@ -111,6 +115,7 @@ class KafkaRuntime(Generic[T]):
             interval=processing.lag_interval_seconds,
         )
         LagMetrics(registry, self._lag.snapshot)
+        self._watch = ConnectionWatch(self._cluster_answers)
         schedule = RetryTopicSchedule(
             {
                 topic: (label, seconds)
@@ -183,6 +188,38 @@ class KafkaRuntime(Generic[T]):
             raise _client_error(exc, settings) from None
         if created:
             logger.bind(topics=",".join(created)).info("Created missing Kafka topics")
+        async with self._background():
+            await self._consume()
+        if self._fatal is not None:
+            raise KafkaRuntimeError(self._fatal)
+
+    @contextlib.asynccontextmanager
+    async def _background(self) -> AsyncIterator[None]:
+        """The lag sampling and the connection watch, from start to stop."""
+        self._watch.install()
+        tasks = [
+            asyncio.create_task(self._lag.run(), name="claimx-lag"),
+            asyncio.create_task(self._watch.run(), name="claimx-connection-watch"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._watch.uninstall()
+
+    def _cluster_answers(self) -> bool:
+        """Whether the cluster serves metadata now (blocking; the connection watch's probe)."""
+        admin = AdminClient({**admin_config(self._settings), "log_level": 0})
+        try:
+            admin.list_topics(timeout=2.0)
+        except KafkaException:
+            return False
+        return True
+
+    async def _consume(self) -> None:
+        settings = self._settings
         try:
             consumer = AIOConsumer(
                 {**consumer_config(settings), "error_cb": self._consumer_error},
@@ -201,17 +238,9 @@ class KafkaRuntime(Generic[T]):
             logger.bind(
                 group=settings.worker.consumer_group, topics=",".join(self.input_topics)
             ).info("Kafka runtime started")
-            sampling = asyncio.create_task(self._lag.run(), name="claimx-lag")
-            try:
-                await self._fetcher.run(consumer)
-            finally:
-                sampling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sampling
+            await self._fetcher.run(consumer)
         finally:
             await self._shutdown(consumer)
-        if self._fatal is not None:
-            raise KafkaRuntimeError(self._fatal)
 
     async def _shutdown(self, consumer: AIOConsumer) -> None:
         parts = self._assignment.clear()
@@ -244,7 +273,7 @@ class KafkaRuntime(Generic[T]):
             log.error("Kafka consumer fatal error: {}", error.str())
             self._fatal_error(f"consumer: {error.str()}")
         else:
-            log.warning("Kafka consumer error: {}", error.str())
+            report_client_error("consumer", error)
 
 
 def _client_error(exc: KafkaException, settings: KafkaSettings) -> KafkaRuntimeError:
