@@ -576,6 +576,15 @@ def task_events(
     ]
 
 
+def photo_and_damage_events(count: int) -> list[SentEvent]:
+    """``count`` completed photo tasks (a publish and a webhook each), then ``count`` assigned
+    damage assessments (a webhook each)."""
+    completed, assigned = EventType.CUSTOM_TASK_COMPLETED, EventType.CUSTOM_TASK_ASSIGNED
+    return task_events(count, prefix="photo", template=PHOTO, event_type=completed) + task_events(
+        count, prefix="damage", template=DAMAGE, event_type=assigned
+    )
+
+
 @attrs.frozen
 class ExpectedAction:
     """A webhook call or topic message a trigger must produce."""

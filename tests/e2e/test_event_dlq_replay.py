@@ -9,20 +9,17 @@ from collections import Counter
 
 import pytest
 
-from claimx_worker.model import EventType
 from claimx_worker.testing.kafka import KafkaBroker
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.e2e.support import (
-    DAMAGE,
-    PHOTO,
     DeployScenario,
     StartWorker,
     Topics,
     TopicTail,
     expected_actions,
+    photo_and_damage_events,
     produce,
     run_cli,
-    task_events,
     wait_committed,
 )
 
@@ -36,9 +33,7 @@ def test_events_dead_lettered_by_a_bad_token_are_replayed_and_enriched_once(
     deploy_scenario: DeployScenario,
     start_worker: StartWorker,
 ) -> None:
-    events = task_events(
-        20, prefix="photo", template=PHOTO, event_type=EventType.CUSTOM_TASK_COMPLETED
-    ) + task_events(20, prefix="damage", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED)
+    events = photo_and_damage_events(20)
     actions = expected_actions(events)
     hooks = {a.idempotency_key for a in actions if a.kind == "webhook"}
     publishes = {a.idempotency_key for a in actions if a.kind == "publish"}

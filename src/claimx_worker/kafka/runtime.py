@@ -116,6 +116,7 @@ class KafkaRuntime(Generic[T]):
         )
         LagMetrics(registry, self._lag.snapshot)
         self._watch = ConnectionWatch(self._cluster_answers)
+        self._probe_admin: AdminClient | None = None
         schedule = RetryTopicSchedule(
             {
                 topic: (label, seconds)
@@ -211,9 +212,10 @@ class KafkaRuntime(Generic[T]):
 
     def _cluster_answers(self) -> bool:
         """Whether the cluster serves metadata now (blocking; the connection watch's probe)."""
-        admin = AdminClient({**admin_config(self._settings), "log_level": 0})
+        if self._probe_admin is None:
+            self._probe_admin = AdminClient({**admin_config(self._settings), "log_level": 0})
         try:
-            admin.list_topics(timeout=2.0)
+            self._probe_admin.list_topics(timeout=2.0)
         except KafkaException:
             return False
         return True
