@@ -123,8 +123,10 @@ def test_metrics_move_readiness_flips_and_logs_stay_json_and_secret_free(
             assert value(after, "claimx_action_latency_seconds_count", **trigger) == len(events)
             assert value(after, "claimx_oldest_pending_action_age_seconds") == 0
             wait_until(
-                lambda: value(samples(url), "claimx_consumer_lag", topic=topics.pending) == 0
-                and value(samples(url), "claimx_partitions_assigned") > 0,
+                lambda: (
+                    value(samples(url), "claimx_consumer_lag", topic=topics.pending) == 0
+                    and value(samples(url), "claimx_partitions_assigned") > 0
+                ),
                 "the lag sampled at 0",
             )
 
