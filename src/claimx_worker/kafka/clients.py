@@ -14,8 +14,8 @@ LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 FAST_RECOVERY = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 """Consumer defaults under the classic group protocol: a killed worker leaves its group after 6 s
 (the broker's default ``group.min.session.timeout.ms``) instead of librdkafka's 45 s, so a
-restarted worker processes its partitions again within about 6 s (measured after a kill -9:
-5.5 s, against 44 s with librdkafka's defaults, 8.5 s with static membership and 45 s with
+restarted worker processes its partitions again within about 6 s (``bench_recovery.py``, kill -9:
+5.3 s, against 44.2 s with librdkafka's defaults, 8.3 s with static membership and 43.6 s with
 ``group.protocol: consumer``, whose session timeout the broker sets). The cost: a heartbeat a
 second to the group coordinator, and a worker whose heartbeats stop for 6 s (a network blip)
 is dropped from the group and its partitions rebalanced (its uncommitted events redone)."""
