@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.e2e.support import Record, TopicTail
+from tests.raw_records import produce_with_raw_header
 
 pytestmark = pytest.mark.kafka
 
@@ -149,3 +150,26 @@ def test_event_filters_are_refused_for_the_action_dlq(setup: tuple[Path, str, st
     code, _, stderr = replay(config, dlq, "--kind", "actions", "--category", "auth")
     assert code == 2
     assert "select events of the event DLQ" in stderr
+
+
+def test_a_record_whose_header_name_is_not_utf8_goes_back_without_headers(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    """Such headers cannot be read safely (see ``record_headers``): they are all dropped."""
+    pending, dlq = kafka_topic_factory(partitions=1), kafka_topic_factory(partitions=1)
+    config = tmp_path / "worker.yaml"
+    config.write_text(
+        f"kafka:\n  bootstrap_servers: {kafka_broker.bootstrap_servers}\n"
+        f"  claimx: {{enrichment_worker: {{topics: {{pending: {pending}, dlq: {dlq}}}}}}}\n"
+    )
+    raw_header = (b"claimx-error-category\xff", b"auth")
+    produce_with_raw_header(kafka_broker.bootstrap_servers, dlq, b"1", event("raw-1"), raw_header)
+
+    code, lines, stderr = replay(config, dlq, "--group", f"g-{dlq}")
+
+    assert code == 0, stderr
+    assert lines[0]["event_id"] == "raw-1"
+    assert lines[0]["category"] is None
+    (replayed,) = read_all(kafka_broker, pending)
+    assert replayed.value == event("raw-1")
+    assert replayed.headers == {}
