@@ -1,7 +1,9 @@
 """``claimx-worker dlq replay``: settings, plugin instances, Kafka clients and HTTP client
-around :func:`~claimx_worker.actions.replay.replay_dead_letters`.
+around :func:`~claimx_worker.actions.replay.replay_dead_letters` (the action DLQ) and
+:func:`~claimx_worker.kafka.event_replay.replay_events` (the event DLQ: the topic is the
+settings' ``topics.dlq``, by default ``claimx.enrichment.dlq``, or ``--kind events``).
 
-Each record is replayed within its instance's current configuration
+Each action record is replayed within its instance's current configuration
 (:class:`~claimx_worker.actions.dead_letter.ReplayScope`): the variables that instance's
 ``config.yaml`` refers to, the endpoints of the URLs and the strings (topics) it holds once
 expanded, plus ``--allow-destination`` / ``--allow-topic``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,19 +26,16 @@ import attrs
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions.executor import ActionExecutor, DeadLetterWriteError
-from claimx_worker.actions.replay import (
-    Echo,
-    ReplayError,
-    ReplaySummary,
-    replay_dead_letters,
-)
+from claimx_worker.actions.replay import Echo, ReplaySummary, replay_dead_letters
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
+from claimx_worker.kafka.dead_letters import ReplayError
+from claimx_worker.kafka.event_replay import EventReplaySummary, EventSelection, replay_events
 from claimx_worker.kafka.producer import DeliveryProducer
-from claimx_worker.kafka.settings import ProcessingSettings
+from claimx_worker.kafka.settings import ProcessingSettings, TopicSettings
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.replay_scopes import replay_scopes
@@ -45,12 +45,25 @@ USAGE_EXIT_CODE = 2
 _FLUSH_SECONDS = 30.0
 
 
+class DeadLetterKind(enum.StrEnum):
+    """What a DLQ topic holds."""
+
+    ACTIONS = "actions"
+    """Plugin actions (JSON records): run again."""
+    EVENTS = "events"
+    """ClaimX events: put back onto the input topic."""
+
+
 @attrs.frozen(kw_only=True)
 class ReplayOptions:
     """The command's options."""
 
     topic: str | None = None
     """Default: the settings' ``actions_dlq`` topic, else ``claimx.actions.dlq``."""
+    kind: DeadLetterKind | None = None
+    """Default: events for the settings' event DLQ topic, actions for any other."""
+    selection: EventSelection = attrs.field(factory=EventSelection)
+    """Event DLQ only: which events to replay."""
     dry_run: bool = False
     config: Path | None = None
     bootstrap_servers: str | None = None
@@ -68,6 +81,8 @@ class ReplayOptions:
 @attrs.frozen(kw_only=True)
 class _Setup:
     topic: str
+    kind: DeadLetterKind
+    input_topic: str
     actions: ActionSettings
     consumer: dict[str, Any] = attrs.field(repr=False)
     producer: dict[str, Any] = attrs.field(repr=False)
@@ -89,7 +104,10 @@ def run_replay(options: ReplayOptions, *, environ: Mapping[str, str], echo: Echo
     refs = secret_refs_from_environ(setup.secrets, environ)
     configure_logging(redactor=Redactor([*setup.secrets, *refs]))
     try:
-        summary = asyncio.run(_replay(options, setup, refs, environ, echo))
+        if setup.kind is DeadLetterKind.EVENTS:
+            events = asyncio.run(_replay_events(options, setup, echo))
+        else:
+            summary = asyncio.run(_replay(options, setup, refs, environ, echo))
     except ReplayError as exc:
         err(f"error: {exc}")
         return USAGE_EXIT_CODE
@@ -97,6 +115,13 @@ def run_replay(options: ReplayOptions, *, environ: Mapping[str, str], echo: Echo
         err(f"error: {exc}")
         return 1
     verb = "listed" if options.dry_run else "replayed"
+    if setup.kind is DeadLetterKind.EVENTS:
+        err(
+            f"{events.records} event record(s) read: {events.replayed} {verb} onto "
+            f"{setup.input_topic}, {events.skipped} skipped by the selection, "
+            f"{events.unreplayable} not replayable"
+        )
+        return 0 if events.unreplayable == 0 else 1
     err(
         f"{summary.records} record(s) {verb}: {summary.delivered} delivered, "
         f"{summary.dead_lettered} dead-lettered again, {summary.unreplayable} not replayable"
@@ -113,6 +138,7 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
     secrets: frozenset[str] = frozenset()
     actions = ActionSettings()
     plugins_dir = ProcessingSettings().plugins_dir
+    topics = TopicSettings()
     if options.config is not None:
         try:
             loaded = load_worker_config(options.config, environ)
@@ -121,15 +147,27 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         kafka = loaded.value.kafka
         common, consumer, producer = kafka.common, kafka.consumer, kafka.producer
         servers = servers or kafka.bootstrap_servers
-        topic = topic or kafka.worker.topics.actions_dlq
+        topics = kafka.worker.topics
+        topic = topic or topics.actions_dlq
         secrets = loaded.secrets
         actions = loaded.value.actions
         plugins_dir = kafka.worker.processing.plugins_dir
     if not servers:
         raise _UsageError("no Kafka: give --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS or --config")
+    topic = topic or DEFAULT_DLQ_TOPIC
+    kind = options.kind or (
+        DeadLetterKind.EVENTS if topic == topics.dlq else DeadLetterKind.ACTIONS
+    )
+    if kind is DeadLetterKind.ACTIONS and options.selection != EventSelection():
+        raise _UsageError(
+            f"{topic} holds actions: --category, --event-type, --since and "
+            "--until select events of the event DLQ"
+        )
     base = {**common, "bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER}
     return _Setup(
-        topic=topic or DEFAULT_DLQ_TOPIC,
+        topic=topic,
+        kind=kind,
+        input_topic=topics.pending,
         actions=actions,
         consumer={**base, **consumer, "group.id": options.group},
         producer={"enable.idempotence": True, **base, **producer},
@@ -163,17 +201,45 @@ async def _replay(
         )
 
 
+async def _replay_events(options: ReplayOptions, setup: _Setup, echo: Echo) -> EventReplaySummary:
+    async with _producer(None if options.dry_run else setup.producer) as producer:
+        return await replay_events(
+            setup.consumer,
+            topic=setup.topic,
+            input_topic=setup.input_topic,
+            producer=producer,
+            selection=options.selection,
+            max_records=options.max_records,
+            echo=echo,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _producer(config: Mapping[str, Any] | None) -> AsyncIterator[DeliveryProducer | None]:
+    """A started producer (``None`` for ``config`` ``None``), flushed and closed after."""
+    if config is None:
+        yield None
+        return
+    producer = DeliveryProducer(dict(config))
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FLUSH_SECONDS):
+                await producer.flush()
+        await producer.close()
+
+
 @contextlib.asynccontextmanager
 async def _executor(
     options: ReplayOptions, setup: _Setup, refs: Mapping[str, str]
 ) -> AsyncIterator[ActionExecutor | None]:
     """The replay's executor and its clients; ``None`` for a dry run."""
-    if options.dry_run:
-        yield None
-        return
-    producer = DeliveryProducer(setup.producer)
-    await producer.start()
-    try:
+    async with _producer(None if options.dry_run else setup.producer) as producer:
+        if producer is None:
+            yield None
+            return
         async with webhook_exchange(
             allowed_destinations=setup.actions.allowed_destinations
         ) as client:
@@ -189,8 +255,3 @@ async def _executor(
                 yield executor
             finally:
                 await executor.aclose()
-    finally:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_FLUSH_SECONDS):
-                await producer.flush()
-        await producer.close()

@@ -27,7 +27,7 @@ from a built-in exception, the built-in is named in brackets)::
     ├── UnreplayableError              actions.dead_letter: a DLQ record not replayable (ValueError)
     │   └── InvalidDeadLetterError     actions.dead_letter: not an action DLQ record at all
     ├── DeadLetterWriteError           actions.executor: a DLQ write failed (RuntimeError)
-    ├── ReplayError                    actions.replay: the replay cannot go on
+    ├── ReplayError                    kafka.dead_letters: a DLQ replay cannot go on
     ├── HookHungError                  plugins.watchdog: a sync hook interrupted past its deadline
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)

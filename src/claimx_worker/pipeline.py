@@ -16,10 +16,12 @@ from loguru import logger
 
 from claimx_worker.actions import ActionExecutor, ActionOutcome
 from claimx_worker.actions.shadow import ShadowRecorder
+from claimx_worker.actions.timing import ActionTimings
 from claimx_worker.claimx import Enricher, download_task_messages, entity_rows_message
 from claimx_worker.errors import ErrorCategory
 from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.kafka.settings import TopicSettings
+from claimx_worker.model import Action
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
 from claimx_worker.plugins.host import PluginHost
@@ -35,6 +37,7 @@ class Pipeline:
     _host: PluginHost = field(kw_only=True)
     _enricher: Enricher = field(kw_only=True)
     _executor: ActionExecutor = field(kw_only=True)
+    _timings: ActionTimings = field(kw_only=True)
     _shadow: ShadowRecorder | None = field(default=None, kw_only=True)
     """Records the actions of instances in shadow mode (``None``: run them)."""
     _on_stop: Callable[[], Awaitable[None]] | None = field(default=None, kw_only=True)
@@ -113,27 +116,41 @@ class Pipeline:
         shadow: frozenset[str],
     ) -> None:
         for plugin_action in actions:
-            ctx.defer(self._start(event, plugin_action, shadow))
+            ctx.defer(self._start(event, plugin_action, shadow, ctx.timestamp_ms))
 
     def _start(
-        self, event: ClaimXEvent, plugin_action: PluginAction, shadow: frozenset[str]
+        self,
+        event: ClaimXEvent,
+        plugin_action: PluginAction,
+        shadow: frozenset[str],
+        event_timestamp_ms: int | None = None,
     ) -> asyncio.Future[ActionOutcome] | asyncio.Future[None]:
-        """Run the action, or record it when its instance is in ``shadow`` mode."""
-        if shadow and plugin_action.instance in shadow and self._shadow is not None:
-            return self._shadow.record(
-                event.event_id,
-                event.project_id,
-                plugin_action.instance,
-                plugin_action.index,
-                plugin_action.action,
-            )
-        return self._executor.submit(
-            event.event_id,
-            event.project_id,
-            plugin_action.instance,
-            plugin_action.index,
-            plugin_action.action,
+        """Run the action (its latency counted from ``event_timestamp_ms``), or record it when
+        its instance is in ``shadow`` mode."""
+        ref = _action_ref(event, plugin_action)
+        if plugin_action.instance in shadow and self._shadow is not None:
+            return self._shadow.record(*ref)
+        future = self._executor.submit(*ref)
+        self._timings.track(
+            future,
+            instance=plugin_action.instance,
+            action=plugin_action.action,
+            event_timestamp_ms=event_timestamp_ms,
         )
+        return future
+
+
+def _action_ref(
+    event: ClaimXEvent, plugin_action: PluginAction
+) -> tuple[str, str, str, int, Action]:
+    """What names and carries an action: event id, project id, instance, index, action."""
+    return (
+        event.event_id,
+        event.project_id,
+        plugin_action.instance,
+        plugin_action.index,
+        plugin_action.action,
+    )
 
 
 def _check_held(instance: str | None) -> None:

@@ -36,6 +36,7 @@ from claimx_worker.actions import ActionExecutor, secret_refs_from_environ
 from claimx_worker.actions.parking import ParkedActions
 from claimx_worker.actions.replay import Scopes
 from claimx_worker.actions.shadow import ShadowRecorder
+from claimx_worker.actions.timing import ActionTimings
 from claimx_worker.claimx import Enricher
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.exchange import webhook_exchange
@@ -399,6 +400,7 @@ async def open_pipeline(
         enricher=enricher,
         executor=executor,
         shadow=shadow,
+        timings=ActionTimings(registry),
         on_stop=resources.aclose,
     )
     return pipeline.processor()

@@ -140,8 +140,7 @@ def write_settings(
             "kafka": {
                 "bootstrap_servers": broker.bootstrap_servers,
                 "common": dict(common or {}),
-                # a killed worker leaves the group after 6 s instead of 45 s
-                "consumer": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+                "consumer": {},  # the defaults: a killed worker leaves the group after 6 s
                 "claimx": {
                     "enrichment_worker": {
                         "consumer_group": group,
@@ -579,6 +578,15 @@ def task_events(
         )
         for i in range(count)
     ]
+
+
+def photo_and_damage_events(count: int) -> list[SentEvent]:
+    """``count`` completed photo tasks (a publish and a webhook each), then ``count`` assigned
+    damage assessments (a webhook each)."""
+    completed, assigned = EventType.CUSTOM_TASK_COMPLETED, EventType.CUSTOM_TASK_ASSIGNED
+    return task_events(count, prefix="photo", template=PHOTO, event_type=completed) + task_events(
+        count, prefix="damage", template=DAMAGE, event_type=assigned
+    )
 
 
 @attrs.frozen

@@ -33,6 +33,7 @@ from tests.e2e.support import (
     check_payload,
     deploy,
     expected_actions,
+    photo_and_damage_events,
     produce,
     run_cli,
     task_events,
@@ -57,9 +58,7 @@ def test_webhook_outage_then_recovery_loses_no_call(
     deploy_scenario: DeployScenario,
     start_worker: StartWorker,
 ) -> None:
-    events = task_events(
-        30, prefix="photo", template=PHOTO, event_type=EventType.CUSTOM_TASK_COMPLETED
-    ) + task_events(30, prefix="damage", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED)
+    events = photo_and_damage_events(30)
     hooks = {a.idempotency_key: a for a in expected_actions(events) if a.kind == "webhook"}
     assert len(hooks) == 60
     deployment = deploy_scenario(

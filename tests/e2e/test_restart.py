@@ -4,6 +4,7 @@ once with stable idempotency keys; SIGTERM drains, commits and unloads the plugi
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -115,6 +116,52 @@ def test_sigkill_mid_run_then_restart_delivers_every_trigger_with_stable_keys(
     for message in messages:
         message_keys[message.json()["event_id"]].add(message.headers["idempotency_key"])
     assert message_keys == {a.event.event_id: {key} for key, a in publishes.items()}
+
+
+def test_after_a_kill_a_restarted_worker_processes_every_partition_within_10_s(
+    kafka_broker: KafkaBroker,
+    topics: Topics,
+    deploy_scenario: DeployScenario,
+    start_worker: StartWorker,
+) -> None:
+    """With the default consumer settings (no session timeout configured). Measured from the
+    moment the new worker's runtime starts (it subscribes then), so that the interpreter's own
+    start-up on a loaded machine does not count: what the group settings decide is how long
+    the dead worker's partitions stay out of reach after that (45 s with librdkafka's defaults).
+    """
+    deployment = deploy_scenario()
+    first = start_worker(deployment.config, {}, name="first")
+    warm = task_events(
+        30, prefix="warm", template=DAMAGE, event_type=EventType.CUSTOM_TASK_ASSIGNED
+    )
+    after = task_events(
+        30,
+        prefix="after",
+        template=DAMAGE,
+        event_type=EventType.CUSTOM_TASK_ASSIGNED,
+        project=5000,
+    )
+    produce(kafka_broker, topics.pending, [e.message() for e in warm])
+    with TopicTail(kafka_broker, topics.enriched) as enriched:
+        enriched.wait_for(lambda r: len(r) >= len(warm), 60, what="warm-up rows", worker=first)
+        killed = time.monotonic()
+        first.kill()
+        second = start_worker(deployment.config, {}, name="second")
+        produce(kafka_broker, topics.pending, [e.message() for e in after])
+        second.wait_for_log("Kafka runtime started")
+        started = time.monotonic()
+        wanted = {e.event_id for e in after}
+        enriched.wait_for(lambda r: wanted <= {x.json()["event_id"] for x in r}, 60, worker=second)
+        processing = time.monotonic()
+    with TopicTail(kafka_broker, topics.pending) as pending:
+        placed = {r.partition for r in pending.settle(0.2) if r.json()["event_id"] in wanted}
+    assert placed == {0, 1, 2}  # the events after the kill went to every partition
+    print(
+        f"kill -9 to every partition processing again: {processing - killed:.2f} s, "
+        f"of which the new process's start: {started - killed:.2f} s"
+    )
+    assert processing - started < 10.0, f"partitions back {processing - started:.1f} s after"
+    assert second.terminate() == 0, second.output()[-3000:]
 
 
 def test_sigterm_drains_commits_and_unloads_plugins(

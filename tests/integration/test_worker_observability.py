@@ -119,6 +119,16 @@ def test_metrics_move_readiness_flips_and_logs_stay_json_and_secret_free(
                 before, "claimx_actions_total", **delivered
             ) == len(events)
             assert value(after, "claimx_plugin_damage_assessment_tasks_total") == len(events)
+            trigger = {"instance": "task_trigger", "trigger": "Damage Assessment"}
+            assert value(after, "claimx_action_latency_seconds_count", **trigger) == len(events)
+            assert value(after, "claimx_oldest_pending_action_age_seconds") == 0
+            wait_until(
+                lambda: (
+                    value(samples(url), "claimx_consumer_lag", topic=topics.pending) == 0
+                    and value(samples(url), "claimx_partitions_assigned") > 0
+                ),
+                "the lag sampled at 0",
+            )
 
             own_broker.stop()
             wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 503, "/readyz 503")

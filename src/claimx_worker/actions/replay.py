@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
-from confluent_kafka.aio import AIOConsumer
+from confluent_kafka import Message
 from loguru import logger
 
 from claimx_worker.actions.dead_letter import (
@@ -30,15 +28,8 @@ from claimx_worker.actions.dead_letter import (
 )
 from claimx_worker.actions.executor import ActionExecutor, ActionOutcome, OutcomeStatus
 from claimx_worker.actions.secrets import MissingSecretError
-from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.kafka.dead_letters import ReplayError, open_dead_letters
 from claimx_worker.model import PublishToTopic, Webhook
-
-_BATCH = 100
-_TIMEOUT = 10.0
-
-
-class ReplayError(ClaimXWorkerError):
-    """The replay cannot go on (missing topic or variable); what was replayed is committed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -89,68 +80,19 @@ async def replay_dead_letters(
 ) -> ReplaySummary:
     """Replay ``topic`` (``consumer_config`` includes ``group.id``) within ``scopes``;
     ``executor=None`` is a dry run, which says of each record whether it would be replayed.
-    ``echo`` gets one JSON line per record. Raises :class:`ReplayError`, or
+    ``echo`` gets one JSON line per record. Raises
+    :class:`~claimx_worker.kafka.dead_letters.ReplayError`, or
     :class:`~claimx_worker.actions.executor.DeadLetterWriteError` when a record could neither be
     delivered nor dead-lettered again (its offset is then not committed)."""
-    config = {**consumer_config, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
-    consumer = AIOConsumer(config, max_workers=2)
     summary = ReplaySummary()
-    try:
-        pending = await _assign(consumer, topic)
-        while pending and (max_records is None or summary.records < max_records):
-            wanted = _BATCH if max_records is None else min(_BATCH, max_records - summary.records)
-            batch = await consumer.consume(num_messages=wanted, timeout=0.5)
-            for message in batch:
-                if message.error() is not None:
-                    raise ReplayError(f"reading {topic} failed: {message.error()}")
-            messages = [m for m in batch if m.offset() < pending.get(m.partition(), -1)]
+    async with open_dead_letters(consumer_config, topic) as reader:
+        async for messages in reader.batches(max_records):
             done, stop = await _replay_batch(messages, executor, scopes, summary, echo)
-            if executor is not None and done:
-                await consumer.commit(offsets=done, asynchronous=False)
+            if executor is not None:
+                await reader.commit(done)
             if stop is not None:
                 raise stop
-            positions = await consumer.position([TopicPartition(topic, p) for p in pending])
-            finished = [tp for tp in positions if tp.offset >= pending[tp.partition]]
-            for position in finished:
-                del pending[position.partition]
-            if finished:
-                await consumer.pause(finished)
-    finally:
-        await consumer.close()
     return summary
-
-
-async def _assign(consumer: AIOConsumer, topic: str) -> dict[int, int]:
-    """Assign every partition at its committed offset (or its start); return partition -> end
-    offset for those with records left."""
-    metadata = await consumer.list_topics(topic, timeout=_TIMEOUT)
-    info = metadata.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        raise ReplayError(f"topic {topic} does not exist")
-    partitions = [TopicPartition(topic, p) for p in sorted(info.partitions)]
-    committed = await _committed(consumer, partitions)
-    assignment: list[TopicPartition] = []
-    pending: dict[int, int] = {}
-    for position in committed:
-        low, high = await consumer.get_watermark_offsets(position, timeout=_TIMEOUT)
-        start = low if position.offset == OFFSET_INVALID else max(position.offset, low)
-        assignment.append(TopicPartition(topic, position.partition, start))
-        if start < high:
-            pending[position.partition] = high
-    await consumer.assign(assignment)
-    return pending
-
-
-async def _committed(consumer: AIOConsumer, partitions: list[TopicPartition]) -> Any:
-    """The group's committed offsets, retrying while the group coordinator gets ready."""
-    deadline = time.monotonic() + _TIMEOUT
-    while True:
-        try:
-            return await consumer.committed(partitions, timeout=_TIMEOUT)
-        except KafkaException as exc:
-            if time.monotonic() > deadline:  # e.g. NOT_COORDINATOR while a new broker starts
-                raise ReplayError(f"cannot read the replay group's offsets: {exc}") from None
-            await asyncio.sleep(0.2)
 
 
 async def _replay_batch(
@@ -159,10 +101,10 @@ async def _replay_batch(
     scopes: Scopes,
     summary: ReplaySummary,
     echo: Echo,
-) -> tuple[list[TopicPartition], ReplayError | None]:
-    """Replay (or list) ``messages`` in order; return the offsets to commit and the error that
+) -> tuple[list[Message], ReplayError | None]:
+    """Replay (or list) ``messages`` in order; return those to commit and the error that
     stopped the batch early, if any."""
-    replayed: list[tuple[Any, asyncio.Future[ActionOutcome] | None]] = []
+    replayed: list[tuple[Message, asyncio.Future[ActionOutcome] | None]] = []
     stop: ReplayError | None = None
     for message in messages:
         where = {"partition": message.partition(), "offset": message.offset()}
@@ -209,10 +151,7 @@ async def _replay_batch(
         logger.bind(idempotency_key=outcome.idempotency_key, outcome=str(outcome.status)).info(
             "Action DLQ record replayed"
         )
-    ends: dict[tuple[str, int], int] = {}  # per partition, messages come in offset order
-    for message, _ in replayed:
-        ends[(message.topic(), message.partition())] = message.offset() + 1
-    return [TopicPartition(t, p, o) for (t, p), o in ends.items()], stop
+    return [message for message, _ in replayed], stop
 
 
 def _listed(record: DeadLetter) -> Any:

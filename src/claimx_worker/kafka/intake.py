@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message
-from loguru import logger
 
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka.context import ProcessContext, Processor
 from claimx_worker.kafka.dispatch import KeyedDispatcher, Rest, resume
+from claimx_worker.kafka.outages import report_client_error
 from claimx_worker.kafka.partitions import AssignedPartition, Assignment
 from claimx_worker.kafka.routing import Origin, read_retry_state, record_headers
 
@@ -54,7 +54,8 @@ class Intake:
 
     def accept(self, messages: list[Message]) -> None:
         """Track and dispatch a fetched batch; hold retry records that are not due yet."""
-        now_ms = time.time() * 1000
+        now = time.time()
+        now_ms = now * 1000
         partitions = self._assignment.partitions
         consumed = self._consumed
         track = self._track
@@ -70,7 +71,7 @@ class Intake:
                 continue
             offset: int = message.offset()  # type: ignore[assignment]
             consumed[topic] += 1
-            part.offsets.add(offset)
+            part.offsets.add(offset, now)
             if part.delay is None:
                 submit(message.key(), track(part, message, offset, 1, None))
                 continue
@@ -98,7 +99,7 @@ class Intake:
         if error.fatal():
             self._on_fatal(f"consumer: {error.str()}")
         else:
-            logger.bind(code=error.name()).warning("Kafka consume error: {}", error.str())
+            report_client_error("consumer", error)
 
     def _schedule_release(self, part: AssignedPartition) -> None:
         if part.timer is not None or not part.held:

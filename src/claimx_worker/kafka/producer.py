@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from loguru import logger
 
 from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.kafka.outages import report_client_error
 
 Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
 _POLL_SECONDS = 0.05
@@ -179,7 +180,7 @@ class DeliveryProducer:
     def _error_cb(self, error: KafkaError) -> None:
         log = logger.bind(code=error.name(), fatal=error.fatal())
         if not error.fatal():
-            log.warning("Kafka producer error: {}", error.str())
+            report_client_error("producer", error)
             return
         log.error("Kafka producer fatal error: {}", error.str())
         if self._on_fatal is not None and self._loop is not None:

@@ -11,16 +11,22 @@ it. Output messages go through :class:`~claimx_worker.kafka.producer.DeliveryPro
 - :mod:`.failures`: failed events written to their retry topic or the DLQ;
 - :mod:`.rebalance` and :mod:`.partitions`: the assignment, drained and committed on revoke;
 - :mod:`.commits`: offsets committed every ``commit_interval_seconds``, on revoke (after draining
-  up to ``drain_deadline_seconds``) and at shutdown.
+  up to ``drain_deadline_seconds``) and at shutdown;
+- :mod:`.lag`: the consumer lag of the assigned partitions, sampled every
+  ``lag_interval_seconds`` (:meth:`KafkaRuntime.lag`);
+- :mod:`.outages`: while Kafka cannot be reached, one line when the connection is lost, a summary
+  while it stays down, one when it is back, instead of a line per client and attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 from prometheus_client import CollectorRegistry
@@ -33,7 +39,9 @@ from claimx_worker.kafka.failures import FailureRouter
 from claimx_worker.kafka.fetching import Fetcher
 from claimx_worker.kafka.in_flight import InFlight
 from claimx_worker.kafka.intake import Intake
+from claimx_worker.kafka.lag import LagMetrics, LagMonitor, LagSnapshot
 from claimx_worker.kafka.metrics import RuntimeMetrics
+from claimx_worker.kafka.outages import ConnectionWatch, report_client_error
 from claimx_worker.kafka.partitions import Assignment
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.kafka.rebalance import Rebalance, drain
@@ -100,6 +108,15 @@ class KafkaRuntime(Generic[T]):
             assigned=lambda: len(assignment.partitions),
             paused=lambda: len(assignment.paused),
         )
+        self._lag = LagMonitor(
+            admin_config(settings),
+            worker.consumer_group,
+            assignment,
+            interval=processing.lag_interval_seconds,
+        )
+        LagMetrics(registry, self._lag.snapshot)
+        self._watch = ConnectionWatch(self._cluster_answers)
+        self._probe_admin: AdminClient | None = None
         schedule = RetryTopicSchedule(
             {
                 topic: (label, seconds)
@@ -147,22 +164,36 @@ class KafkaRuntime(Generic[T]):
 
     def partitions(self) -> list[dict[str, object]]:
         """The assigned partitions (a snapshot, safe from another thread): topic, partition,
-        paused, events running and fetched-but-uncommittable."""
+        paused, events running and fetched-but-uncommittable, and at the last lag sample
+        (``None`` before one) the lag, the committed offset and the oldest waiting event's age."""
         paused = set(self._assignment.paused)
-        return [
-            {
-                "topic": topic,
-                "partition": partition,
-                "paused": (topic, partition) in paused,
-                "running": part.running,
-                "uncommitted": part.offsets.uncommittable,
-            }
-            for (topic, partition), part in sorted(list(self._assignment.partitions.items()))
-        ]
+        lags = {(lag.topic, lag.partition): lag for lag in self._lag.snapshot().partitions}
+        listed: list[dict[str, object]] = []
+        for (topic, partition), part in sorted(list(self._assignment.partitions.items())):
+            lag = lags.get((topic, partition))
+            listed.append(
+                {
+                    "topic": topic,
+                    "partition": partition,
+                    "paused": (topic, partition) in paused,
+                    "running": part.running,
+                    "uncommitted": part.offsets.uncommittable,
+                    "lag": None if lag is None else lag.lag,
+                    "committed": None if lag is None else lag.committed,
+                    "oldest_uncommitted_age_seconds": (
+                        None if lag is None else lag.oldest_uncommitted_age_seconds
+                    ),
+                }
+            )
+        return listed
 
     def stop(self) -> None:
         """Stop fetching; :meth:`run` drains, commits, calls ``on_stop``, flushes and returns."""
         self._fetcher.stop()
+
+    def lag(self) -> LagSnapshot:
+        """The assigned partitions' lag at the last sample (read-only; safe from any thread)."""
+        return self._lag.snapshot()
 
     async def run(self) -> None:
         """Run until :meth:`stop`. Raises :class:`~claimx_worker.kafka.MissingTopicsError` when
@@ -183,6 +214,39 @@ class KafkaRuntime(Generic[T]):
             raise _client_error(exc, settings) from None
         if created:
             logger.bind(topics=",".join(created)).info("Created missing Kafka topics")
+        async with self._background():
+            await self._consume()
+        if self._fatal is not None:
+            raise KafkaRuntimeError(self._fatal)
+
+    @contextlib.asynccontextmanager
+    async def _background(self) -> AsyncIterator[None]:
+        """The lag sampling and the connection watch, from start to stop."""
+        self._watch.install()
+        tasks = [
+            asyncio.create_task(self._lag.run(), name="claimx-lag"),
+            asyncio.create_task(self._watch.run(), name="claimx-connection-watch"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._watch.uninstall()
+
+    def _cluster_answers(self) -> bool:
+        """Whether the cluster serves metadata now (blocking; the connection watch's probe)."""
+        if self._probe_admin is None:
+            self._probe_admin = AdminClient({**admin_config(self._settings), "log_level": 0})
+        try:
+            self._probe_admin.list_topics(timeout=2.0)
+        except KafkaException:
+            return False
+        return True
+
+    async def _consume(self) -> None:
+        settings = self._settings
         try:
             consumer = AIOConsumer(
                 {**consumer_config(settings), "error_cb": self._consumer_error},
@@ -204,8 +268,6 @@ class KafkaRuntime(Generic[T]):
             await self._fetcher.run(consumer)
         finally:
             await self._shutdown(consumer)
-        if self._fatal is not None:
-            raise KafkaRuntimeError(self._fatal)
 
     async def _shutdown(self, consumer: AIOConsumer) -> None:
         parts = self._assignment.clear()
@@ -238,7 +300,7 @@ class KafkaRuntime(Generic[T]):
             log.error("Kafka consumer fatal error: {}", error.str())
             self._fatal_error(f"consumer: {error.str()}")
         else:
-            log.warning("Kafka consumer error: {}", error.str())
+            report_client_error("consumer", error)
 
 
 def _client_error(exc: KafkaException, settings: KafkaSettings) -> KafkaRuntimeError:

@@ -118,6 +118,9 @@ class ProcessingSettings:
     """On rebalance and shutdown, how long in-flight events may take to finish."""
     commit_interval_seconds: float = field(default=5.0, validator=validators.gt(0))
     """How often the offsets of finished events are committed."""
+    lag_interval_seconds: float = field(default=5.0, validator=validators.gt(0))
+    """How often the consumer lag of the assigned partitions is sampled (the group's committed
+    offsets and each partition's high watermark, read by a client that never joins the group)."""
     retry_delays: tuple[str, ...] = field(
         default=("5m", "10m", "20m", "40m"), validator=_check_delays
     )

@@ -79,6 +79,7 @@ class LocalKafkaBroker(KafkaBroker):
         self.data_dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
+        self._relaunch: tuple[str, list[str], Path] | None = None
 
     def __enter__(self) -> Self:
         if self._process is None:
@@ -202,7 +203,20 @@ class LocalKafkaBroker(KafkaBroker):
                 f"formatting Kafka storage failed (exit {formatted.returncode}):\n"
                 f"{tail(formatted.stdout + formatted.stderr, 40)}\n{self.log_tail()}"
             )
-        command = [java, f"-Xmx{self.heap}", *jvm, "-cp", classpath, "kafka.Kafka"]
+        self._launch(java, jvm, config_file, deadline)
+        logger.debug(
+            "Kafka {} ready at {} in {:.1f}s (pid {}, data {})",
+            self.version,
+            self._bootstrap_servers,
+            time.monotonic() - started,
+            self.pid,
+            self.data_dir,
+        )
+
+    def _launch(self, java: str, jvm: list[str], config_file: Path, deadline: float) -> None:
+        """Start the JVM on the formatted storage and wait until it serves clients."""
+        assert self.data_dir is not None
+        command = [java, f"-Xmx{self.heap}", *jvm, "-cp", self.jars.classpath, "kafka.Kafka"]
         command.append(str(config_file))
         if (
             sys.platform == "linux"
@@ -211,7 +225,7 @@ class LocalKafkaBroker(KafkaBroker):
         ):
             # The JVM dies with us even if we are killed before atexit can run.
             command = ["setpriv", "--pdeathsig", "KILL", "--", *command]
-        self._output = (self.data_dir / "jvm-output.log").open("wb")
+        self._output = (self.data_dir / "jvm-output.log").open("ab")
         self._process = subprocess.Popen(
             command,
             cwd=self.data_dir,
@@ -224,14 +238,21 @@ class LocalKafkaBroker(KafkaBroker):
         self._bootstrap_servers = f"{HOST}:{self.port}"
         self._wait_for_port(deadline)
         self.wait_ready(max(0.1, deadline - time.monotonic()))
-        logger.debug(
-            "Kafka {} ready at {} in {:.1f}s (pid {}, data {})",
-            self.version,
-            self._bootstrap_servers,
-            time.monotonic() - started,
-            self.pid,
-            self.data_dir,
-        )
+        self._relaunch = (java, jvm, config_file)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the broker (SIGTERM), stay down ``down_for`` seconds, and start it again on the
+        same port with the same data: an outage as clients see it."""
+        if self._relaunch is None or self._process is None:
+            raise KafkaBrokerError("broker is not running")
+        process, self._process = self._process, None
+        _signal_group(process, signal.SIGTERM)
+        process.wait(30)
+        if self._output is not None:
+            self._output.close()
+        time.sleep(down_for)
+        java, jvm, config_file = self._relaunch
+        self._launch(java, jvm, config_file, time.monotonic() + self.startup_timeout)
 
     def _check_alive(self) -> None:
         if self._process is None:
