@@ -12,6 +12,7 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.claimx.settings import ApiSettings
 from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.observability.settings import LoggingSettings, MetricsSettings
+from claimx_worker.tables.settings import TablesSettings
 
 
 @frozen(kw_only=True)
@@ -28,6 +29,8 @@ class WorkerSettings:
     """The HTTP server of ``/metrics``, ``/healthz`` and ``/readyz``."""
     logging: LoggingSettings = field(factory=LoggingSettings)
     """The worker's log lines."""
+    tables: TablesSettings = field(factory=TablesSettings)
+    """The table writer (``claimx-worker tables run``): Delta Lake tables, batching, storage."""
 
 
 PLUGINS_DIR_KEY = "kafka.claimx.enrichment_worker.processing.plugins_dir"
