@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 from attrs import frozen
 from deltalake import CommitProperties, DeltaTable, Field, Transaction
-from deltalake.schema import PrimitiveType
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.schema import PrimitiveType
 from loguru import logger
 
 from claimx_worker.errors import TransientError
@@ -82,7 +82,7 @@ class DeltaTableWriter:
             description=f"ClaimX entity table, merged on {', '.join(table.merge_key)}",
             storage_options=self._options or None,
         )
-        self.columns = TableColumns(table, self._delta.schema().to_arrow())
+        self.columns = TableColumns(table, pa.schema(self._delta.schema().to_arrow()))
         self.commits = 0
         """Commits made by this writer."""
 
@@ -143,7 +143,7 @@ class DeltaTableWriter:
 
     def _add_new_columns(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Schema evolution: columns first seen in ``rows`` are added to the table."""
-        existing = set(self._delta.schema().to_arrow().names)
+        existing = set(pa.schema(self._delta.schema().to_arrow()).names)
         new = sorted({column for row in rows for column in row} - existing)
         if not new:
             return

@@ -86,9 +86,10 @@ def run_tables(
     metrics: MetricsSettings,
     logging: LoggingSettings,
     secrets: Collection[str],
+    on_written: OnWritten | None = None,
 ) -> int:
     """Run the table writer until a signal; the exit status (2: missing topics, 1: a fatal
-    Kafka error)."""
+    Kafka error). ``on_written`` (optional) is called after each batch's Delta commits."""
     redactor = Redactor([*secrets, *tables.storage_options.values()])
     configure_logging(redactor=redactor, level=logging.level, fmt=logging.format)
     registry = CollectorRegistry()
@@ -100,7 +101,11 @@ def run_tables(
             start_observability_server(metrics.port, registry, health, host=metrics.host),
             asyncio.Runner(loop_factory=loop) as runner,
         ):
-            runner.run(serve_tables(kafka, tables, registry=registry, redactor=redactor))
+            runner.run(
+                serve_tables(
+                    kafka, tables, registry=registry, redactor=redactor, on_written=on_written
+                )
+            )
     except MissingTopicsError as exc:
         logger.bind(topics=",".join(exc.topics)).error(
             "Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"

@@ -66,7 +66,8 @@ class TablesWriter:
             for name, table in TABLES.items()
         }
         self._batch: Batch | None = None
-        self._full = asyncio.Event()
+        self._ready: asyncio.Queue[Batch] = asyncio.Queue()
+        """Full batches, in order, waiting to be written."""
         self._flusher: asyncio.Task[None] | None = None
 
     def processor(self) -> Processor[dict[str, Any]]:
@@ -84,14 +85,14 @@ class TablesWriter:
         batch = self._batch
         if batch is None:
             batch = self._batch = Batch(self._settings.batch_max_rows)
-            self._full.clear()
         position = (ctx.topic, ctx.partition)
         batch.add(position, ctx.offset, {name: typed for name, typed in rows.items() if typed})
         consumed = self._metrics.consumed
         consumed[position] = max(ctx.offset, consumed.get(position, -1))
         ctx.defer(batch.written)
         if batch.full:
-            self._full.set()
+            self._batch = None
+            self._ready.put_nowait(batch)
 
     async def stop(self) -> None:
         """Stop flushing (the runtime has drained and committed what was written)."""
@@ -101,16 +102,21 @@ class TablesWriter:
                 await self._flusher
 
     async def _flush_loop(self) -> None:
-        max_seconds = self._settings.batch_max_seconds
         while True:
-            batch = self._batch
-            if batch is None:
-                await asyncio.sleep(max_seconds / 10)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), max(0.0, max_seconds - batch.age()))
-            self._batch = None
+            try:
+                batch = await asyncio.wait_for(self._ready.get(), self._time_left())
+            except TimeoutError:
+                if self._batch is None or self._time_left() > 0:
+                    continue
+                batch, self._batch = self._batch, None
             await self._write_until_done(batch)
+
+    def _time_left(self) -> float:
+        """Seconds until the open batch is due (a tenth of the maximum age when none is)."""
+        max_seconds = self._settings.batch_max_seconds
+        if self._batch is None:
+            return max_seconds / 10
+        return max(0.0, max_seconds - self._batch.age())
 
     async def _write_until_done(self, batch: Batch) -> None:
         for attempt in itertools.count():
