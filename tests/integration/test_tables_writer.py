@@ -195,9 +195,9 @@ def test_two_writers_in_one_group_one_killed_midway_keep_the_tables_consistent(
         tmp_path / "writer.yaml", broker=kafka_broker, topics=topics, location=location
     )
     writers.append(doomed := WriterProcess(config, "doomed", kill_after_batches=3))
+    doomed.wait_for_log("Partitions assigned")
     writers.append(steady := WriterProcess(config, "steady"))
-    doomed.wait_for_log("Table writer started")
-    steady.wait_for_log("Table writer started")
+    steady.wait_for_log("Partitions assigned")  # the group's partitions now split between them
     messages = [
         rows_message(
             str(200 + i % 11),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -66,8 +67,9 @@ class TablesWriter:
             for name, table in TABLES.items()
         }
         self._batch: Batch | None = None
-        self._ready: asyncio.Queue[Batch] = asyncio.Queue()
-        """Full batches, in order, waiting to be written."""
+        self._ready: deque[Batch] = deque()
+        """Batches waiting to be written, in consumption order (the Delta offsets need it)."""
+        self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
     def processor(self) -> Processor[dict[str, Any]]:
@@ -92,7 +94,8 @@ class TablesWriter:
         ctx.defer(batch.written)
         if batch.full:
             self._batch = None
-            self._ready.put_nowait(batch)
+            self._ready.append(batch)
+            self._wake.set()
 
     async def stop(self) -> None:
         """Stop flushing (the runtime has drained and committed what was written)."""
@@ -102,14 +105,18 @@ class TablesWriter:
                 await self._flusher
 
     async def _flush_loop(self) -> None:
+        """Write full batches in order; the open batch once it is due and none is waiting."""
+        ready = self._ready
         while True:
-            try:
-                batch = await asyncio.wait_for(self._ready.get(), self._time_left())
-            except TimeoutError:
-                if self._batch is None or self._time_left() > 0:
-                    continue
-                batch, self._batch = self._batch, None
-            await self._write_until_done(batch)
+            if ready:
+                await self._write_until_done(ready.popleft())
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._time_left())
+            if not ready and self._batch is not None and self._time_left() <= 0:
+                ready.append(self._batch)
+                self._batch = None
 
     def _time_left(self) -> float:
         """Seconds until the open batch is due (a tenth of the maximum age when none is)."""
