@@ -21,6 +21,7 @@ from claimx_worker.kafka import FailedEvent, ProcessContext, Processor
 from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.runner import PluginAction
 
@@ -63,13 +64,18 @@ class Pipeline:
         rows = enrichment.rows
         result = await self._host.run_enrichment_complete(event, rows, enrichment.metadata)
         self._submit(event, result.actions, ctx)
+        changes = [
+            plugin_action.action
+            for plugin_action in result.actions
+            if isinstance(plugin_action.action, ChangeRows)
+        ]
         if result.filtered:
             logger.bind(event_id=event.event_id, filtered_by=result.filtered_by).debug(
                 "Entity write skipped by plugin filter"
             )
             return
         if not rows.is_empty:
-            key, value, headers = entity_rows_message(event, rows)
+            key, value, headers = entity_rows_message(event, rows, changes)
             ctx.produce(self._topics.enriched, value, key, headers)
         for key, value, headers in download_task_messages(event, rows.download_tasks):
             ctx.produce(self._topics.downloads, value, key, headers)
@@ -92,7 +98,8 @@ class Pipeline:
         self, event: ClaimXEvent, actions: tuple[PluginAction, ...], ctx: ProcessContext
     ) -> None:
         for plugin_action in actions:
-            ctx.defer(self._start(event, plugin_action))
+            if not isinstance(plugin_action.action, ChangeRows):  # applied to the rows
+                ctx.defer(self._start(event, plugin_action))
 
     def _start(
         self, event: ClaimXEvent, plugin_action: PluginAction

@@ -19,6 +19,7 @@ from claimx_worker.kafka.metrics import RuntimeMetrics
 from claimx_worker.observability.health import HealthState
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.plugins.metrics import PluginMetrics
+from claimx_worker.tables.metrics import TablesMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -35,6 +36,7 @@ def registered() -> dict[str, str]:
     ClaimXMetrics(registry)
     ExecutorMetrics(registry)
     PluginMetrics(registry)
+    TablesMetrics(registry)
     RuntimeMetrics(registry, in_flight=int, uncommitted=int, assigned=int, paused=int)
     register_process_metrics(registry, version="0", health=HealthState())
     return {

@@ -48,7 +48,7 @@ from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.actions.webhook import WebhookSender, build_request
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
-from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model import Action, ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
 
 _IMMEDIATE_KINDS: dict[type, str] = {Log: "log", Metric: "metric"}
 
@@ -281,9 +281,10 @@ class ActionExecutor:
     # --- immediate actions --------------------------------------------------------------------
 
     def _run_now(self, ref: ActionRef, action: Action) -> ActionOutcome:
-        if isinstance(action, Filter):
+        if isinstance(action, Filter | ChangeRows):  # not run: the pipeline acts on them
+            kind = "filter" if isinstance(action, Filter) else "change_rows"
             return ActionOutcome(
-                status=OutcomeStatus.SKIPPED, action_type="filter", idempotency_key=ref.key
+                status=OutcomeStatus.SKIPPED, action_type=kind, idempotency_key=ref.key
             )
         kind = _IMMEDIATE_KINDS.get(type(action), "unknown")
         try:

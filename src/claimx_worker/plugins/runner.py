@@ -24,6 +24,8 @@ one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.iso
 - A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
   and ignored as a whole.
 - A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
+- A :class:`~claimx_worker.ChangeRows` (``on_enrichment_complete`` only) is returned with the
+  actions; the pipeline applies it to the event's rows instead of running it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from loguru import logger
 from claimx_worker.model.actions import ACTION_TYPES, Action, Filter
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
 from claimx_worker.model.event import ClaimXEvent
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import EntityRows
 from claimx_worker.plugins.isolation import call_hook, describe
 from claimx_worker.plugins.loading import PluginSet
@@ -76,7 +79,10 @@ class StageResult:
 
 
 EMPTY_RESULT = StageResult()
-_NOT_FILTER = tuple(action_type for action_type in ACTION_TYPES if action_type is not Filter)
+_DELIVERABLE = tuple(
+    action_type for action_type in ACTION_TYPES if action_type not in (Filter, ChangeRows)
+)
+"""What ``on_event_failed`` may return: no Filter, no row change (the rows are not written)."""
 
 
 def hook_name(stage: Stage) -> str:
@@ -250,7 +256,7 @@ def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
         items = (result,)
     else:
         return None
-    allowed = _NOT_FILTER if stage is Stage.EVENT_FAILED else ACTION_TYPES
+    allowed = _DELIVERABLE if stage is Stage.EVENT_FAILED else ACTION_TYPES
     for item in items:
         if not isinstance(item, allowed):
             return None
