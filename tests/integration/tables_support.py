@@ -17,7 +17,7 @@ import attrs
 from deltalake import DeltaTable
 
 from claimx_worker.testing.kafka import KafkaBroker, TopicSpec
-from tests.e2e.support import REPO, write_yaml
+from tests.e2e.support import REPO, WORKER, write_yaml
 
 
 @attrs.frozen
@@ -71,12 +71,17 @@ def writer_settings(
 
 
 class WriterProcess:
-    """``tests.integration.tables_process`` (the writer, optionally killing itself)."""
+    """``tests.integration.tables_process`` (the writer, optionally killing itself), or with
+    ``cli`` the command ``claimx-worker tables run``."""
 
-    def __init__(self, config: Path, name: str, kill_after_batches: int = 0) -> None:
+    def __init__(
+        self, config: Path, name: str, kill_after_batches: int = 0, *, cli: bool = False
+    ) -> None:
         self.name = name
         self.log = config.parent / f"{name}.log"
         args = [sys.executable, "-m", "tests.integration.tables_process", str(config)]
+        if cli:
+            args = [str(WORKER), "tables", "run", "--config", str(config)]
         if kill_after_batches:
             args += ["--kill-after-batches", str(kill_after_batches)]
         env = {**os.environ, "LOG_LEVEL": "DEBUG"}

@@ -192,9 +192,9 @@ def _predicate(table: TableSchema, rows: Sequence[Mapping[str, Any]]) -> str:
     required key column is also bounded by the batch's lowest and highest value, so delta-rs
     skips the files whose statistics lie outside (a batch of new tasks reads no old file)."""
     joins = [
-        f"{TARGET}.{column} = {SOURCE}.{column}"
+        f"({TARGET}.{column} = {SOURCE}.{column})"
         if column in table.required
-        else f"{TARGET}.{column} IS NOT DISTINCT FROM {SOURCE}.{column}"
+        else f"({TARGET}.{column} IS NOT DISTINCT FROM {SOURCE}.{column})"
         for column in table.merge_key
     ]
     first = table.required[0]
