@@ -48,3 +48,17 @@ def test_offsets_are_recorded_and_a_redelivered_batch_adds_nothing(tmp_path: Pat
     assert table.transaction_version(app_id(P0)) == 4
     reopened = _writer(tmp_path, "claimx_tasks")
     assert reopened.written_offsets([P0, ("enriched", 1)]) == {P0: 4}
+
+
+def test_a_task_template_changes_only_when_its_modified_date_does(tmp_path: Path) -> None:
+    writer = _writer(tmp_path, "claimx_task_templates")
+    versions = [
+        ("2024-01-01T00:00:00+00:00", "A"),
+        ("2024-02-01T00:00:00+00:00", "B"),
+        ("2024-02-01T00:00:00+00:00", "C"),  # same modified_date: not an update
+    ]
+    for offset, (modified, name) in enumerate(versions):
+        (row,) = writer.columns.typed([{"task_id": 456, "modified_date": modified, "name": name}])
+        writer.write([Contribution(P0, offset, row)], {P0: offset})
+    rows = DeltaTable(str(tmp_path / "claimx_task_templates")).to_pyarrow_table().to_pylist()
+    assert [row["name"] for row in rows] == ["B"]
