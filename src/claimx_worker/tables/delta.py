@@ -157,7 +157,7 @@ class DeltaTableWriter:
 
     def _merge(self, rows: list[dict[str, Any]], commit: CommitProperties) -> None:
         table = self.table
-        present = {column for row in rows for column in row}
+        present = {column for row in rows for column in row} | set(table.condition_columns)
         partial = sorted(column for column in present if any(column not in row for row in rows))
         source = pa.Table.from_pylist(rows, schema=self.columns.schema(present))
         for column in partial:

@@ -55,6 +55,9 @@ class TableSchema:
     """Merge-key columns a row must set (the others may be null, e.g. ``contact_email``)."""
     update_only_if: str | None = None
     """A SQL condition (``source``/``target`` aliases) a matched row must meet to be updated."""
+    condition_columns: tuple[str, ...] = ()
+    """The columns :attr:`update_only_if` reads (always in the merge's source, null when a row
+    leaves them out)."""
 
     @property
     def key_columns(self) -> frozenset[str]:
@@ -82,7 +85,11 @@ def _optional(hint: object) -> bool:
 
 
 def _table(
-    name: str, rows: str, key: tuple[str, ...], row_class: type, update_only_if: str | None = None
+    name: str,
+    rows: str,
+    key: tuple[str, ...],
+    row_class: type,
+    update_only_if: tuple[str, tuple[str, ...]] | None = None,
 ) -> TableSchema:
     hints = typing.get_type_hints(row_class)
     return TableSchema(
@@ -91,7 +98,8 @@ def _table(
         merge_key=key,
         schema=arrow_schema(row_class),
         required=tuple(column for column in key if not _optional(hints[column])),
-        update_only_if=update_only_if,
+        update_only_if=update_only_if[0] if update_only_if else None,
+        condition_columns=update_only_if[1] if update_only_if else (),
     )
 
 
@@ -115,8 +123,9 @@ TABLES: Mapping[str, TableSchema] = MappingProxyType(
                 TaskTemplateRow,
                 # The original writer: a template changes only when its modified_date does.
                 update_only_if=(
-                    "target.modified_date IS NULL"
-                    " OR source.modified_date IS DISTINCT FROM target.modified_date"
+                    "(target.modified_date IS NULL)"
+                    " OR (source.modified_date IS DISTINCT FROM target.modified_date)",
+                    ("modified_date",),
                 ),
             ),
             _table("claimx_external_links", "external_links", ("link_id",), ExternalLinkRow),

@@ -62,3 +62,13 @@ def test_a_task_template_changes_only_when_its_modified_date_does(tmp_path: Path
         writer.write([Contribution(P0, offset, row)], {P0: offset})
     rows = DeltaTable(str(tmp_path / "claimx_task_templates")).to_pyarrow_table().to_pylist()
     assert [row["name"] for row in rows] == ["B"]
+
+
+def test_a_task_template_without_a_modified_date_is_merged(tmp_path: Path) -> None:
+    writer = _writer(tmp_path, "claimx_task_templates")
+    dated = {"task_id": 456, "name": "A", "modified_date": "2024-01-01T00:00:00+00:00"}
+    for offset, row in enumerate([{"task_id": 456, "name": "A"}, dated, {"task_id": 456}]):
+        (typed,) = writer.columns.typed([row])
+        assert writer.write([Contribution(P0, offset, typed)], {P0: offset}) is not None
+    (row,) = DeltaTable(str(tmp_path / "claimx_task_templates")).to_pyarrow_table().to_pylist()
+    assert (row["name"], row["modified_date"].year) == ("A", 2024)
