@@ -68,7 +68,7 @@ class TablesSettings:
     dlq_topic: str = "claimx.tables.dlq"
     """Entity-rows messages the tables refuse (not JSON, a value of the wrong type), with the
     reason."""
-    batch_max_rows: int = field(default=10_000, validator=validators.gt(0))
+    batch_max_rows: int = field(default=25_000, validator=validators.gt(0))
     """A batch is written once it holds this many rows..."""
     batch_max_seconds: float = field(default=10.0, validator=validators.gt(0))
     """...or once its first message is this many seconds old."""

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from loguru import logger
 
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka import ProcessContext, Processor
-from claimx_worker.tables.batch import Batch
+from claimx_worker.tables.batch import Batch, Contribution
 from claimx_worker.tables.delta import Commit, DeltaTableWriter
 from claimx_worker.tables.metrics import TablesMetrics
 from claimx_worker.tables.schemas import TABLES
@@ -66,6 +67,8 @@ class TablesWriter:
             )
             for name, table in TABLES.items()
         }
+        self._pool = ThreadPoolExecutor(len(self.tables), thread_name_prefix="claimx-tables")
+        """Writes a batch's tables at the same time (delta-rs releases the GIL)."""
         self._batch: Batch | None = None
         self._ready: deque[Batch] = deque()
         """Batches waiting to be written, in consumption order (the Delta offsets need it)."""
@@ -103,6 +106,7 @@ class TablesWriter:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     async def _flush_loop(self) -> None:
         """Write full batches in order; the open batch once it is due and none is waiting."""
@@ -142,27 +146,32 @@ class TablesWriter:
             return
 
     def write(self, batch: Batch) -> list[Commit]:
-        """Write ``batch`` to every table that has rows in it (blocking)."""
-        commits = []
-        metrics = self._metrics
-        for name, contributions in batch.rows.items():
-            commit = self.tables[name].write(contributions, batch.last_offsets)
-            if commit is None:
-                continue
-            commits.append(commit)
-            metrics.rows_written.labels(name).inc(commit.rows)
-            metrics.commit_seconds.labels(name).observe(commit.seconds)
-            logger.bind(
-                table=name,
-                version=commit.version,
-                rows=commit.rows,
-                seconds=round(commit.seconds, 3),
-            ).debug("Committed a batch to a table")
-            self._compact_when_due(self.tables[name])
-        metrics.batch_rows.observe(batch.row_count)
+        """Write ``batch`` to every table that has rows in it, the tables at the same time
+        (blocking). A table that fails fails the batch; the tables already committed skip
+        their rows when it is written again."""
+        results = self._pool.map(
+            lambda item: self._write_table(item[0], item[1], batch), batch.rows.items()
+        )
+        commits = [commit for commit in results if commit is not None]
+        self._metrics.batch_rows.observe(batch.row_count)
         if self._on_written is not None:
             self._on_written(batch, commits)
         return commits
+
+    def _write_table(
+        self, name: str, contributions: list[Contribution], batch: Batch
+    ) -> Commit | None:
+        writer = self.tables[name]
+        commit = writer.write(contributions, batch.last_offsets)
+        if commit is None:
+            return None
+        self._metrics.rows_written.labels(name).inc(commit.rows)
+        self._metrics.commit_seconds.labels(name).observe(commit.seconds)
+        logger.bind(
+            table=name, version=commit.version, rows=commit.rows, seconds=round(commit.seconds, 3)
+        ).debug("Committed a batch to a table")
+        self._compact_when_due(writer)
+        return commit
 
     def _compact_when_due(self, writer: DeltaTableWriter) -> None:
         every = self._settings.optimize_every_commits
