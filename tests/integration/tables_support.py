@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from deltalake import DeltaTable
 
+from claimx_worker.model.rows import ROW_LISTS
 from claimx_worker.testing.kafka import KafkaBroker, TopicSpec
 from tests.e2e.support import REPO, WORKER, write_yaml
 
@@ -118,15 +119,7 @@ class WriterProcess:
 def rows_message(project_id: str, **lists: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     """An entity-rows message as the pipeline writes it (unset lists empty)."""
     body: dict[str, Any] = {"event_id": f"e-{uuid.uuid4().hex[:8]}", "project_id": project_id}
-    for name in (
-        "projects",
-        "contacts",
-        "media",
-        "tasks",
-        "task_templates",
-        "external_links",
-        "video_collab",
-    ):
+    for name in ROW_LISTS:
         body[name] = lists.get(name, [])
     return project_id.encode(), json.dumps(body).encode()
 

@@ -21,44 +21,10 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from claimx_worker.model.rows import (
-    ContactRow,
-    ExternalLinkRow,
-    MediaRow,
-    ProjectRow,
-    TaskRow,
-    TaskTemplateRow,
-    VideoCollabRow,
-)
+from claimx_worker.model.rows import ROW_LISTS
 
 Scalar = str | int | float | bool | datetime | None
 """What a column may hold."""
-
-ROW_CLASSES: Mapping[str, type] = types.MappingProxyType(
-    {
-        "projects": ProjectRow,
-        "contacts": ContactRow,
-        "media": MediaRow,
-        "tasks": TaskRow,
-        "task_templates": TaskTemplateRow,
-        "external_links": ExternalLinkRow,
-        "video_collab": VideoCollabRow,
-    }
-)
-"""Row list name (as in :class:`~claimx_worker.model.rows.EntityRows`) -> its row class."""
-
-MERGE_KEYS: Mapping[str, frozenset[str]] = types.MappingProxyType(
-    {
-        "projects": frozenset({"project_id"}),
-        "contacts": frozenset({"project_id", "contact_email", "contact_type"}),
-        "media": frozenset({"media_id"}),
-        "tasks": frozenset({"assignment_id"}),
-        "task_templates": frozenset({"task_id"}),
-        "external_links": frozenset({"link_id"}),
-        "video_collab": frozenset({"video_collaboration_id"}),
-    }
-)
-"""The merge key of each row list's table (see CLAIMX.md)."""
 
 _COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _NEW_COLUMN_TYPES = (str, int, float, bool, datetime)
@@ -74,7 +40,7 @@ def _declared_types(row_class: type) -> dict[str, tuple[type, ...]]:
     return declared
 
 
-_DECLARED = {rows: _declared_types(row_class) for rows, row_class in ROW_CLASSES.items()}
+_DECLARED = {name: _declared_types(rows.row_class) for name, rows in ROW_LISTS.items()}
 
 
 def _fits(value: object, allowed: tuple[type, ...]) -> bool:
@@ -88,8 +54,8 @@ def _fits(value: object, allowed: tuple[type, ...]) -> bool:
 
 
 def _check_rows(_: object, __: attrs.Attribute[Any], rows: str) -> None:
-    if rows not in ROW_CLASSES:
-        raise ValueError(f"rows must be one of {', '.join(ROW_CLASSES)}, got {rows!r}")
+    if rows not in ROW_LISTS:
+        raise ValueError(f"rows must be one of {', '.join(ROW_LISTS)}, got {rows!r}")
 
 
 def check_columns(rows: str, columns: Mapping[str, Any], *, what: str) -> None:
@@ -126,7 +92,7 @@ class ChangeRows:
     def __attrs_post_init__(self) -> None:
         if not self.columns:
             raise ValueError("ChangeRows needs at least one column to set")
-        fixed = MERGE_KEYS[self.rows] | {"event_id"}
+        fixed = {*ROW_LISTS[self.rows].merge_key, "event_id"}
         changed = sorted(fixed & set(self.columns))
         if changed:
             raise ValueError(f"ChangeRows cannot change the columns {changed} of {self.rows}")

@@ -19,15 +19,7 @@ import attrs
 import pyarrow as pa
 from attrs import frozen
 
-from claimx_worker.model.rows import (
-    ContactRow,
-    ExternalLinkRow,
-    MediaRow,
-    ProjectRow,
-    TaskRow,
-    TaskTemplateRow,
-    VideoCollabRow,
-)
+from claimx_worker.model.rows import ROW_LISTS
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _ARROW_TYPES: Mapping[type, pa.DataType] = {
@@ -84,20 +76,15 @@ def _optional(hint: object) -> bool:
     return isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
 
 
-def _table(
-    name: str,
-    rows: str,
-    key: tuple[str, ...],
-    row_class: type,
-    update_only_if: tuple[str, tuple[str, ...]] | None = None,
-) -> TableSchema:
-    hints = typing.get_type_hints(row_class)
+def _table(rows: str, update_only_if: tuple[str, tuple[str, ...]] | None = None) -> TableSchema:
+    row_list = ROW_LISTS[rows]
+    hints = typing.get_type_hints(row_list.row_class)
     return TableSchema(
-        name=name,
+        name=row_list.table,
         rows=rows,
-        merge_key=key,
-        schema=arrow_schema(row_class),
-        required=tuple(column for column in key if not _optional(hints[column])),
+        merge_key=row_list.merge_key,
+        schema=arrow_schema(row_list.row_class),
+        required=tuple(column for column in row_list.merge_key if not _optional(hints[column])),
         update_only_if=update_only_if[0] if update_only_if else None,
         condition_columns=update_only_if[1] if update_only_if else (),
     )
@@ -107,31 +94,18 @@ TABLES: Mapping[str, TableSchema] = MappingProxyType(
     {
         table.name: table
         for table in (
-            _table("claimx_projects", "projects", ("project_id",), ProjectRow),
-            _table(
-                "claimx_contacts",
-                "contacts",
-                ("project_id", "contact_email", "contact_type"),
-                ContactRow,
-            ),
-            _table("claimx_attachment_metadata", "media", ("media_id",), MediaRow),
-            _table("claimx_tasks", "tasks", ("assignment_id",), TaskRow),
-            _table(
-                "claimx_task_templates",
-                "task_templates",
-                ("task_id",),
-                TaskTemplateRow,
-                # The original writer: a template changes only when its modified_date does.
-                update_only_if=(
+            _table(rows)
+            if rows != "task_templates"
+            # The original writer: a template changes only when its modified_date does.
+            else _table(
+                rows,
+                (
                     "(target.modified_date IS NULL)"
                     " OR (source.modified_date IS DISTINCT FROM target.modified_date)",
                     ("modified_date",),
                 ),
-            ),
-            _table("claimx_external_links", "external_links", ("link_id",), ExternalLinkRow),
-            _table(
-                "claimx_video_collab", "video_collab", ("video_collaboration_id",), VideoCollabRow
-            ),
+            )
+            for rows in ROW_LISTS
         )
     }
 )

@@ -18,16 +18,9 @@ import attrs
 from attrs import field, frozen, validators
 
 from claimx_worker.config.problems import ConfigValueError
+from claimx_worker.model.rows import ROW_LISTS
 
-TABLE_NAMES = (
-    "claimx_projects",
-    "claimx_contacts",
-    "claimx_attachment_metadata",
-    "claimx_tasks",
-    "claimx_task_templates",
-    "claimx_external_links",
-    "claimx_video_collab",
-)
+TABLE_NAMES = tuple(rows.table for rows in ROW_LISTS.values())
 """The seven entity tables."""
 
 
