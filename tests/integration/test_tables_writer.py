@@ -53,6 +53,17 @@ def writers() -> Iterator[list[WriterProcess]]:
         writer.kill()
 
 
+def _settings(
+    broker: KafkaBroker, topics: WriterTopics, directory: Path, **tables: object
+) -> tuple[Path, Path]:
+    """The tables' location and the writer's settings file."""
+    location = directory / "delta"
+    path = directory / "writer.yaml"
+    return location, writer_settings(
+        path, broker=broker, topics=topics, location=location, tables=tables
+    )
+
+
 def _task(assignment_id: int, status: str, at: str, **columns: object) -> dict[str, object]:
     return {
         "assignment_id": assignment_id,
@@ -68,10 +79,7 @@ def _task(assignment_id: int, status: str, at: str, **columns: object) -> dict[s
 def test_rows_merge_across_batches_and_new_columns_are_added(
     kafka_broker: KafkaBroker, topics: WriterTopics, tmp_path: Path, writers: list[WriterProcess]
 ) -> None:
-    location = tmp_path / "delta"
-    config = writer_settings(
-        tmp_path / "writer.yaml", broker=kafka_broker, topics=topics, location=location
-    )
+    location, config = _settings(kafka_broker, topics, tmp_path)
     writers.append(writer := WriterProcess(config, "writer"))
     project = {"project_id": "100", "status": "OPEN", "city": "Leeds", "created_at": T1}
     produce(
@@ -121,10 +129,7 @@ def test_rows_merge_across_batches_and_new_columns_are_added(
 def test_a_value_of_the_wrong_type_goes_to_the_dlq_with_the_reason(
     kafka_broker: KafkaBroker, topics: WriterTopics, tmp_path: Path, writers: list[WriterProcess]
 ) -> None:
-    location = tmp_path / "delta"
-    config = writer_settings(
-        tmp_path / "writer.yaml", broker=kafka_broker, topics=topics, location=location
-    )
+    location, config = _settings(kafka_broker, topics, tmp_path)
     writers.append(WriterProcess(config, "writer"))
     produce(
         kafka_broker,
@@ -147,14 +152,7 @@ def test_a_value_of_the_wrong_type_goes_to_the_dlq_with_the_reason(
 def test_kill_between_the_delta_commit_and_the_kafka_commit_neither_loses_nor_doubles(
     kafka_broker: KafkaBroker, topics: WriterTopics, tmp_path: Path, writers: list[WriterProcess]
 ) -> None:
-    location = tmp_path / "delta"
-    config = writer_settings(
-        tmp_path / "writer.yaml",
-        broker=kafka_broker,
-        topics=topics,
-        location=location,
-        tables={"batch_max_seconds": 5},
-    )
+    location, config = _settings(kafka_broker, topics, tmp_path, batch_max_seconds=5)
     messages = [
         rows_message(
             str(100 + i % 7),
@@ -190,10 +188,7 @@ def test_kill_between_the_delta_commit_and_the_kafka_commit_neither_loses_nor_do
 def test_two_writers_in_one_group_one_killed_midway_keep_the_tables_consistent(
     kafka_broker: KafkaBroker, topics: WriterTopics, tmp_path: Path, writers: list[WriterProcess]
 ) -> None:
-    location = tmp_path / "delta"
-    config = writer_settings(
-        tmp_path / "writer.yaml", broker=kafka_broker, topics=topics, location=location
-    )
+    location, config = _settings(kafka_broker, topics, tmp_path)
     writers.append(doomed := WriterProcess(config, "doomed", kill_after_batches=3))
     doomed.wait_for_log("Partitions assigned")
     writers.append(steady := WriterProcess(config, "steady"))
