@@ -14,6 +14,7 @@ from claimx_worker.model.actions import Action, Filter, Log, Metric, PublishToTo
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
 from claimx_worker.model.converter import plugin_converter as converter
 from claimx_worker.model.event import ClaimXEvent, EventType
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import (
     ContactRow,
     EntityRows,
@@ -29,6 +30,7 @@ from claimx_worker.plugins.base import Plugin
 
 __all__ = [
     "Action",
+    "ChangeRows",
     "ClaimXEvent",
     "ClaimXWorkerError",
     "Condition",

@@ -8,12 +8,14 @@ from a built-in exception, the built-in is named in brackets)::
     ├── ProcessingError                an event failed; its category routes it
     │   ├── InvalidEventError          not a valid ClaimX event (ValueError)
     │   ├── PermanentError             retrying will not help
-    │   │   └── AuthError              the ClaimX API refused the credentials
+    │   │   ├── AuthError              the ClaimX API refused the credentials
+    │   │   └── RowTypeError           tables.columns: a row value does not fit its table column
     │   └── TransientError             worth retrying later
     │       ├── DeferredError          not now: retried without spending an attempt
     │       │   ├── CircuitOpenError   http.breaker: the circuit fails requests fast
     │       │   └── RateLimitedError   http.pacing: the API asked us to slow down (429)
-    │       └── PluginQuarantinedError plugins.quarantine: a held instance is quarantined
+    │       ├── PluginQuarantinedError plugins.quarantine: a held instance is quarantined
+    │       └── TableCommitError       tables.delta: a Delta table could not be committed
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
@@ -32,6 +34,8 @@ from a built-in exception, the built-in is named in brackets)::
     ├── ScaffoldError                  plugins.scaffold: ``plugins new`` cannot write the project
     ├── StartupError                   worker: a start-up check failed (names the setting to fix)
     ├── ReloadSignalError              reload: no running worker to send SIGHUP to
+    ├── TablesExtraMissingError        tables: the tables extra (deltalake, pyarrow) is missing
+    ├── TableQueryError                tables.maintenance: a table is missing or a query is bad
     ├── InvalidInputError              simulate: the event file is not an event (ValueError)
     ├── KafkaBrokerError               testing.kafka: the test broker failed (RuntimeError)
     ├── BlockedIOError                 testing.io_guard: I/O inside a hook (PermissionError)

@@ -24,6 +24,7 @@ from claimx_worker.kafka.settings import TopicSettings
 from claimx_worker.model import Action
 from claimx_worker.model.context import EventFailure
 from claimx_worker.model.event import ClaimXEvent, parse_event
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.plugins.host import PluginHost
 from claimx_worker.plugins.quarantine import PluginQuarantinedError
 from claimx_worker.plugins.runner import PluginAction
@@ -83,13 +84,18 @@ class Pipeline:
             result = await plugins.run_enrichment_complete(event, rows, enrichment.metadata)
             _check_held(result.held_by)
         self._submit(event, result.actions, ctx, shadow)
+        changes = [
+            change
+            for plugin_action in result.actions
+            if (change := _row_change(plugin_action, shadow)) is not None
+        ]
         if result.filtered:
             logger.bind(event_id=event.event_id, filtered_by=result.filtered_by).debug(
                 "Entity write skipped by plugin filter"
             )
             return
         if not rows.is_empty:
-            key, value, headers = entity_rows_message(event, rows)
+            key, value, headers = entity_rows_message(event, rows, changes)
             ctx.produce(self._topics.enriched, value, key, headers)
         for key, value, headers in download_task_messages(event, rows.download_tasks):
             ctx.produce(self._topics.downloads, value, key, headers)
@@ -116,6 +122,11 @@ class Pipeline:
         shadow: frozenset[str],
     ) -> None:
         for plugin_action in actions:
+            if (
+                isinstance(plugin_action.action, ChangeRows)
+                and plugin_action.instance not in shadow
+            ):
+                continue  # applied to the rows, not run
             ctx.defer(self._start(event, plugin_action, shadow, ctx.timestamp_ms))
 
     def _start(
@@ -138,6 +149,15 @@ class Pipeline:
             event_timestamp_ms=event_timestamp_ms,
         )
         return future
+
+
+def _row_change(plugin_action: PluginAction, shadow: frozenset[str]) -> ChangeRows | None:
+    """The :class:`ChangeRows` of a live instance, which the pipeline applies to the rows (a
+    shadow instance's is recorded like its other actions); ``None`` for any other action."""
+    action = plugin_action.action
+    if isinstance(action, ChangeRows) and plugin_action.instance not in shadow:
+        return action
+    return None
 
 
 def _action_ref(

@@ -52,6 +52,7 @@ from claimx_worker.model import (
     new_converter,
     parse_event,
 )
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
 from claimx_worker.plugins.loading import PluginSet, load_plugins
 from claimx_worker.plugins.runner import PluginAction, StageResult
@@ -67,6 +68,7 @@ ACTION_TYPE_NAMES: Mapping[type, str] = {
     Log: "log",
     Metric: "metric",
     Filter: "filter",
+    ChangeRows: "change_rows",
 }
 _CATTRS_MESSAGE = re.compile(r"(?P<message>.*) @ (?P<path>\S+)$")
 
@@ -332,6 +334,12 @@ def describe_action(
             "counter": _counter(item.name),
             "value": item.value,
             "labels": dict(item.labels),
+        }
+    elif isinstance(item, ChangeRows):
+        described |= {
+            "rows": item.rows,
+            "columns": _payload(dict(item.columns)),
+            "where": _payload(dict(item.where)),
         }
     return described
 

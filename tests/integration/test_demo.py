@@ -33,6 +33,8 @@ def test_demo_runs_the_worker_end_to_end(kafka_broker: KafkaBroker) -> None:
 
     assert "events committed                                121  (expected 121)" in first
     assert "webhooks received" in first
+    assert "claimx_tasks" in first
+    assert '"assignment_id":' in first  # one claimx_tasks row
 
 
 def test_demo_passes_again_on_a_broker_that_already_holds_a_run(

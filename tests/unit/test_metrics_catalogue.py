@@ -25,6 +25,7 @@ from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.plugins.metrics import PluginMetrics
 from claimx_worker.plugins.quarantine import QuarantineMetrics
 from claimx_worker.reload import ReloadMetrics
+from claimx_worker.tables.metrics import TablesMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -48,6 +49,7 @@ def registered() -> dict[str, str]:
     PluginMetrics(registry)
     registry.register(QuarantineMetrics({}))
     ReloadMetrics(registry)
+    TablesMetrics(registry)
     RuntimeMetrics(registry, in_flight=int, uncommitted=int, assigned=int, paused=int)
     LagMetrics(registry, LagSnapshot)
     ActionTimings(registry)

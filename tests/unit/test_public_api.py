@@ -36,6 +36,7 @@ CHANGELOG = Path(__file__).resolve().parents[2] / "CHANGELOG.md"
 PLUGIN_API = frozenset(
     {
         "Action",
+        "ChangeRows",
         "ClaimXEvent",
         "ClaimXWorkerError",
         "Condition",

@@ -56,7 +56,7 @@ from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.http.connections import Connection
 from claimx_worker.http.exchange import Exchange
-from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model import Action, ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -371,9 +371,10 @@ class ActionExecutor:
     # --- immediate actions --------------------------------------------------------------------
 
     def _run_now(self, ref: ActionRef, action: Action) -> ActionOutcome:
-        if isinstance(action, Filter):
+        if isinstance(action, Filter | ChangeRows):  # not run: the pipeline acts on them
+            kind = "filter" if isinstance(action, Filter) else "change_rows"
             return ActionOutcome(
-                status=OutcomeStatus.SKIPPED, action_type="filter", idempotency_key=ref.key
+                status=OutcomeStatus.SKIPPED, action_type=kind, idempotency_key=ref.key
             )
         kind = _IMMEDIATE_KINDS.get(type(action), "unknown")
         try:

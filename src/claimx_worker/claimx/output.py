@@ -10,12 +10,14 @@ not clear ``policyholder_joined_at``), and a minimal project row (no API column 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import orjson
 
 from claimx_worker.model import ClaimXEvent, DownloadTask, EntityRows, ProjectRow, converter
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import AUDIT_COLUMNS, EVENT_DRIVEN_PROJECT_COLUMNS
 
 Headers = list[tuple[str, bytes]]
@@ -72,8 +74,11 @@ def project_columns(row: ProjectRow) -> dict[str, Any]:
     }
 
 
-def entity_rows_message(event: ClaimXEvent, rows: EntityRows) -> tuple[bytes, bytes, Headers]:
-    """``(key, value, headers)`` for the event's entity rows; keyed by project id.
+def entity_rows_message(
+    event: ClaimXEvent, rows: EntityRows, changes: Sequence[ChangeRows] = ()
+) -> tuple[bytes, bytes, Headers]:
+    """``(key, value, headers)`` for the event's entity rows; keyed by project id; ``changes``
+    (the plugins' :class:`~claimx_worker.ChangeRows`) applied in order.
 
     The value is ``{"event_id", "event_type", "project_id", <the seven row lists>}``.
     """
@@ -86,6 +91,8 @@ def entity_rows_message(event: ClaimXEvent, rows: EntityRows) -> tuple[bytes, by
     for name in _ROW_LISTS:
         row_list = getattr(rows, name)
         body[name] = converter.unstructure(row_list, tuple[Any, ...]) if row_list else []
+    for change in changes:
+        change.apply(body[change.rows])
     return event.project_id.encode(), _dumps(body), _headers(event)
 
 

@@ -10,6 +10,7 @@ from claimx_worker.cli import (  # noqa: F401 - importing a command module regis
     plugins,
     running,
     settings_commands,
+    tables,
 )
 from claimx_worker.cli.common import cli, exit_with_config_error
 

@@ -23,6 +23,7 @@ from claimx_worker.model.event import (
     event_to_json,
     parse_event,
 )
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import (
     ContactRow,
     DownloadTask,
@@ -39,6 +40,7 @@ __all__ = [
     "ACTION_TYPES",
     "TASK_EVENT_TYPES",
     "Action",
+    "ChangeRows",
     "ClaimXEvent",
     "ContactRow",
     "DownloadTask",

@@ -11,6 +11,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from claimx_worker.model.row_changes import ChangeRows
+
 LOG_LEVELS = frozenset({"trace", "debug", "info", "success", "warning", "error", "critical"})
 
 
@@ -72,8 +74,8 @@ class Filter:
     reason: str
 
 
-Action = PublishToTopic | Webhook | Log | Metric | Filter
+Action = PublishToTopic | Webhook | Log | Metric | Filter | ChangeRows
 """Any action a plugin may return."""
 
-ACTION_TYPES: tuple[type, ...] = (PublishToTopic, Webhook, Log, Metric, Filter)
+ACTION_TYPES: tuple[type, ...] = (PublishToTopic, Webhook, Log, Metric, Filter, ChangeRows)
 """The action classes, for ``isinstance`` checks."""

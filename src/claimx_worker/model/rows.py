@@ -6,7 +6,9 @@ source ``event_id`` and the audit columns ``created_at``, ``updated_at`` and ``l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from attrs import field, frozen
 
@@ -248,3 +250,29 @@ class EntityRows:
                 self.download_tasks,
             )
         )
+
+
+@frozen
+class RowList:
+    """One of the seven row lists of :class:`EntityRows`: its row class and the table it is
+    merged into, on which key (see CLAIMX.md)."""
+
+    row_class: type
+    table: str
+    merge_key: tuple[str, ...]
+
+
+ROW_LISTS: Mapping[str, RowList] = MappingProxyType(
+    {
+        "projects": RowList(ProjectRow, "claimx_projects", ("project_id",)),
+        "contacts": RowList(
+            ContactRow, "claimx_contacts", ("project_id", "contact_email", "contact_type")
+        ),
+        "media": RowList(MediaRow, "claimx_attachment_metadata", ("media_id",)),
+        "tasks": RowList(TaskRow, "claimx_tasks", ("assignment_id",)),
+        "task_templates": RowList(TaskTemplateRow, "claimx_task_templates", ("task_id",)),
+        "external_links": RowList(ExternalLinkRow, "claimx_external_links", ("link_id",)),
+        "video_collab": RowList(VideoCollabRow, "claimx_video_collab", ("video_collaboration_id",)),
+    }
+)
+"""Row list name -> :class:`RowList`, in message order."""

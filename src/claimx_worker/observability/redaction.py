@@ -29,6 +29,8 @@ _SECRET_KEY_PARTS = (
     "access_key",
     "private_key",
     "credential",
+    "account_key",  # delta-rs storage options: AZURE_STORAGE_ACCOUNT_KEY, GOOGLE_..._KEY
+    "sas_key",
 )
 
 # Credentials recognisable by their shape, whatever the registered secrets are:
@@ -52,7 +54,7 @@ _QUERY_CREDENTIAL = re.compile(r"([?&](?:code|sig|key)=)[^\s&#\"',;)\]}]+", re.I
 # most lines, pays only these ``in`` tests.
 _KEY_HINTS = (
     "auth", "token", "secret", "passw", "api", "signature", "cookie", "subscription",
-    "functions", "access", "private", "credential",
+    "functions", "access", "private", "credential", "account", "sas",
 )  # fmt: skip
 _SCALARS = (str, bool, int, float)
 _MEMO_SIZE = 1024

@@ -29,6 +29,8 @@ one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.iso
 - A quarantined instance (:mod:`claimx_worker.plugins.quarantine`) is not called: with policy
   ``skip`` the stage goes on without it (counted), with ``hold`` the stage stops and its result
   names the instance (``held_by``), for the event to be retried.
+- A :class:`~claimx_worker.ChangeRows` (``on_enrichment_complete`` only) is returned with the
+  actions; the pipeline applies it to the event's rows instead of running it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from claimx_worker.conditions.compiled import ConditionMatcher, compile_conditio
 from claimx_worker.model.actions import ACTION_TYPES, Action, Filter
 from claimx_worker.model.context import EventFailure, HandlerMetadata, PluginContext, Stage
 from claimx_worker.model.event import ClaimXEvent
+from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import EntityRows
 from claimx_worker.plugins.isolation import call_hook, describe
 from claimx_worker.plugins.loading import PluginSet
@@ -87,7 +90,10 @@ class StageResult:
 
 
 EMPTY_RESULT = StageResult()
-_NOT_FILTER = tuple(action_type for action_type in ACTION_TYPES if action_type is not Filter)
+_DELIVERABLE = tuple(
+    action_type for action_type in ACTION_TYPES if action_type not in (Filter, ChangeRows)
+)
+"""What ``on_event_failed`` may return: no Filter, no row change (the rows are not written)."""
 
 
 def hook_name(stage: Stage) -> str:
@@ -331,7 +337,7 @@ def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
         items = (result,)
     else:
         return None
-    allowed = _NOT_FILTER if stage is Stage.EVENT_FAILED else ACTION_TYPES
+    allowed = _DELIVERABLE if stage is Stage.EVENT_FAILED else ACTION_TYPES
     for item in items:
         if not isinstance(item, allowed):
             return None

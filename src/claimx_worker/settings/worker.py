@@ -14,6 +14,7 @@ from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.observability.settings import LoggingSettings, MetricsSettings
 from claimx_worker.plugins.settings import PluginSettings
 from claimx_worker.settings.control import ControlSettings
+from claimx_worker.tables.settings import TablesSettings
 
 
 @frozen(kw_only=True)
@@ -34,6 +35,8 @@ class WorkerSettings:
     """The worker's log lines."""
     control: ControlSettings = field(factory=ControlSettings)
     """Reaching a running worker (``claimx-worker reload``)."""
+    tables: TablesSettings = field(factory=TablesSettings)
+    """The table writer (``claimx-worker tables run``): Delta Lake tables, batching, storage."""
 
 
 PLUGINS_DIR_KEY = "kafka.claimx.enrichment_worker.processing.plugins_dir"

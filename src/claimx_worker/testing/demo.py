@@ -5,10 +5,13 @@ sandbox (:mod:`claimx_worker.testing.sandbox`: a local Apache Kafka broker, or
 ``KAFKA_BOOTSTRAP_SERVERS``; the ClaimX API simulator; a webhook receiver); produces a stream of
 sample ClaimX events (every event type, task events whose templates match the shipped task
 trigger, an unknown type and one malformed message); runs the real worker with the repository's
-``plugins/config/`` pointed at the receiver; waits until every event is committed; stops the
-worker with SIGTERM; and prints what happened. It exits non-zero when anything expected did not
-arrive. Each run has its own topics and consumer group (named after a run id, deleted at the
-end), so a broker that already holds data, from an earlier run or anything else, changes nothing.
+``plugins/config/`` pointed at the receiver, and beside it the table writer (``claimx-worker
+tables run``, :mod:`.demo_tables`) writing the Delta tables in a temporary directory; waits until
+every event is committed and every entity-rows message written; stops both with SIGTERM; and
+prints what happened, with the rows per table and one ``claimx_tasks`` row. It exits non-zero
+when anything expected did not arrive. Each run has its own topics and consumer groups (named
+after a run id, deleted at the end), so a broker that already holds data, from an earlier run or
+anything else, changes nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from claimx_worker.kafka.settings import (
 )
 from claimx_worker.model.event import EventType
 from claimx_worker.testing.commands import start_logging
+from claimx_worker.testing.demo_tables import (
+    report_tables,
+    start_writer,
+    tables_section,
+    wait_until_written,
+)
 from claimx_worker.testing.kafka import KafkaBrokerError
 from claimx_worker.testing.producing import Message, produce_messages
 from claimx_worker.testing.sandbox import TASK_TRIGGER_TOPIC, Sandbox, worker_topics
@@ -74,12 +83,18 @@ class DemoRun:
         return self._prefixed(TASK_TRIGGER_TOPIC)
 
     @property
+    def tables_dlq(self) -> str:
+        """The table writer's DLQ topic in this run."""
+        return self._prefixed("claimx.tables.dlq")
+
+    @property
     def topics(self) -> list[str]:
         """Every topic of the run."""
-        return [*worker_topics(self.worker), self.trigger_topic]
+        return [*worker_topics(self.worker), self.trigger_topic, self.tables_dlq]
 
-    def settings_file(self, plugins_dir: Path) -> str:
-        """The worker's settings for this run (JSON, which the YAML loader reads as is)."""
+    def settings_file(self, plugins_dir: Path, tables: Path) -> str:
+        """The settings of the worker and the table writer (writing under ``tables``) for
+        this run (JSON, which the YAML loader reads as is)."""
         worker = self.worker
         processing = {
             "plugins_dir": str(plugins_dir),
@@ -99,6 +114,7 @@ class DemoRun:
             },
             "claimx_api": {"base_url": "${CLAIMX_API_URL}", "token": "${CLAIMX_API_TOKEN}"},
             "metrics": {"port": 0},
+            "tables": tables_section(tables, self.run_id, self.tables_dlq),
         }
         return json.dumps(settings, indent=2)
 
@@ -226,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         events = list(sample_events(args.events, SimulatedData(SEED), sandbox.api.base_url))
         expected = expectations(events)
         config = Path(workdir, "claimx_config.yaml")
-        config.write_text(run.settings_file(args.plugins_dir.resolve()))
+        tables = Path(workdir, "delta")
+        config.write_text(run.settings_file(args.plugins_dir.resolve(), tables))
         log_path = Path(workdir, "worker.log")
         env = {**os.environ, **sandbox.environment(), "TASK_TRIGGER_TOPIC": run.trigger_topic}
         command = [
@@ -237,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"\n$ {' '.join(command)}")
         try:
+            writer = start_writer(config, env, Path(workdir, "tables.log"))
             with log_path.open("wb") as log:
                 worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
                 try:
@@ -250,13 +268,24 @@ def main(argv: list[str] | None = None) -> int:
                     sandbox.receiver.wait_until(
                         lambda: len(sandbox.receiver.requests) >= expected.webhooks, 30
                     )
+                    written = wait_until_written(
+                        bootstrap,
+                        f"claimx-demo-tables-{run.run_id}",
+                        run.worker.topics.enriched,
+                        writer,
+                    )
                 finally:
                     worker.send_signal(signal.SIGTERM)
-                    status = worker.wait(60)
+                    writer.send_signal(signal.SIGTERM)
+                    status = worker.wait(60) or writer.wait(60)
             lines = log_path.read_text(errors="replace").splitlines()
-            return _report(
+            failed = _report(
                 bootstrap, run, sandbox.receiver, expected, committed, elapsed, status, lines
             )
+            empty_tables = report_tables(tables)
+            if not written or empty_tables:
+                print("The table writer did not write every table.")
+            return failed or int(not written or bool(empty_tables))
         finally:
             with contextlib.suppress(KafkaBrokerError):
                 sandbox.broker.delete_topics(run.topics)

@@ -29,13 +29,16 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Self
 
+import orjson
 from attrs import field, frozen
 from prometheus_client import CollectorRegistry
 
+from claimx_worker.claimx import entity_rows_message
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.errors import ClaimXWorkerError, ErrorCategory
 from claimx_worker.model import (
     Action,
+    ChangeRows,
     ClaimXEvent,
     EntityRows,
     EventFailure,
@@ -231,6 +234,25 @@ class StageHarness:
         """The actions of ``on_enrichment_complete`` in run order; a ``Filter`` that stopped
         the stage comes last."""
         return _actions(self.enrichment_complete(event, rows))
+
+    def written_rows(
+        self, event: ClaimXEvent, rows: EntityRows | None = None
+    ) -> dict[str, Any] | None:
+        """The entity-rows message the worker would publish for ``event`` (the rows the table
+        writer merges), after the instances' :class:`~claimx_worker.ChangeRows`; ``None`` when
+        a ``Filter`` keeps the rows out. Rows default to :func:`make_rows` of the event."""
+        if rows is None:
+            rows = sample_enrichment(event).rows
+        result = self.enrichment_complete(event, rows)
+        if result.filtered:
+            return None
+        changes = [
+            plugin_action.action
+            for plugin_action in result.actions
+            if isinstance(plugin_action.action, ChangeRows)
+        ]
+        message: dict[str, Any] = orjson.loads(entity_rows_message(event, rows, changes)[1])
+        return message
 
     # ------------------------------------------------------------------ stages (async)
 

@@ -15,6 +15,7 @@ import pytest
 
 from claimx_worker import (
     Action,
+    ChangeRows,
     EventFailure,
     Filter,
     Log,
@@ -405,3 +406,31 @@ def test_plugin_class_needs_one_entry_point_to_stand_for(tmp_path: Path) -> None
         assert harness.instances[0].origin == "entry point 'second_local' (" + (
             f"{Echo.__module__}:{Echo.__qualname__})"
         )
+
+
+# ---------------------------------------------------------------------- rows before the write
+
+
+class Masker(Plugin[EchoConfig]):
+    """Masks the project's email, tags tasks; keeps project 999's rows out of the tables."""
+
+    config_class = EchoConfig
+
+    @hookimpl
+    def on_enrichment_complete(self, context: PluginContext[EchoConfig]) -> list[Action]:
+        if context.event.project_id == "999":
+            return [Filter(reason="not ours")]
+        return [
+            ChangeRows(rows="projects", columns={"primary_email": "***"}),
+            ChangeRows(rows="tasks", columns={"sla_band": "gold"}, where={"status": "COMPLETED"}),
+        ]
+
+
+def test_written_rows_show_what_changed_rows_the_tables_get() -> None:
+    with StageHarness.from_config(ECHO, plugin_class=Masker) as harness:
+        event = make_event("CUSTOM_TASK_COMPLETED")
+        rows = harness.written_rows(event)
+        assert rows is not None
+        assert [project["primary_email"] for project in rows["projects"]] == ["***"]
+        assert [task["sla_band"] for task in rows["tasks"]] == ["gold"]
+        assert harness.written_rows(make_event("PROJECT_CREATED", project_id="999")) is None
