@@ -13,8 +13,8 @@ from a built-in exception, the built-in is named in brackets)::
     │   └── TransientError             worth retrying later
     │       ├── DeferredError          not now: retried without spending an attempt
     │       │   ├── CircuitOpenError   http.breaker: the circuit fails requests fast
-    │       │   └── RateLimitedError   http.pacing: the API asked us to slow down (429)
-    │       ├── PluginQuarantinedError plugins.quarantine: a held instance is quarantined
+    │       │   ├── RateLimitedError   http.pacing: the API asked us to slow down (429)
+    │       │   └── PluginQuarantinedError  plugins.quarantine: a held instance is quarantined
     │       └── TableCommitError       tables.delta: a Delta table could not be committed
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)

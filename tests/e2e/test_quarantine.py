@@ -147,9 +147,9 @@ def test_hold_events_wait_on_the_retry_path_and_run_once_the_instance_is_back(
     tmp_path: Path,
 ) -> None:
     deployment = deploy_scenario()
-    add_plugin_settings(
-        deployment.config, {"quarantine": {"min_calls": 4, "cooldown_seconds": 1.5}}
-    )
+    # a cooldown longer than all the retry delays together (1 s + 2 s): a held event spends
+    # no retry while the instance is quarantined, so it waits as long as the quarantine lasts
+    add_plugin_settings(deployment.config, {"quarantine": {"min_calls": 4, "cooldown_seconds": 5}})
     write_flaky(tmp_path / "plugins", "hold")
     bad = events_of("bad", 6)
     held = events_of("held", 6, template=DAMAGE)  # each publishes one trigger message

@@ -28,12 +28,13 @@ from loguru import logger
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from claimx_worker.errors import TransientError
+from claimx_worker.errors import DeferredError
 from claimx_worker.plugins.settings import QuarantinePolicy, QuarantineSettings
 
 
-class PluginQuarantinedError(TransientError):
-    """An instance with ``quarantine_policy: hold`` is quarantined: retry the event later."""
+class PluginQuarantinedError(DeferredError):
+    """An instance with ``quarantine_policy: hold`` is quarantined: retry the event later,
+    without spending one of its retries (it waits as long as the quarantine lasts)."""
 
 
 class State(enum.StrEnum):
