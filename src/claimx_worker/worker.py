@@ -303,7 +303,7 @@ async def open_pipeline(
     resources.push_async_callback(executor.drain, _ACTION_DRAIN_SECONDS)
     plugins_dir = settings.kafka.worker.processing.plugins_dir
     scopes = (
-        replay_scopes(Path(plugins_dir), environ, settings.actions)
+        replay_scopes(Path(plugins_dir), environ, settings.actions, connections=host.connections)
         if plugins_dir
         else Scopes(by_instance={}, environ=environ)
     )
