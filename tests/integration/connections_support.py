@@ -24,14 +24,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_down_connection(plugins_dir: Path, instance: str, port: int) -> None:
-    """Connection ``crm`` (``http://127.0.0.1:<port>/crm``, bearer ``${CRM_TOKEN}``, two fast
-    attempts) and an instance ``instance`` whose config names it."""
+def write_down_connection(
+    plugins_dir: Path, instance: str, port: int, *, max_attempts: int = 2
+) -> None:
+    """Connection ``crm`` (``http://127.0.0.1:<port>/crm``, bearer ``${CRM_TOKEN}``,
+    ``max_attempts`` fast attempts) and an instance ``instance`` whose config names it."""
     (plugins_dir / "connections").mkdir(parents=True, exist_ok=True)
     (plugins_dir / "connections" / "crm.yaml").write_text(
         f"base_url: http://127.0.0.1:{port}/crm\n"
         "auth: {type: bearer, token: '${CRM_TOKEN}'}\n"
-        "retry: {max_attempts: 2, backoff_base: 0.01, backoff_cap: 0.05}\n"
+        f"retry: {{max_attempts: {max_attempts}, backoff_base: 0.01, backoff_cap: 0.05}}\n"
     )
     (plugins_dir / instance).mkdir(parents=True, exist_ok=True)
     (plugins_dir / instance / "config.yaml").write_text(
