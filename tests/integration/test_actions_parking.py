@@ -18,8 +18,10 @@ from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus, idempotency_key
 from claimx_worker.actions.dead_letter import DeadLetter
+from claimx_worker.http.connections import Connection, ConnectionConfig
 from claimx_worker.model import Webhook
 from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.integration.connections_support import free_port
 
 INSTANCE = "task_trigger"
 PARK_TOPIC = "claimx.actions.retry"
@@ -138,4 +140,28 @@ async def test_without_a_park_topic_nothing_is_parked(client: httpx.AsyncClient)
     )
     assert outcome.status is OutcomeStatus.DEAD_LETTERED
     assert produced.on(PARK_TOPIC) == []
+    await executor.aclose()
+
+
+async def test_a_connection_webhook_is_parked_under_its_connections_endpoint(
+    client: httpx.AsyncClient,
+) -> None:
+    """Keyed like any webhook to that endpoint, not by its path (one queue for every connection)."""
+    port = free_port()
+    crm = Connection("crm", ConnectionConfig(base_url=f"http://127.0.0.1:{port}/crm"), "crm.yaml")
+    produced = Produced()
+    executor = ActionExecutor(
+        ActionSettings(**FAST, park_after=0.2, max_age=30),
+        client=client,
+        produce=produced,
+        registry=CollectorRegistry(),
+        park_topic=PARK_TOPIC,
+        connections={"crm": crm},
+    )
+    action = Webhook(url="/tasks", connection="crm")
+    outcome = await executor.submit("evt-crm", "7", INSTANCE, 0, action)
+    assert outcome.status is OutcomeStatus.PARKED
+    (parked,) = produced.on(PARK_TOPIC)
+    assert parked[2] == f"http://127.0.0.1:{port}".encode()
+    assert DeadLetter.from_json(parked[1]).action["url"] == "/tasks"
     await executor.aclose()

@@ -35,3 +35,16 @@ def test_an_instance_may_use_the_defined_connections_its_config_names(tmp_path: 
 
     assert set(scopes.by_instance["trigger"].connections) == {"crm", "erp"}
     assert scopes.by_instance["other"].connections == {}
+
+
+def test_only_absolute_urls_name_destinations(tmp_path: Path) -> None:
+    """A path (a connection webhook's ``url``) names no endpoint: a record without its
+    ``connection`` cannot pass for one that has a destination."""
+    (tmp_path / "trigger").mkdir()
+    (tmp_path / "trigger" / "config.yaml").write_text(
+        "plugin: task_trigger\nconfig: {a: /tasks, b: 'https://hooks.example.com/x', c: crm}\n"
+    )
+
+    scopes = replay_scopes(tmp_path, {}, ActionSettings(), connections={})
+
+    assert scopes.by_instance["trigger"].destinations == {"https://hooks.example.com:443"}

@@ -19,10 +19,15 @@ import attrs
 import httpx
 
 from claimx_worker.actions.encoding import InvalidActionError
-from claimx_worker.actions.endpoint import acquire_before
+from claimx_worker.actions.endpoint import acquire_before, endpoint_of
 from claimx_worker.actions.retry import Attempt, Failure, RetryPolicy
 from claimx_worker.actions.settings import ActionSettings
-from claimx_worker.actions.webhook import WebhookRequest, WebhookSender, build_request
+from claimx_worker.actions.webhook import (
+    WebhookRequest,
+    WebhookSender,
+    build_request,
+    endpoint_of_text,
+)
 from claimx_worker.http.backoff import Backoff
 from claimx_worker.http.connections import AuthConfig, Connection
 from claimx_worker.http.oauth2 import (
@@ -107,6 +112,14 @@ class ConnectionDelivery:
         """The OAuth2 token cache of connection ``name`` (``None`` without OAuth2)."""
         runtime = self._runtimes.get(name)
         return None if runtime is None else runtime.tokens
+
+    def endpoint(self, action: Webhook) -> str:
+        """The endpoint (``scheme://host:port``) ``action`` goes to: its connection's, else
+        its URL's (``""`` for an unknown connection)."""
+        if action.connection is None:
+            return endpoint_of_text(action.url)
+        runtime = self._runtimes.get(action.connection)
+        return "" if runtime is None else endpoint_of(runtime.base)
 
     def plan(self, action: Webhook, key: str) -> tuple[Attempt, RetryPolicy]:
         """The attempt function and retry policy of ``action``; raises
