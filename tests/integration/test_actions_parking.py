@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,12 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield made
 
 
-def _executor(client: httpx.AsyncClient, produced: Produced, **settings: Any) -> ActionExecutor:
+def _executor(
+    client: httpx.AsyncClient,
+    produced: Produced,
+    connections: Mapping[str, Connection] | None = None,
+    **settings: Any,
+) -> ActionExecutor:
     return ActionExecutor(
         ActionSettings(**{**FAST, **settings}),
         client=client,
@@ -60,6 +65,7 @@ def _executor(client: httpx.AsyncClient, produced: Produced, **settings: Any) ->
         registry=CollectorRegistry(),
         dlq_topic=DLQ_TOPIC,
         park_topic=PARK_TOPIC,
+        connections=connections,
     )
 
 
@@ -150,14 +156,7 @@ async def test_a_connection_webhook_is_parked_under_its_connections_endpoint(
     port = free_port()
     crm = Connection("crm", ConnectionConfig(base_url=f"http://127.0.0.1:{port}/crm"), "crm.yaml")
     produced = Produced()
-    executor = ActionExecutor(
-        ActionSettings(**FAST, park_after=0.2, max_age=30),
-        client=client,
-        produce=produced,
-        registry=CollectorRegistry(),
-        park_topic=PARK_TOPIC,
-        connections={"crm": crm},
-    )
+    executor = _executor(client, produced, {"crm": crm}, park_after=0.2, max_age=30)
     action = Webhook(url="/tasks", connection="crm")
     outcome = await executor.submit("evt-crm", "7", INSTANCE, 0, action)
     assert outcome.status is OutcomeStatus.PARKED

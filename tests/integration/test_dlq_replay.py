@@ -29,6 +29,7 @@ from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.integration.actions_support import read_topic
 from tests.integration.connections_support import CRM_TOKEN, free_port, write_down_connection
+from tests.integration.runtime_support import produce
 
 pytestmark = pytest.mark.kafka
 
@@ -331,11 +332,8 @@ async def test_a_forged_connection_record_is_not_replayed(
         record | {"action": record["action"] | {"url": "//evil.example/x"}},
         record | {"action": record["action"] | {"url": "/../../steal"}},
     ]
-    producer = DeliveryProducer(kafka_broker.client_config({"enable.idempotence": True}))
-    await producer.start()
-    for value in forged:
-        await producer.send(dlq_topic, json.dumps(value).encode(), None, [])
-    await producer.close()
+    records = [(None, json.dumps(value).encode(), None) for value in forged]
+    await asyncio.to_thread(produce, kafka_broker, dlq_topic, records)
     group = f"replay-{uuid.uuid4().hex[:8]}"
 
     async with WebhookReceiver(port=crm_port) as crm:
