@@ -6,7 +6,9 @@ settings' ``topics.dlq``, by default ``claimx.enrichment.dlq``, or ``--kind even
 Each action record is replayed within its instance's current configuration
 (:class:`~claimx_worker.actions.dead_letter.ReplayScope`): the variables that instance's
 ``config.yaml`` refers to, the endpoints of the URLs and the strings (topics) it holds once
-expanded, plus ``--allow-destination`` / ``--allow-topic``.
+expanded, the named connections (``<plugins_dir>/connections/``) it names under a key
+``connection``, plus ``--allow-destination`` / ``--allow-topic``. Connection problems stop the
+command before it reads anything, at their file and line.
 
 Exit codes: 0 every record replayed was delivered (or, with ``--dry-run``, listed); 1 some went
 back to the DLQ or could not be replayed, or a DLQ write failed; 2 bad settings, a missing topic
@@ -30,6 +32,7 @@ from claimx_worker.actions.replay import Echo, ReplaySummary, replay_dead_letter
 from claimx_worker.actions.secrets import secret_refs_from_environ
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
 from claimx_worker.config.problems import ConfigError
+from claimx_worker.http.connections import Connection, load_connections
 from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
 from claimx_worker.kafka.dead_letters import ReplayError
@@ -87,7 +90,9 @@ class _Setup:
     consumer: dict[str, Any] = attrs.field(repr=False)
     producer: dict[str, Any] = attrs.field(repr=False)
     secrets: frozenset[str] = attrs.field(repr=False)
+    """The secrets of the settings file and of the connections."""
     plugins_dir: Path
+    connections: Mapping[str, Connection] = attrs.field(repr=False)
 
 
 class _UsageError(Exception):
@@ -164,6 +169,11 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
             "--until select events of the event DLQ"
         )
     base = {**common, "bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER}
+    plugins_path = options.plugins_dir or Path(plugins_dir)
+    catalog = load_connections(plugins_path, env=environ)
+    if catalog.problems:
+        error = ConfigError(catalog.problems).redacted(Redactor(catalog.secrets).redact)
+        raise _UsageError(str(error))
     return _Setup(
         topic=topic,
         kind=kind,
@@ -171,8 +181,9 @@ def _setup(options: ReplayOptions, environ: Mapping[str, str]) -> _Setup:
         actions=actions,
         consumer={**base, **consumer, "group.id": options.group},
         producer={"enable.idempotence": True, **base, **producer},
-        secrets=secrets,
-        plugins_dir=options.plugins_dir or Path(plugins_dir),
+        secrets=secrets | catalog.secrets,
+        plugins_dir=plugins_path,
+        connections=catalog.connections,
     )
 
 
@@ -187,6 +198,7 @@ async def _replay(
         setup.plugins_dir,
         environ,
         setup.actions,
+        connections=setup.connections,
         destinations=options.allowed_destinations,
         topics=options.allowed_topics,
     )
@@ -250,6 +262,7 @@ async def _executor(
                 registry=CollectorRegistry(),
                 dlq_topic=setup.topic,
                 secret_refs=refs,
+                connections=setup.connections,
             )
             try:
                 yield executor

@@ -373,7 +373,9 @@ async def open_pipeline(
     def current_scopes() -> Scopes:
         if not plugins_dir:
             return Scopes(by_instance={}, environ=environ)
-        return replay_scopes(Path(plugins_dir), environ, settings.actions)
+        return replay_scopes(
+            Path(plugins_dir), environ, settings.actions, connections=host.connections
+        )
 
     parked = ParkedActions(settings.kafka, executor, current_scopes(), redactor=redactor)
     try:

@@ -1,15 +1,44 @@
 """A real OAuth2 token endpoint on loopback for the connection tests (async: ``async with``;
-sync tests: ``with``, on a thread of its own)."""
+sync tests: ``with``, on a thread of its own), and a bearer connection whose endpoint is down
+until a test starts it (for the replay and parking tests)."""
 
 from __future__ import annotations
 
 import base64
 import socket
+from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
 
 from claimx_worker.testing.background import BackgroundLoop
+
+CRM_TOKEN = "crm-bearer-5e0c9a71"
+"""The value of ``${CRM_TOKEN}``, the bearer token of :func:`write_down_connection`'s files."""
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (until a test starts a server on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_down_connection(
+    plugins_dir: Path, instance: str, port: int, *, max_attempts: int = 2
+) -> None:
+    """Connection ``crm`` (``http://127.0.0.1:<port>/crm``, bearer ``${CRM_TOKEN}``,
+    ``max_attempts`` fast attempts) and an instance ``instance`` whose config names it."""
+    (plugins_dir / "connections").mkdir(parents=True, exist_ok=True)
+    (plugins_dir / "connections" / "crm.yaml").write_text(
+        f"base_url: http://127.0.0.1:{port}/crm\n"
+        "auth: {type: bearer, token: '${CRM_TOKEN}'}\n"
+        f"retry: {{max_attempts: {max_attempts}, backoff_base: 0.01, backoff_cap: 0.05}}\n"
+    )
+    (plugins_dir / instance).mkdir(parents=True, exist_ok=True)
+    (plugins_dir / instance / "config.yaml").write_text(
+        f"plugin: {instance}\nconfig:\n  webhook: {{connection: crm, url: /tasks}}\n"
+    )
 
 
 class TokenEndpoint:

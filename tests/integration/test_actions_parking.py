@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus, idempotency_key
 from claimx_worker.actions.dead_letter import DeadLetter
+from claimx_worker.http.connections import Connection, ConnectionConfig
+from claimx_worker.http.exchange import Exchange, webhook_exchange
 from claimx_worker.model import Webhook
 from claimx_worker.testing.webhooks import WebhookReceiver
+from tests.integration.connections_support import free_port
 
 INSTANCE = "task_trigger"
 PARK_TOPIC = "claimx.actions.retry"
@@ -45,12 +47,17 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as made:
+async def client() -> AsyncIterator[Exchange]:
+    async with webhook_exchange(allowed_destinations=()) as made:
         yield made
 
 
-def _executor(client: httpx.AsyncClient, produced: Produced, **settings: Any) -> ActionExecutor:
+def _executor(
+    client: Exchange,
+    produced: Produced,
+    connections: Mapping[str, Connection] | None = None,
+    **settings: Any,
+) -> ActionExecutor:
     return ActionExecutor(
         ActionSettings(**{**FAST, **settings}),
         client=client,
@@ -58,11 +65,12 @@ def _executor(client: httpx.AsyncClient, produced: Produced, **settings: Any) ->
         registry=CollectorRegistry(),
         dlq_topic=DLQ_TOPIC,
         park_topic=PARK_TOPIC,
+        connections=connections,
     )
 
 
 async def test_a_failing_endpoint_gets_its_actions_parked_then_redelivered_in_order(
-    receiver: WebhookReceiver, client: httpx.AsyncClient
+    receiver: WebhookReceiver, client: Exchange
 ) -> None:
     receiver.behave("/down", fail_until=time.monotonic() + 3600, fail_status=503)
     produced = Produced()
@@ -99,7 +107,7 @@ async def test_a_failing_endpoint_gets_its_actions_parked_then_redelivered_in_or
 
 
 async def test_a_parked_action_past_its_maximum_age_is_dead_lettered(
-    client: httpx.AsyncClient,
+    client: Exchange,
 ) -> None:
     produced = Produced()
     executor = _executor(client, produced, park_after=0.2, max_age=30)
@@ -124,7 +132,7 @@ async def test_a_parked_action_past_its_maximum_age_is_dead_lettered(
     await executor.aclose()
 
 
-async def test_without_a_park_topic_nothing_is_parked(client: httpx.AsyncClient) -> None:
+async def test_without_a_park_topic_nothing_is_parked(client: Exchange) -> None:
     produced = Produced()
     executor = ActionExecutor(
         ActionSettings(**FAST, park_after=0.1, max_age=0.5),
@@ -138,4 +146,21 @@ async def test_without_a_park_topic_nothing_is_parked(client: httpx.AsyncClient)
     )
     assert outcome.status is OutcomeStatus.DEAD_LETTERED
     assert produced.on(PARK_TOPIC) == []
+    await executor.aclose()
+
+
+async def test_a_connection_webhook_is_parked_under_its_connections_endpoint(
+    client: Exchange,
+) -> None:
+    """Keyed like any webhook to that endpoint, not by its path (one queue for every connection)."""
+    port = free_port()
+    crm = Connection("crm", ConnectionConfig(base_url=f"http://127.0.0.1:{port}/crm"), "crm.yaml")
+    produced = Produced()
+    executor = _executor(client, produced, {"crm": crm}, park_after=0.2, max_age=30)
+    action = Webhook(url="/tasks", connection="crm")
+    outcome = await executor.submit("evt-crm", "7", INSTANCE, 0, action)
+    assert outcome.status is OutcomeStatus.PARKED
+    (parked,) = produced.on(PARK_TOPIC)
+    assert parked[2] == f"http://127.0.0.1:{port}".encode()
+    assert DeadLetter.from_json(parked[1]).action["url"] == "/tasks"
     await executor.aclose()

@@ -299,6 +299,7 @@ async def test_the_in_flight_cap_holds(harness: Harness, receiver: WebhookReceiv
         ({"connection": "nope"}, "unknown connection 'nope' (defined: crm)"),
         ({"url": "https://elsewhere.example.com/x"}, "takes a path starting with '/'"),
         ({"url": "//elsewhere.example.com/x"}, "takes a path starting with '/'"),
+        ({"url": "/x/../../admin?y=1"}, "the path climbs above connection 'crm'"),
     ],
 )
 async def test_bad_connection_webhooks_are_dead_lettered(

@@ -21,17 +21,21 @@ from claimx_worker.actions import (
     OutcomeStatus,
     secret_refs_from_environ,
 )
+from claimx_worker.http.connections import load_connections
 from claimx_worker.http.exchange import webhook_exchange
 from claimx_worker.kafka.producer import DeliveryProducer
 from claimx_worker.model import Webhook
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from claimx_worker.testing.webhooks import WebhookReceiver
 from tests.integration.actions_support import read_topic
+from tests.integration.connections_support import CRM_TOKEN, free_port, write_down_connection
+from tests.integration.runtime_support import produce
 
 pytestmark = pytest.mark.kafka
 
 CLI = str(Path(sys.executable).with_name("claimx-worker"))
 INSTANCE = "task_trigger"
+CRM_INSTANCE = "crm_trigger"
 OLD_TOKEN = "old-token-4b2e9f61"
 NEW_TOKEN = "new-token-a83c17d0"
 
@@ -48,11 +52,22 @@ def dlq_topic(kafka_topic_factory: TopicFactory) -> str:
 
 
 @pytest.fixture
+def crm_port() -> int:
+    """The port of connection ``crm``'s endpoint, down until a test starts a receiver on it."""
+    return free_port()
+
+
+@pytest.fixture
 async def dead_letter(
-    kafka_broker: KafkaBroker, dlq_topic: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Callable[[str, int], Any]]:
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    plugins_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Callable[..., Any]]:
     """``await dead_letter(url, n)``: n webhooks to ``url`` (which must fail permanently) with
-    ``Authorization: Bearer $WEBHOOK_TOKEN``, run by the executor into the DLQ topic."""
+    ``Authorization: Bearer $WEBHOOK_TOKEN``, run by the executor into the DLQ topic.
+    ``connection="crm"``: from instance :data:`CRM_INSTANCE` through connection ``crm``, ``url``
+    being the path."""
     monkeypatch.setenv("WEBHOOK_TOKEN", OLD_TOKEN)
     producer = DeliveryProducer(kafka_broker.client_config({"enable.idempotence": True}))
     await producer.start()
@@ -64,13 +79,21 @@ async def dead_letter(
         registry=CollectorRegistry(),
         dlq_topic=dlq_topic,
         secret_refs=secret_refs_from_environ([], os.environ),
+        connections=load_connections(plugins_dir, env={"CRM_TOKEN": CRM_TOKEN}).connections,
     )
 
-    async def run(url: str, count: int) -> list[str]:
+    async def run(url: str, count: int, connection: str | None = None) -> list[str]:
         headers = {"Authorization": f"Bearer {os.environ['WEBHOOK_TOKEN']}"}
+        instance = INSTANCE if connection is None else CRM_INSTANCE
         futures = [
             executor.submit(
-                f"evt-{n}", "12345", INSTANCE, n, Webhook(url=url, headers=headers, body={"n": n})
+                f"evt-{n}",
+                "12345",
+                instance,
+                n,
+                Webhook(url=url, headers=headers, body={"n": n})
+                if connection is None
+                else Webhook(url=url, connection=connection, body={"n": n}),
             )
             for n in range(count)
         ]
@@ -85,10 +108,14 @@ async def dead_letter(
 
 
 @pytest.fixture(autouse=True)
-def plugins_dir(tmp_path: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> Path:
+def plugins_dir(
+    tmp_path: Path, receiver: WebhookReceiver, crm_port: int, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """The current configuration: the instance the records came from sends its webhooks to the
-    receiver with ``Authorization: Bearer ${WEBHOOK_TOKEN}``."""
+    receiver with ``Authorization: Bearer ${WEBHOOK_TOKEN}``; instance :data:`CRM_INSTANCE`
+    through connection ``crm`` (on ``crm_port``)."""
     directory = tmp_path / "plugins"
+    write_down_connection(directory, CRM_INSTANCE, crm_port)
     (directory / INSTANCE).mkdir(parents=True)
     (directory / INSTANCE / "config.yaml").write_text(
         f"plugin: {INSTANCE}\n"
@@ -112,6 +139,7 @@ async def replay(
     ``./plugins``; return its exit code, its stdout JSON lines and everything it wrote."""
     environ = {k: v for k, v in os.environ.items() if k != "WEBHOOK_TOKEN"}
     environ |= {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers, "LOG_LEVEL": "DEBUG"}
+    environ |= {"CRM_TOKEN": CRM_TOKEN}
     environ |= env or {}
     if token is not None:
         environ["WEBHOOK_TOKEN"] = token
@@ -140,7 +168,7 @@ async def test_replay_delivers_dead_lettered_webhooks_once_the_endpoint_works(
     kafka_broker: KafkaBroker,
     dlq_topic: str,
     receiver: WebhookReceiver,
-    dead_letter: Callable[[str, int], Any],
+    dead_letter: Callable[..., Any],
 ) -> None:
     receiver.behave("/hook", status=404)
     keys = await dead_letter(receiver.url("/hook"), 3)
@@ -176,7 +204,7 @@ async def test_replay_failures_go_back_to_the_dlq_and_a_missing_variable_stops_i
     kafka_broker: KafkaBroker,
     dlq_topic: str,
     receiver: WebhookReceiver,
-    dead_letter: Callable[[str, int], Any],
+    dead_letter: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
     receiver.behave("/gone", status=404)
@@ -219,7 +247,7 @@ async def test_a_forged_record_cannot_pick_variables_or_destinations(
     kafka_broker: KafkaBroker,
     dlq_topic: str,
     receiver: WebhookReceiver,
-    dead_letter: Callable[[str, int], Any],
+    dead_letter: Callable[..., Any],
 ) -> None:
     """The security review's proof: a record written to the DLQ topic by someone else named the
     variables to fill in and where to send them, and replay delivered both values."""
@@ -263,3 +291,59 @@ async def test_a_forged_record_cannot_pick_variables_or_destinations(
     for request in receiver.requests:
         for value in secrets.values():
             assert value not in request.path + str(dict(request.headers)) + request.body.decode()
+
+
+async def test_a_connection_webhook_dead_lettered_while_its_endpoint_was_down_is_replayed(
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    crm_port: int,
+    dead_letter: Callable[..., Any],
+) -> None:
+    """Its record holds a path; replay sends it through the connection, with the connection's
+    current authentication, once the endpoint is back."""
+    keys = await dead_letter("/tasks?n=1", 2, connection="crm")  # connection refused
+    (record, _) = await asyncio.to_thread(read_topic, kafka_broker, dlq_topic, expected=2)
+    assert CRM_TOKEN.encode() not in record.value()
+    group = f"replay-{uuid.uuid4().hex[:8]}"
+
+    async with WebhookReceiver(port=crm_port) as crm:
+        code, replayed, output = await replay(kafka_broker, dlq_topic, group)
+
+    assert code == 0, output
+    assert [line["outcome"] for line in replayed] == ["delivered"] * 2
+    delivered = crm.at("/crm/tasks", ok=True)
+    assert sorted(r.headers["idempotency-key"] for r in delivered) == sorted(keys)
+    assert {r.headers["authorization"] for r in delivered} == {f"Bearer {CRM_TOKEN}"}
+    assert CRM_TOKEN not in output
+
+
+async def test_a_forged_connection_record_is_not_replayed(
+    kafka_broker: KafkaBroker,
+    dlq_topic: str,
+    crm_port: int,
+    dead_letter: Callable[..., Any],
+) -> None:
+    """A record that names a connection its instance does not, or a path that leaves it."""
+    await dead_letter("/tasks", 1, connection="crm")
+    (genuine,) = await asyncio.to_thread(read_topic, kafka_broker, dlq_topic, expected=1)
+    record = json.loads(genuine.value())
+    forged = [
+        record | {"instance": INSTANCE},
+        record | {"action": record["action"] | {"url": "//evil.example/x"}},
+        record | {"action": record["action"] | {"url": "/../../steal"}},
+    ]
+    records = [(None, json.dumps(value).encode(), None) for value in forged]
+    await asyncio.to_thread(produce, kafka_broker, dlq_topic, records)
+    group = f"replay-{uuid.uuid4().hex[:8]}"
+
+    async with WebhookReceiver(port=crm_port) as crm:
+        code, replayed, output = await replay(kafka_broker, dlq_topic, group)
+
+    assert code == 1, output
+    assert [line["outcome"] for line in replayed if "outcome" in line] == ["delivered"]
+    reasons = " | ".join(line["unreplayable"] for line in replayed if "unreplayable" in line)
+    assert "connection 'crm' is not one the configuration of instance 'task_trigger'" in reasons
+    assert "takes a path starting with '/'" in reasons
+    assert "the path climbs above connection 'crm'" in reasons
+    assert [r.path for r in crm.requests] == ["/crm/tasks"]
+    assert CRM_TOKEN not in output

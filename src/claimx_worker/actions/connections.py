@@ -12,16 +12,22 @@ retried and finally dead-lettered with the reason.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 
 import attrs
 import httpx
 
 from claimx_worker.actions.encoding import InvalidActionError
-from claimx_worker.actions.endpoint import acquire_before
+from claimx_worker.actions.endpoint import acquire_before, endpoint_of
 from claimx_worker.actions.retry import Attempt, Failure, RetryPolicy
 from claimx_worker.actions.settings import ActionSettings
-from claimx_worker.actions.webhook import WebhookRequest, WebhookSender, build_request
+from claimx_worker.actions.webhook import (
+    WebhookRequest,
+    WebhookSender,
+    build_request,
+    endpoint_of_text,
+)
 from claimx_worker.http.backoff import Backoff
 from claimx_worker.http.connections import AuthConfig, Connection
 from claimx_worker.http.exchange import Exchange
@@ -61,20 +67,28 @@ class ConnectionRuntime:
         )
 
     def url(self, path: str) -> str:
-        """The URL of ``path`` below the base URL; raises :class:`InvalidActionError` for a
-        path that would leave the connection's scheme, host or port."""
-        if not path.startswith("/") or path.startswith("//"):
-            raise InvalidActionError(
-                f"a webhook through connection {self.name!r} takes a path starting with '/'"
-            )
-        joined = str(self.base).rstrip("/") + path
-        try:
-            url = httpx.URL(joined)
-        except httpx.InvalidURL:
-            raise InvalidActionError(f"invalid path for connection {self.name!r}") from None
-        if (url.scheme, url.host, url.port) != (self.base.scheme, self.base.host, self.base.port):
-            raise InvalidActionError(f"the path leaves connection {self.name!r}'s host")
-        return joined
+        """The URL of ``path`` below the base URL (see :func:`connection_url`)."""
+        return connection_url(self.name, self.base, path)
+
+
+def connection_url(name: str, base: httpx.URL, path: str) -> str:
+    """The URL of ``path`` below connection ``name``'s ``base`` URL; raises
+    :class:`InvalidActionError` for a path that would leave its scheme, host or port, or climb
+    above its base path (a ``.`` or ``..`` segment)."""
+    if not path.startswith("/") or path.startswith("//"):
+        raise InvalidActionError(
+            f"a webhook through connection {name!r} takes a path starting with '/'"
+        )
+    if {".", ".."} & set(re.split(r"[?#]", path, maxsplit=1)[0].split("/")):
+        raise InvalidActionError(f"the path climbs above connection {name!r}'s base URL")
+    joined = str(base).rstrip("/") + path
+    try:
+        url = httpx.URL(joined)
+    except httpx.InvalidURL:
+        raise InvalidActionError(f"invalid path for connection {name!r}") from None
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        raise InvalidActionError(f"the path leaves connection {name!r}'s host")
+    return joined
 
 
 class ConnectionDelivery:
@@ -111,6 +125,14 @@ class ConnectionDelivery:
         """The OAuth2 token cache of connection ``name`` (``None`` without OAuth2)."""
         runtime = self._runtimes.get(name)
         return None if runtime is None else runtime.tokens
+
+    def endpoint(self, action: Webhook) -> str:
+        """The endpoint (``scheme://host:port``) ``action`` goes to: its connection's, else
+        its URL's (``""`` for an unknown connection)."""
+        if action.connection is None:
+            return endpoint_of_text(action.url)
+        runtime = self._runtimes.get(action.connection)
+        return "" if runtime is None else endpoint_of(runtime.base)
 
     def plan(self, action: Webhook, key: str) -> tuple[Attempt, RetryPolicy]:
         """The attempt function and retry policy of ``action``; raises

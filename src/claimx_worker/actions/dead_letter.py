@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import attrs
+import httpx
 from cattrs import transform_error
 from cattrs.errors import ClassValidationError
 
+from claimx_worker.actions.connections import connection_url
 from claimx_worker.actions.encoding import InvalidActionError, payload_bytes
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.retry import DeliveryReport
@@ -28,6 +30,7 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningSource
 from claimx_worker.actions.webhook import endpoint_of_text, webhook_signing
 from claimx_worker.errors import ClaimXWorkerError
+from claimx_worker.http.connections import Connection
 from claimx_worker.model import PublishToTopic, Webhook, converter
 from claimx_worker.model.event import nested_deeper
 
@@ -142,6 +145,9 @@ class ReplayScope:
     """Topics the record may be published to."""
     settings: ActionSettings
     """The current action settings (their signing secrets sign a record signed with them)."""
+    connections: Mapping[str, Connection] = attrs.field(factory=dict)
+    """The named connections the instance's configuration names (and that are defined): the
+    only ones a webhook record that names a connection may go through."""
 
 
 def dead_letter(
@@ -254,8 +260,9 @@ def to_action(
 
 
 def _check_webhook(webhook: Webhook, record: DeadLetter, scope: ReplayScope) -> None:
-    endpoint = endpoint_of_text(webhook.url)
-    if endpoint not in scope.destinations:
+    if webhook.connection is not None:
+        _check_connection(webhook.connection, webhook.url, record, scope)
+    elif (endpoint := endpoint_of_text(webhook.url)) not in scope.destinations:
         raise UnreplayableError(
             f"endpoint {endpoint} is not one the configuration of instance {record.instance!r} "
             "names (allow it with --allow-destination)"
@@ -266,6 +273,20 @@ def _check_webhook(webhook: Webhook, record: DeadLetter, scope: ReplayScope) -> 
             f"was signed with the settings' {record.signing} signing secret, which the current "
             "settings do not have (give --config): not sent unsigned"
         )
+
+
+def _check_connection(name: str, path: str, record: DeadLetter, scope: ReplayScope) -> None:
+    """``path`` must stay below the base URL of connection ``name``, which must be in scope."""
+    connection = scope.connections.get(name)
+    if connection is None:
+        raise UnreplayableError(
+            f"connection {name!r} is not one the configuration of instance {record.instance!r} "
+            "names and the connections directory defines"
+        )
+    try:
+        connection_url(name, httpx.URL(connection.config.base_url), path)
+    except InvalidActionError as exc:
+        raise UnreplayableError(str(exc)) from None
 
 
 def _base64_payload(payload: object) -> bytes:

@@ -51,7 +51,7 @@ from claimx_worker.actions.retry import (
 )
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import DEFAULT_DLQ_TOPIC, ActionSettings
-from claimx_worker.actions.webhook import WebhookSender, build_request, endpoint_of_text
+from claimx_worker.actions.webhook import WebhookSender, build_request
 from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.http.breaker import CircuitState
 from claimx_worker.http.connections import Connection
@@ -323,7 +323,7 @@ class ActionExecutor:
         assert self._park_topic is not None
         parked = attrs.evolve(report, give_up=GiveUp.PARKED)
         record = dead_letter(ref, action, parked, self._scrubber, self._settings)
-        endpoint = endpoint_of_text(action.url)
+        endpoint = self._connections.endpoint(action)
         await self._write(self._park_topic, record, endpoint.encode(), ref)
         _action_log(ref, kind).bind(
             endpoint=endpoint,

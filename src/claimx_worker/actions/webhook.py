@@ -187,11 +187,13 @@ class WebhookSender:
 
 
 def endpoint_of_text(url: str) -> str:
-    """The endpoint (``scheme://host:port``) of a URL string; ``""`` when it is not a URL."""
+    """The endpoint (``scheme://host:port``) of a URL string; ``""`` when it is not an
+    absolute URL (a path, for one)."""
     try:
-        return endpoint_of(httpx.URL(url))
+        parsed = httpx.URL(url)
     except httpx.InvalidURL:
         return ""
+    return endpoint_of(parsed) if parsed.scheme and parsed.host else ""
 
 
 def webhook_signing(action: Webhook, settings: ActionSettings) -> SigningSource:

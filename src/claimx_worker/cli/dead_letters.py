@@ -88,8 +88,8 @@ class _Moment(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--plugins-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Plugin instances whose configuration bounds each record "
-    "(default: the settings' plugins_dir, else plugins/config).",
+    help="Plugin instances whose configuration bounds each record, and the connections/ "
+    "they send through (default: the settings' plugins_dir, else plugins/config).",
 )
 @click.option(
     "--allow-destination",

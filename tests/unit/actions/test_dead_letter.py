@@ -20,6 +20,7 @@ from claimx_worker.actions.retry import DeliveryReport, GiveUp
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.signing import SigningSource
+from claimx_worker.http.connections import Connection, ConnectionConfig
 from claimx_worker.model import PublishToTopic, Webhook
 
 TOKEN = "tok-3f9a-secret-value"
@@ -219,3 +220,44 @@ def test_a_record_signed_by_the_settings_is_signed_by_the_current_settings_or_no
 def test_an_unsigned_record_says_so() -> None:
     record = dead_letter(REF, _webhook(signing_secret=None), REPORT, SCRUBBER, SETTINGS)
     assert record.signing is SigningSource.NONE
+
+
+CRM = Connection("crm", ConnectionConfig(base_url="https://crm.example.com/api"), "crm.yaml")
+CONNECTED_SCOPE = attrs.evolve(SCOPE, connections={"crm": CRM})
+
+
+def _connection_record(url: str = "/tasks?x=1", connection: str = "crm") -> DeadLetter:
+    webhook = _webhook(url=url, connection=connection, signing_secret=None)
+    return DeadLetter.from_json(dead_letter(REF, webhook, REPORT, SCRUBBER, SETTINGS).to_json())
+
+
+def test_a_connection_webhook_in_scope_is_replayed_with_its_path() -> None:
+    action = to_action(_connection_record(), ENVIRON, CONNECTED_SCOPE)
+    assert isinstance(action, Webhook)
+    assert (action.connection, action.url) == ("crm", "/tasks?x=1")
+
+
+def test_a_connection_the_instance_does_not_name_is_refused() -> None:
+    with pytest.raises(UnreplayableError, match="connection 'crm' is not one"):
+        to_action(_connection_record(), ENVIRON, SCOPE)
+    with pytest.raises(UnreplayableError, match="connection 'other' is not one"):
+        to_action(_connection_record(connection="other"), ENVIRON, CONNECTED_SCOPE)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//evil.example/x",
+        "https://evil.example/x",
+        "http://crm.example.com/api/x",
+        "/..//evil.example/x",
+        "/../..",
+        "/tasks/./../../admin#x",
+        "@evil.example/x",
+        "tasks",
+        "",
+    ],
+)
+def test_a_connection_path_that_leaves_the_base_url_is_refused(path: str) -> None:
+    with pytest.raises(UnreplayableError, match="connection 'crm'"):
+        to_action(_connection_record(url=path), ENVIRON, CONNECTED_SCOPE)
