@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from claimx_worker import ClaimXEvent, ProjectRow, TaskRow, converter
+
+_MILLISECONDS = tuple(f"{millisecond:03d}Z" for millisecond in range(1000))
 
 
 class UtcClock:
     """ISO-8601 UTC timestamps with milliseconds and ``Z`` (``2024-05-01T12:00:00.123Z``).
 
-    Caches the formatted second, so a timestamp costs a clock read and one string join.
+    Caches the formatted second, so a timestamp costs a clock read and one string join
+    (the millisecond suffixes are formatted once, at import).
     """
 
     __slots__ = ("_prefix", "_second")
@@ -26,18 +30,25 @@ class UtcClock:
         if second != self._second:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
             self._second = second
-        return f"{self._prefix}{millisecond:03d}Z"
+        return self._prefix + _MILLISECONDS[millisecond]
 
 
 class PayloadBuilder:
-    """Builds payloads for one plugin instance (its include flags fixed at load)."""
+    """Builds payloads for one plugin instance (its include flags fixed at load, and the
+    converter's unstructure functions for the rows looked up once)."""
 
-    __slots__ = ("_clock", "_include_project", "_include_task")
+    __slots__ = ("_clock", "_include_project", "_include_task", "_project_dict", "_task_dict")
 
     def __init__(self, *, include_task_data: bool, include_project_data: bool) -> None:
         self._include_task = include_task_data
         self._include_project = include_project_data
         self._clock = UtcClock()
+        self._task_dict: Callable[[TaskRow], dict[str, Any]] = converter.get_unstructure_hook(
+            TaskRow
+        )
+        self._project_dict: Callable[[ProjectRow], dict[str, Any]] = converter.get_unstructure_hook(
+            ProjectRow
+        )
 
     def build(
         self, trigger_name: str, event: ClaimXEvent, task: TaskRow, project: ProjectRow | None
@@ -58,9 +69,7 @@ class PayloadBuilder:
             "timestamp": self._clock.now(),
         }
         if self._include_task:
-            payload["task"] = converter.unstructure(task, TaskRow)
+            payload["task"] = self._task_dict(task)
         if self._include_project:
-            payload["project"] = (
-                None if project is None else converter.unstructure(project, ProjectRow)
-            )
+            payload["project"] = None if project is None else self._project_dict(project)
         return payload

@@ -86,18 +86,8 @@ class TestMatcher:
 
     def __init__(self, parts: TestParts) -> None:
         self.parts = parts
-        get: Getter = parts.spec.get
-        missing = parts.operator == "exists" and parts.value is False
-        predicate = _predicate(parts)
-
-        def matches(event: ClaimXEvent, rows: EntityRows) -> bool:
-            value = get(event, rows)
-            if value is None:
-                return missing
-            return predicate(value)
-
-        self._get = get
-        self.matches: Check = matches
+        self._get: Getter = parts.spec.get
+        self.matches: Check = _fused(parts) or _generic(parts)
         """Whether the event and rows pass this test."""
 
     def explain(self, event: ClaimXEvent, rows: EntityRows) -> TestReport:
@@ -162,6 +152,60 @@ def compile_condition(condition: Condition) -> ConditionMatcher | TestMatcher:
     if condition.any_ is not None:
         return ConditionMatcher("any", tuple(compile_condition(c) for c in condition.any_))
     return TestMatcher(test_parts(condition))
+
+
+def _generic(parts: TestParts) -> Check:
+    """The test as the field's getter, then the operator's predicate on the value seen."""
+    get = parts.spec.get
+    missing = parts.operator == "exists" and parts.value is False
+    predicate = _predicate(parts)
+
+    def matches(event: ClaimXEvent, rows: EntityRows) -> bool:
+        value = get(event, rows)
+        if value is None:
+            return missing
+        return predicate(value)
+
+    return matches
+
+
+def _fused(parts: TestParts) -> Check | None:
+    """The test as one closure (getter and operator inlined) for the common operators on
+    non-timestamp fields, or ``None``: :func:`_generic` then. Same verdicts, one call less."""
+    if parts.spec.type is FieldType.TIMESTAMP:
+        return None
+    get = parts.spec.get
+    value = parts.value
+    name = parts.operator
+    if name == "equals":
+
+        def equals(event: ClaimXEvent, rows: EntityRows) -> bool:
+            seen = get(event, rows)
+            return seen is not None and value == seen
+
+        return equals
+    if name == "in":
+
+        def within(event: ClaimXEvent, rows: EntityRows) -> bool:
+            seen = get(event, rows)
+            return seen is not None and seen in value
+
+        return within
+    if name == "prefix":
+
+        def prefix(event: ClaimXEvent, rows: EntityRows) -> bool:
+            seen = get(event, rows)
+            return seen is not None and seen.startswith(value)
+
+        return prefix
+    if name in ("not_in", "anything_but"):
+
+        def outside(event: ClaimXEvent, rows: EntityRows) -> bool:
+            seen = get(event, rows)
+            return seen is not None and seen not in value
+
+        return outside
+    return None
 
 
 def _predicate(parts: TestParts) -> Predicate:

@@ -39,11 +39,13 @@ class EventFailure:
     message: str
 
 
-@frozen
+@frozen(slots=False)
 class PluginContext(Generic[ConfigT]):
     """The frozen context of one hook call for one plugin instance.
 
-    Build it with keywords; the stage runner passes them positionally (half the cost).
+    Build it with keywords; the stage runner passes them positionally (half the cost). It is
+    built per call, so it is a dict class: attrs builds a frozen one of six fields about a
+    third faster than a slotted one.
     """
 
     event: ClaimXEvent

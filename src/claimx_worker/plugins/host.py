@@ -30,7 +30,7 @@ sync lifecycle hook past the budget is reported like a slow stage hook and kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from time import perf_counter
 from types import TracebackType
@@ -123,21 +123,24 @@ class PluginGeneration:
             return False
         return True
 
-    async def run_event_received(self, event: ClaimXEvent) -> StageResult:
+    # The stage methods hand back the runner's coroutine rather than awaiting it in one of
+    # their own: one coroutine less per stage call (awaited by the caller all the same).
+
+    def run_event_received(self, event: ClaimXEvent) -> Coroutine[Any, Any, StageResult]:
         """``on_event_received`` before enrichment; ``result.filtered`` means drop the event."""
-        return await self._runner.run(Stage.EVENT_RECEIVED, event, EMPTY_ROWS, NO_METADATA)
+        return self._runner.run(Stage.EVENT_RECEIVED, event, EMPTY_ROWS, NO_METADATA)
 
-    async def run_enrichment_complete(
+    def run_enrichment_complete(
         self, event: ClaimXEvent, rows: EntityRows, metadata: HandlerMetadata
-    ) -> StageResult:
+    ) -> Coroutine[Any, Any, StageResult]:
         """``on_enrichment_complete``: the actions, and whether to skip the entity write."""
-        return await self._runner.run(Stage.ENRICHMENT_COMPLETE, event, rows, metadata)
+        return self._runner.run(Stage.ENRICHMENT_COMPLETE, event, rows, metadata)
 
-    async def run_event_failed(
+    def run_event_failed(
         self, event: ClaimXEvent, error: EventFailure, rows: EntityRows, metadata: HandlerMetadata
-    ) -> StageResult:
+    ) -> Coroutine[Any, Any, StageResult]:
         """``on_event_failed`` for an event sent to the DLQ; returns the actions to run."""
-        return await self._runner.run(Stage.EVENT_FAILED, event, rows, metadata, error)
+        return self._runner.run(Stage.EVENT_FAILED, event, rows, metadata, error)
 
 
 @frozen

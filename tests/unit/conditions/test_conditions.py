@@ -15,7 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claimx_worker import ClaimXEvent, Condition, EntityRows, ProjectRow, TaskRow, require_group
-from claimx_worker.conditions.compiled import compile_condition, compile_conditions
+from claimx_worker.conditions import config as condition_config
+from claimx_worker.conditions.compiled import (
+    _fused,
+    _generic,
+    compile_condition,
+    compile_conditions,
+)
 from claimx_worker.conditions.config import OPERATORS
 from claimx_worker.conditions.fields import FIELDS, FieldType
 from claimx_worker.config.problems import ConfigError
@@ -408,3 +414,44 @@ def test_an_operator_that_does_not_fit_the_field_type_is_refused(
     )
     assert problem.startswith(f"4: config.conditions.all[0].{operator}: operator '{operator}'")
     assert f"does not fit '{field}'" in problem
+
+
+_FUSED_CASES = [
+    ("task_name", "equals", st.text(max_size=4)),
+    ("task_name", "prefix", st.text(max_size=4)),
+    ("task_name", "in", st.lists(st.text(max_size=4), min_size=1, max_size=3)),
+    ("task_name", "not_in", st.lists(st.text(max_size=4), min_size=1, max_size=3)),
+    ("task_name", "anything_but", st.text(max_size=4)),
+    ("assignee_id", "equals", st.integers(-3, 3)),
+    ("assignee_id", "in", st.lists(st.integers(-3, 3), min_size=1, max_size=3)),
+    ("project.square_footage", "not_in", st.lists(st.floats(-2, 2), min_size=1, max_size=3)),
+    ("project.xa_autolink_fail", "equals", st.booleans()),
+]
+
+
+@given(
+    case=st.sampled_from(range(len(_FUSED_CASES))).flatmap(
+        lambda index: st.tuples(st.just(_FUSED_CASES[index]), _FUSED_CASES[index][2])
+    ),
+    seen=st.one_of(st.none(), st.text(max_size=4), st.integers(-3, 3), st.floats(-2, 2)),
+)
+def test_fused_tests_give_the_generic_path_s_verdict(
+    case: tuple[tuple[str, str, Any], Any], seen: Any
+) -> None:
+    """The one-closure form of the common operators decides exactly as getter + predicate,
+    a missing value (``None``) included."""
+    (field, operator, _), value = case
+    key = "in_" if operator == "in" else operator
+    parts = condition_config.test_parts(Condition(field=field, **{key: value}))
+    if FIELDS[field].type is FieldType.STRING and seen is not None:
+        seen = str(seen)
+    column = field.removeprefix("project.")
+    if field.startswith("project."):
+        rows = EntityRows(projects=(ProjectRow(project_id="1", **{column: seen}),))
+    else:
+        rows = EntityRows(
+            tasks=(TaskRow(assignment_id=1, task_id=1, project_id="1", **{column: seen}),)
+        )
+    fused = _fused(parts)
+    assert fused is not None
+    assert fused(EVENT, rows) is _generic(parts)(EVENT, rows)
