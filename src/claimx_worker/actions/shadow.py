@@ -116,6 +116,8 @@ class ShadowRecorder:
             elif isinstance(action, Metric):
                 labels = dict(action.labels)
                 record |= {"name": action.name, "value": action.value, "labels": labels}
+            elif isinstance(action, Filter):
+                record["reason"] = scrub.text(action.reason, used)
         except InvalidActionError as exc:
             record["error"] = scrub.text(str(exc), used)
         record["secret_vars"] = sorted(used)

@@ -24,6 +24,8 @@ one function call per instance. Isolation rules (:mod:`claimx_worker.plugins.iso
 - A return value that is not allowed at the stage is logged, counted (``kind=invalid_return``)
   and ignored as a whole.
 - A :class:`~claimx_worker.Filter` stops the stage: lower-priority instances are not called.
+  An instance in shadow mode filters nothing: its ``Filter`` is returned with its actions, to
+  be recorded like them.
 - An instance with ``conditions`` is called at ``enrichment_complete`` only for the events that
   match them (compiled once, here).
 - A quarantined instance (:mod:`claimx_worker.plugins.quarantine`) is not called: with policy
@@ -53,7 +55,7 @@ from claimx_worker.plugins.isolation import call_hook, describe
 from claimx_worker.plugins.loading import PluginSet
 from claimx_worker.plugins.metrics import ErrorKind, HookStats, PluginMetrics
 from claimx_worker.plugins.quarantine import InstanceBreaker
-from claimx_worker.plugins.settings import QuarantinePolicy
+from claimx_worker.plugins.settings import InstanceMode, QuarantinePolicy
 from claimx_worker.plugins.watchdog import HookHungError, HookWatch
 
 DEFAULT_BUDGET_MS = 50.0
@@ -116,6 +118,7 @@ class _Call:
         "hook",
         "instance",
         "is_async",
+        "shadow",
         "stats",
     )
 
@@ -132,6 +135,7 @@ class _Call:
         conditions: ConditionMatcher | None,
         breaker: InstanceBreaker,
         deadline: float,
+        shadow: bool,
     ) -> None:
         self.is_async = inspect.iscoroutinefunction(function)
         self.instance = instance
@@ -145,6 +149,8 @@ class _Call:
         self.breaker = breaker
         self.deadline = deadline
         """When a sync call of this hook counts as hung (seconds)."""
+        self.shadow = shadow
+        """The instance is in shadow mode: its :class:`Filter` is recorded, it filters nothing."""
         self.context_only = argnames == ("context",)
 
     def arguments(self, context: PluginContext[Any], error: EventFailure | None) -> list[Any]:
@@ -250,7 +256,7 @@ class StageRunner:
                 self._fail(call, ErrorKind.INVALID_RETURN, event, returned=type(result).__name__)
                 continue
             for index, action in enumerate(items):
-                if isinstance(action, Filter):
+                if isinstance(action, Filter) and not call.shadow:
                     return StageResult(tuple(actions), call.instance, action)
                 actions.append(PluginAction(call.instance, index, action))
         return StageResult(tuple(actions)) if actions else EMPTY_RESULT
@@ -321,6 +327,7 @@ def _bind(
             ),
             breaker=breakers[instance.name],
             deadline=max(budget, hung_hook_seconds),
+            shadow=instance.spec.mode is InstanceMode.SHADOW,
         )
         calls.append(call)
     return tuple(calls)

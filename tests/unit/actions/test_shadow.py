@@ -10,7 +10,7 @@ from claimx_worker.actions import idempotency_key
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.shadow import ShadowRecorder
-from claimx_worker.model import Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model import Filter, Log, Metric, PublishToTopic, Webhook
 
 TOKEN = "tok-0123456789abcdef"
 REF = ActionRef(event_id="evt-1", project_id="123", instance="shadowed", index=2)
@@ -77,3 +77,11 @@ def test_log_metric_and_an_unsendable_action() -> None:
     assert (metric["name"], metric["value"], metric["labels"]) == ("m", 1.0, {"k": "v"})
     assert "credentials" in bad["error"]
     assert TOKEN not in json.dumps(bad)
+
+
+def test_a_filter_is_recorded_with_its_reason_secrets_referenced() -> None:
+    record = _recorder().shadow_record(REF, Filter(reason=f"blocked by {TOKEN}"))
+
+    assert record["type"] == "filter"
+    assert record["reason"] == "blocked by ${HOOK_TOKEN}"
+    assert record["secret_vars"] == ["HOOK_TOKEN"]

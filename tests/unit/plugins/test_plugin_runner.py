@@ -227,6 +227,33 @@ async def test_filter_keeps_earlier_actions_and_skips_lower_priorities(make_host
     assert result.filtered
 
 
+async def test_a_shadow_instance_s_filter_is_recorded_and_filters_nothing(
+    make_host: MakeHost,
+) -> None:
+    host = await make_host(
+        {
+            "filter": sample("FilterPlugin", priority=1, mode="shadow"),
+            "after": sample("EchoPlugin", priority=2),
+        }
+    )
+
+    result = await host.run_enrichment_complete(task_event(), task_rows(), METADATA)
+    received = await host.run_event_received(task_event(project_id="blocked"))
+
+    assert result == StageResult(
+        actions=(
+            PluginAction("filter", 0, Log(message="before filter")),
+            PluginAction("filter", 1, Filter(reason="no write")),
+            PluginAction("filter", 2, Log(message="after")),
+            PluginAction("after", 0, Log(message="hi from after")),
+        )
+    )
+    assert not result.filtered
+    assert received == StageResult(
+        actions=(PluginAction("filter", 0, Filter(reason="blocked project")),)
+    )
+
+
 async def test_event_received_may_drop_an_event(
     make_host: MakeHost, registry: CollectorRegistry
 ) -> None:
