@@ -58,6 +58,8 @@ from claimx_worker.testing.webhooks import load_record
 
 EVENTS = 20_000
 PARTITIONS = 6
+TOPIC_KEYS = ("pending", "enriched", "downloads", "dlq", "actions_dlq", "actions_retry")
+"""The worker topics of a run (settings keys of `kafka.claimx.enrichment_worker.topics`)."""
 PROJECTS = 1000
 MATCH_EVERY = 10
 SLOW_SECONDS = 2.0
@@ -156,10 +158,7 @@ def write_files(directory: Path, broker: KafkaBroker, names: dict[str, str], hoo
             "claimx": {
                 "enrichment_worker": {
                     "consumer_group": names["group"],
-                    "topics": {
-                        key: names[key]
-                        for key in ("pending", "enriched", "downloads", "dlq", "actions_dlq")
-                    }
+                    "topics": {key: names[key] for key in TOPIC_KEYS}
                     | {"retry_prefix": names["retry_prefix"]},
                     "processing": {
                         "plugins_dir": str(directory / "plugins"),
@@ -328,12 +327,12 @@ def run(
     """One pipeline run of the worker (or, ``minimal``, of the minimal loop): events/s (wall
     clock and per CPU second of the process) and ``lost``."""
     run_id = uuid.uuid4().hex[:8]
-    names = {
-        key: f"bench.pipeline.{run_id}.{key}"
-        for key in ("pending", "enriched", "downloads", "dlq", "actions_dlq", "triggers")
-    } | {"retry_prefix": f"bench.pipeline.{run_id}.retry", "group": f"bench-{run_id}", "api": api}
-    topics = [names[k] for k in ("enriched", "downloads", "dlq", "actions_dlq", "triggers")]
-    topics += [names["pending"], f"{names['retry_prefix']}.1s"]
+    names = {key: f"bench.pipeline.{run_id}.{key}" for key in (*TOPIC_KEYS, "triggers")} | {
+        "retry_prefix": f"bench.pipeline.{run_id}.retry",
+        "group": f"bench-{run_id}",
+        "api": api,
+    }
+    topics = [names[k] for k in (*TOPIC_KEYS, "triggers")] + [f"{names['retry_prefix']}.1s"]
     broker.create_topics([TopicSpec(name, PARTITIONS) for name in topics])
     records, matching = make_events()
     producer = Producer(broker.client_config({"linger.ms": 20, "batch.num.messages": 10_000}))

@@ -83,10 +83,11 @@ def reloading(run_worker: Callable[..., Any], outcome: dict[str, Any]) -> Callab
     """``bench_pipeline.run_worker`` with :class:`Reloads` running beside it; the counts go to
     ``outcome``."""
 
-    def run(config: Path, log: Path, consumer: Consumer, topic: str) -> Any:
+    def run(command: list[str], log: Path, consumer: Consumer, topic: str, *rest: Any) -> Any:
+        config = Path(command[command.index("--config") + 1])
         with Reloads(config) as reloads:
             try:
-                return run_worker(config, log, consumer, topic)
+                return run_worker(command, log, consumer, topic, *rest)
             finally:
                 text = log.read_text(errors="replace")
                 outcome["reloads"] = reloads.sent
