@@ -54,6 +54,7 @@ def settings(directory: Path, broker: KafkaBroker, api: str, consumer: dict[str,
         "retry_prefix": f"{prefix}.retry",
         "dlq": f"{prefix}.dlq",
         "actions_dlq": f"{prefix}.actions-dlq",
+        "actions_retry": f"{prefix}.actions-retry",
     }
     broker.create_topics(
         [
