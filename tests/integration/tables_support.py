@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from confluent_kafka import Consumer, TopicPartition
 from deltalake import DeltaTable
 
 from claimx_worker.model.rows import ROW_LISTS
@@ -98,6 +99,15 @@ class WriterProcess:
         """The writer's ``batch written`` lines."""
         return [line for line in self.output().splitlines() if line.startswith("batch written")]
 
+    def first_offsets(self) -> dict[int, int]:
+        """Per partition: the lowest offset among the rows of the batches it wrote."""
+        lowest: dict[int, int] = {}
+        for line in self.batches():
+            _, _, listed = line.partition("first offsets ")
+            for partition, offset in json.loads(listed).items():
+                lowest[int(partition)] = min(offset, lowest.get(int(partition), offset))
+        return lowest
+
     def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output():
@@ -139,6 +149,17 @@ def wait_rows(location: Path, name: str, count: int, timeout: float = 60.0) -> l
         assert time.monotonic() < deadline, f"{name}: {len(rows)} rows, not {count}"
         time.sleep(0.2)
     return rows
+
+
+def committed_offsets(broker: KafkaBroker, group: str, topic: str) -> dict[int, int]:
+    """Per partition: the group's committed offset (0 when it has none)."""
+    consumer = Consumer(broker.client_config({"group.id": group, "enable.auto.commit": False}))
+    try:
+        partitions = broker.admin().list_topics(topic, timeout=10).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: max(tp.offset, 0) for tp in committed}
+    finally:
+        consumer.close()
 
 
 def merge_versions(location: Path, name: str) -> list[dict[str, Any]]:
