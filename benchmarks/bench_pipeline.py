@@ -97,6 +97,7 @@ TOPIC_KEYS = (
     "downloads",
     "dlq",
     "actions_dlq",
+    "actions_retry",
     "triggers",
     "tables_dlq",
 )
@@ -178,7 +179,14 @@ def write_files(
                     "consumer_group": names["group"],
                     "topics": {
                         key: names[key]
-                        for key in ("pending", "enriched", "downloads", "dlq", "actions_dlq")
+                        for key in (
+                            "pending",
+                            "enriched",
+                            "downloads",
+                            "dlq",
+                            "actions_dlq",
+                            "actions_retry",
+                        )
                     }
                     | {"retry_prefix": names["retry_prefix"]},
                     "processing": {
@@ -384,7 +392,10 @@ def run(
         "group": f"bench-{run_id}",
         "api": api,
     }
-    topics = [names[k] for k in ("enriched", "downloads", "dlq", "actions_dlq", "triggers")]
+    topics = [
+        names[k]
+        for k in ("enriched", "downloads", "dlq", "actions_dlq", "actions_retry", "triggers")
+    ]
     topics += [names["tables_dlq"]] if tables else []
     topics += [names["pending"], f"{names['retry_prefix']}.1s"]
     broker.create_topics([TopicSpec(name, PARTITIONS) for name in topics])

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from confluent_kafka import Consumer, TopicPartition
 from deltalake import DeltaTable
 
 from claimx_worker.model.rows import ROW_LISTS
@@ -149,17 +148,6 @@ def wait_rows(location: Path, name: str, count: int, timeout: float = 60.0) -> l
         assert time.monotonic() < deadline, f"{name}: {len(rows)} rows, not {count}"
         time.sleep(0.2)
     return rows
-
-
-def committed_offsets(broker: KafkaBroker, group: str, topic: str) -> dict[int, int]:
-    """Per partition: the group's committed offset (0 when it has none)."""
-    consumer = Consumer(broker.client_config({"group.id": group, "enable.auto.commit": False}))
-    try:
-        partitions = broker.admin().list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        return {tp.partition: max(tp.offset, 0) for tp in committed}
-    finally:
-        consumer.close()
 
 
 def merge_versions(location: Path, name: str) -> list[dict[str, Any]]:

@@ -16,10 +16,10 @@ from claimx_worker.tables.delta import app_id
 from claimx_worker.tables.schemas import TABLES
 from claimx_worker.testing.kafka import KafkaBroker
 from tests.e2e.support import TopicTail, produce, wait_committed
+from tests.integration.runtime_support import committed
 from tests.integration.tables_support import (
     WriterProcess,
     WriterTopics,
-    committed_offsets,
     merge_versions,
     rows_message,
     table_rows,
@@ -210,9 +210,9 @@ def test_a_restarted_writer_resumes_from_the_offsets_in_the_tables(
     produce(kafka_broker, topics.enriched, [_every_table_row(i) for i in range(300)])
     writers.append(first := WriterProcess(config, "first", kill_after_batches=2))
     assert first.process.wait(60) == -9, first.output()[-3000:]
-    committed = committed_offsets(kafka_broker, group, topics.enriched)
+    kafka = committed(kafka_broker, group, topics.enriched, partitions=3)
     in_tables = {}
-    for partition in committed:
+    for partition in range(3):
         versions = [
             DeltaTable(str(location / name)).transaction_version(
                 app_id((topics.enriched, partition))
@@ -221,8 +221,8 @@ def test_a_restarted_writer_resumes_from_the_offsets_in_the_tables(
         ]
         if None not in versions:
             in_tables[partition] = min(v for v in versions if v is not None) + 1
-    ahead = {p: offset for p, offset in in_tables.items() if offset > committed[p]}
-    assert ahead, (committed, in_tables)  # the tables hold offsets Kafka has not committed
+    ahead = {p: offset for p, offset in in_tables.items() if offset > kafka.get(p, 0)}
+    assert ahead, (kafka, in_tables)  # the tables hold offsets Kafka has not committed
 
     writers.append(second := WriterProcess(config, "second"))
     wait_rows(location, "claimx_tasks", 300)
@@ -232,7 +232,7 @@ def test_a_restarted_writer_resumes_from_the_offsets_in_the_tables(
     # the restarted writer's first records are the tables' next offsets, not Kafka's
     consumed = second.first_offsets()
     for partition, offset in ahead.items():
-        assert consumed[partition] == offset, (partition, consumed, ahead, committed)
+        assert consumed[partition] == offset, (partition, consumed, ahead, kafka)
     for name, column, expected in (
         ("claimx_tasks", "assignment_id", list(range(9000, 9300))),
         ("claimx_task_templates", "task_id", list(range(20_000, 20_300))),
