@@ -244,8 +244,8 @@ class Processor(Generic[T]):
       on every rebalance), before anything is fetched from them. Each partition is then read from
       the greater of the group's committed offset and the offset returned for it (a partition
       left out, or a failing call, reads from the committed offset). For a processor that
-      records its progress outside Kafka in the same transaction as its output (the table writer
-      keeps it in the Delta tables), so it resumes after output Kafka's commit never covered.
+      records its progress with its output, outside Kafka (the table writer, in the Delta
+      tables): it does not read again what it wrote before a crash kept Kafka's commit back.
     """
 
     decode: Callable[[bytes], T]
