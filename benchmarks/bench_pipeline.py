@@ -91,16 +91,9 @@ OTHER_TYPES = (
     "POLICYHOLDER_JOINED",
     "PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL",
 )
-TOPIC_KEYS = (
-    "pending",
-    "enriched",
-    "downloads",
-    "dlq",
-    "actions_dlq",
-    "actions_retry",
-    "triggers",
-    "tables_dlq",
-)
+WORKER_TOPIC_KEYS = ("pending", "enriched", "downloads", "dlq", "actions_dlq", "actions_retry")
+"""The worker's topic settings, each set to the run's topic of that name."""
+TOPIC_KEYS = (*WORKER_TOPIC_KEYS, "triggers", "tables_dlq")
 WORKER = Path(sys.executable).with_name("claimx-worker")
 PY_SPY = Path(sys.executable).with_name("py-spy")
 MINIMAL_LOOP = Path(__file__).with_name("minimal_loop.py")
@@ -177,17 +170,7 @@ def write_files(
             "claimx": {
                 "enrichment_worker": {
                     "consumer_group": names["group"],
-                    "topics": {
-                        key: names[key]
-                        for key in (
-                            "pending",
-                            "enriched",
-                            "downloads",
-                            "dlq",
-                            "actions_dlq",
-                            "actions_retry",
-                        )
-                    }
+                    "topics": {key: names[key] for key in WORKER_TOPIC_KEYS}
                     | {"retry_prefix": names["retry_prefix"]},
                     "processing": {
                         "plugins_dir": str(directory / "plugins"),
