@@ -11,7 +11,13 @@ and receiver:
   CPU-second (its ``ratio``);
 - ``pipeline_e2e``: the receiver answers at once;
 - ``pipeline_slow_webhook``: the receiver takes 2 s per call (``baseline`` and ``ratio``
-  against ``pipeline_e2e``).
+  against ``pipeline_e2e``);
+- ``pipeline_e2e_with_tables_writer``: as ``pipeline_e2e``, with ``claimx-worker tables run``
+  (default settings, tables in a temporary directory) consuming the run's ``claimx.enriched``
+  topic at the same time; ``value`` and ``events_per_cpu_second`` are the worker's, the
+  ``baseline`` is ``pipeline_e2e``'s events per CPU-second and ``ratio`` this run's against it
+  (the issue's "``pipeline_e2e`` unchanged when the writer runs beside it");
+  ``tables_writer_cpu_seconds`` is the writer's CPU time while the worker ran.
 
 The worker runs with its default settings: a rate R with 10% calls of 2 s keeps 0.2 R calls in
 flight (Little's law): within the default 512 per endpoint up to about 2,500 events/s (the
@@ -58,8 +64,6 @@ from claimx_worker.testing.webhooks import load_record
 
 EVENTS = 20_000
 PARTITIONS = 6
-TOPIC_KEYS = ("pending", "enriched", "downloads", "dlq", "actions_dlq", "actions_retry")
-"""The worker topics of a run (settings keys of `kafka.claimx.enrichment_worker.topics`)."""
 PROJECTS = 1000
 MATCH_EVERY = 10
 SLOW_SECONDS = 2.0
@@ -70,6 +74,8 @@ TARGET_RATIO = 0.9
 TARGET_EVENTS_PER_CPU_SECOND = 5000.0
 TARGET_FLOOR_RATIO = 0.7
 """``pipeline_e2e``'s events per CPU-second against ``pipeline_minimal_loop``'s."""
+TARGET_TABLES_RATIO = 0.9
+"""``pipeline_e2e_with_tables_writer``'s events per CPU-second against ``pipeline_e2e``'s."""
 PROFILE_VARIABLE = "CLAIMX_BENCH_PROFILE"
 """Set to a directory (``nox -s profile``): one run of the worker under py-spy, no figures."""
 PROFILE_RATE = 250
@@ -85,6 +91,9 @@ OTHER_TYPES = (
     "POLICYHOLDER_JOINED",
     "PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL",
 )
+WORKER_TOPIC_KEYS = ("pending", "enriched", "downloads", "dlq", "actions_dlq", "actions_retry")
+"""The worker's topic settings, each set to the run's topic of that name."""
+TOPIC_KEYS = (*WORKER_TOPIC_KEYS, "triggers", "tables_dlq")
 WORKER = Path(sys.executable).with_name("claimx-worker")
 PY_SPY = Path(sys.executable).with_name("py-spy")
 MINIMAL_LOOP = Path(__file__).with_name("minimal_loop.py")
@@ -130,8 +139,11 @@ def service(module: str, *args: str) -> Iterator[str]:
         process.wait(10)
 
 
-def write_files(directory: Path, broker: KafkaBroker, names: dict[str, str], hook: str) -> Path:
-    """The trigger instance and the worker settings (default tuning) in ``directory``."""
+def write_files(
+    directory: Path, broker: KafkaBroker, names: dict[str, str], hook: str, *, tables: bool = False
+) -> Path:
+    """The trigger instance and the worker settings (default tuning) in ``directory``; with
+    ``tables``, the table writer's too (default tuning, tables under ``directory``)."""
     yaml = YAML()
     plugin = directory / "plugins" / INSTANCE
     plugin.mkdir(parents=True)
@@ -158,7 +170,7 @@ def write_files(directory: Path, broker: KafkaBroker, names: dict[str, str], hoo
             "claimx": {
                 "enrichment_worker": {
                     "consumer_group": names["group"],
-                    "topics": {key: names[key] for key in TOPIC_KEYS}
+                    "topics": {key: names[key] for key in WORKER_TOPIC_KEYS}
                     | {"retry_prefix": names["retry_prefix"]},
                     "processing": {
                         "plugins_dir": str(directory / "plugins"),
@@ -171,6 +183,12 @@ def write_files(directory: Path, broker: KafkaBroker, names: dict[str, str], hoo
         "claimx_api": {"base_url": names["api"], "token": "${CLAIMX_API_TOKEN}"},
         "metrics": {"port": 0},
     }
+    if tables:
+        settings["tables"] = {
+            "location": str(directory / "delta"),
+            "consumer_group": f"{names['group']}-tables",
+            "dlq_topic": names["tables_dlq"],
+        }
     config = directory / "worker.yaml"
     with config.open("w") as stream:
         yaml.dump(settings, stream)
@@ -237,15 +255,38 @@ def run_worker(
     with log.open("wb") as out:
         worker = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        while b"Partitions assigned" not in log.read_bytes():
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
-            time.sleep(0.01)
+        wait_assigned(worker, log)
         with profiled(worker.pid, profile):  # from the assignment on, like the CPU time
             return _until_committed(worker, consumer, topic)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+
+
+def wait_assigned(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until ``process`` (writing ``log``) has partitions assigned."""
+    while b"Partitions assigned" not in log.read_bytes():
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited:\n{log.read_text()[-3000:]}")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def tables_writer(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``claimx-worker tables run`` on ``config``, consuming once the block starts."""
+    with log.open("wb") as out:
+        writer = subprocess.Popen(
+            [str(WORKER), "tables", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN},
+        )
+    try:
+        wait_assigned(writer, log)
+        yield writer
+    finally:
+        writer.send_signal(signal.SIGTERM)
+        writer.wait(60)
 
 
 def _until_committed(
@@ -322,17 +363,24 @@ def run(
     record: Path,
     *,
     minimal: bool = False,
+    tables: bool = False,
     profile: Path | None = None,
 ) -> dict[str, Any]:
-    """One pipeline run of the worker (or, ``minimal``, of the minimal loop): events/s (wall
-    clock and per CPU second of the process) and ``lost``."""
+    """One pipeline run of the worker (or, ``minimal``, of the minimal loop; with ``tables``,
+    beside a table writer): events/s (wall clock and per CPU second of the process), ``lost``
+    and, with ``tables``, the writer's CPU seconds meanwhile."""
     run_id = uuid.uuid4().hex[:8]
-    names = {key: f"bench.pipeline.{run_id}.{key}" for key in (*TOPIC_KEYS, "triggers")} | {
+    names = {key: f"bench.pipeline.{run_id}.{key}" for key in TOPIC_KEYS} | {
         "retry_prefix": f"bench.pipeline.{run_id}.retry",
         "group": f"bench-{run_id}",
         "api": api,
     }
-    topics = [names[k] for k in (*TOPIC_KEYS, "triggers")] + [f"{names['retry_prefix']}.1s"]
+    topics = [
+        names[k]
+        for k in ("enriched", "downloads", "dlq", "actions_dlq", "actions_retry", "triggers")
+    ]
+    topics += [names["tables_dlq"]] if tables else []
+    topics += [names["pending"], f"{names['retry_prefix']}.1s"]
     broker.create_topics([TopicSpec(name, PARTITIONS) for name in topics])
     records, matching = make_events()
     producer = Producer(broker.client_config({"linger.ms": 20, "batch.num.messages": 10_000}))
@@ -345,16 +393,22 @@ def run(
                 producer.poll(0.05)
     producer.flush(60)
     watcher = Consumer(broker.client_config({"group.id": names["group"]}))
+    writer_cpu: dict[str, float] = {}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = write_files(Path(tmp), broker, names, hook)
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+            config = write_files(Path(tmp), broker, names, hook, tables=tables)
             command = (
                 minimal_loop_command(broker, names, hook)
                 if minimal
                 else [str(WORKER), "run", "--config", str(config)]
             )
+            if tables:
+                writer = stack.enter_context(tables_writer(config, Path(tmp) / "tables.log"))
+                writer_start = cpu_seconds(writer.pid)
             log = Path(tmp) / "worker.log"
             finished, cpu, progress = run_worker(command, log, watcher, names["pending"], profile)
+            if tables:
+                writer_cpu["tables_writer_cpu_seconds"] = cpu_seconds(writer.pid) - writer_start
     finally:
         watcher.close()
     elapsed = finished - first_timestamp(broker, names["enriched"])
@@ -368,7 +422,7 @@ def run(
         "drain_events_per_s": round(EVENTS / elapsed, 1),
         "events_per_cpu_second": round(EVENTS / cpu, 1),
         "lost": len(hooks - delivered) + len(published - arrived),
-    }
+    } | {key: round(seconds, 2) for key, seconds in writer_cpu.items()}
 
 
 def measure(
@@ -399,10 +453,13 @@ def main() -> None:
         floor = measure(broker, api, (), minimal=True)
         fast = measure(broker, api, ())
         slow = measure(broker, api, ("--delay", str(SLOW_SECONDS)))
+        beside = measure(broker, api, (), tables=True)
     common = {"unit": "events/s", "events": EVENTS}
     ratio = slow["value"] / fast["value"] if fast["value"] else 0.0
     floor_cpu = floor.get("events_per_cpu_second", 0.0)
     e2e_ratio = fast.get("events_per_cpu_second", 0.0) / floor_cpu if floor_cpu else 0.0
+    fast_cpu = fast.get("events_per_cpu_second", 0.0)
+    beside_ratio = beside.get("events_per_cpu_second", 0.0) / fast_cpu if fast_cpu else 0.0
     results = [
         {"name": "pipeline_minimal_loop", **floor, **common},
         {
@@ -423,6 +480,14 @@ def main() -> None:
             "ratio": round(ratio, 3),
             "target_ratio": TARGET_RATIO,
             "webhook_seconds": SLOW_SECONDS,
+        },
+        {
+            "name": "pipeline_e2e_with_tables_writer",
+            **beside,
+            **common,
+            "baseline": fast_cpu,
+            "ratio": round(beside_ratio, 3),
+            "target_ratio": TARGET_TABLES_RATIO,
         },
     ]
     print(json.dumps(results))

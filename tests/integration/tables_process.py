@@ -1,11 +1,13 @@
 """The table writer as a test subprocess: ``python -m tests.integration.tables_process CONFIG
 [--kill-after-batches N]``. With ``--kill-after-batches`` the process kills itself (SIGKILL)
 right after its N-th batch is committed to the Delta tables and before the batch's messages
-are done, so before any Kafka commit covers them."""
+are done, so before any Kafka commit covers them. Each batch written prints a line with the
+tables it was committed to and the lowest offset of each partition among its rows."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -29,7 +31,16 @@ def main() -> int:
         nonlocal written
         written += 1
         tables = ",".join(commit.table for commit in commits)
-        print(f"batch written: {batch.messages} messages; commits to {tables}", flush=True)
+        first: dict[str, int] = {}
+        for contributions in batch.rows.values():
+            for item in contributions:
+                key = f"{item.partition[1]}"
+                first[key] = min(item.offset, first.get(key, item.offset))
+        print(
+            f"batch written: {batch.messages} messages; commits to {tables}; "
+            f"first offsets {json.dumps(first)}",
+            flush=True,
+        )
         if written == args.kill_after_batches:
             os.kill(os.getpid(), signal.SIGKILL)
 

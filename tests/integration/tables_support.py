@@ -98,6 +98,15 @@ class WriterProcess:
         """The writer's ``batch written`` lines."""
         return [line for line in self.output().splitlines() if line.startswith("batch written")]
 
+    def first_offsets(self) -> dict[int, int]:
+        """Per partition: the lowest offset among the rows of the batches it wrote."""
+        lowest: dict[int, int] = {}
+        for line in self.batches():
+            _, _, listed = line.partition("first offsets ")
+            for partition, offset in json.loads(listed).items():
+                lowest[int(partition)] = min(offset, lowest.get(int(partition), offset))
+        return lowest
+
     def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output():

@@ -13,8 +13,10 @@ import pytest
 from deltalake import DeltaTable
 
 from claimx_worker.tables.delta import app_id
+from claimx_worker.tables.schemas import TABLES
 from claimx_worker.testing.kafka import KafkaBroker
 from tests.e2e.support import TopicTail, produce, wait_committed
+from tests.integration.runtime_support import committed
 from tests.integration.tables_support import (
     WriterProcess,
     WriterTopics,
@@ -183,6 +185,62 @@ def test_kill_between_the_delta_commit_and_the_kafka_commit_neither_loses_nor_do
             ends[record.partition] = max(record.offset, ends.get(record.partition, -1))
     for partition, end in ends.items():
         assert table.transaction_version(app_id((topics.enriched, partition))) == end
+
+
+def _every_table_row(i: int) -> tuple[bytes, bytes]:
+    """A message with one row, unique to it, for each of the seven tables."""
+    project = str(300 + i % 5)
+    return rows_message(
+        project,
+        projects=[{"project_id": project, "status": f"S{i}", "created_at": T1}],
+        contacts=[{"project_id": project, "contact_email": f"c{i}@x.test", "contact_type": "A"}],
+        media=[{"media_id": f"m{i}", "project_id": project}],
+        tasks=[{**_task(9000 + i, "ASSIGNED", T1), "project_id": project}],
+        task_templates=[{"task_id": 20_000 + i}],
+        external_links=[{"link_id": 30_000 + i, "project_id": project}],
+        video_collab=[{"video_collaboration_id": f"v{i}", "project_id": project}],
+    )
+
+
+def test_a_restarted_writer_resumes_from_the_offsets_in_the_tables(
+    kafka_broker: KafkaBroker, topics: WriterTopics, tmp_path: Path, writers: list[WriterProcess]
+) -> None:
+    location, config = _settings(kafka_broker, topics, tmp_path, batch_max_seconds=5)
+    group = f"writer-{topics.enriched}"
+    produce(kafka_broker, topics.enriched, [_every_table_row(i) for i in range(300)])
+    writers.append(first := WriterProcess(config, "first", kill_after_batches=2))
+    assert first.process.wait(60) == -9, first.output()[-3000:]
+    kafka = committed(kafka_broker, group, topics.enriched, partitions=3)
+    in_tables = {}
+    for partition in range(3):
+        versions = [
+            DeltaTable(str(location / name)).transaction_version(
+                app_id((topics.enriched, partition))
+            )
+            for name in TABLES
+        ]
+        if None not in versions:
+            in_tables[partition] = min(v for v in versions if v is not None) + 1
+    ahead = {p: offset for p, offset in in_tables.items() if offset > kafka.get(p, 0)}
+    assert ahead, (kafka, in_tables)  # the tables hold offsets Kafka has not committed
+
+    writers.append(second := WriterProcess(config, "second"))
+    wait_rows(location, "claimx_tasks", 300)
+    wait_committed(kafka_broker, group, topics.enriched)
+    assert second.stop() == 0
+
+    # the restarted writer's first records are the tables' next offsets, not Kafka's
+    consumed = second.first_offsets()
+    for partition, offset in ahead.items():
+        assert consumed[partition] == offset, (partition, consumed, ahead, kafka)
+    for name, column, expected in (
+        ("claimx_tasks", "assignment_id", list(range(9000, 9300))),
+        ("claimx_task_templates", "task_id", list(range(20_000, 20_300))),
+        ("claimx_video_collab", "video_collaboration_id", sorted(f"v{i}" for i in range(300))),
+    ):
+        assert sorted(row[column] for row in table_rows(location, name)) == expected
+    # redelivered rows were never read again, so no batch of the second writer was empty
+    assert all("commits to claimx" in line for line in second.batches())
 
 
 def test_two_writers_in_one_group_one_killed_midway_keep_the_tables_consistent(

@@ -1,6 +1,7 @@
 """The Kafka runtime: at-least-once consume → process → produce with key-ordered concurrency.
 
-Build a :class:`Processor` (``decode`` + ``process`` and optional ``on_failed`` / ``on_stop``)
+Build a :class:`Processor` (``decode`` + ``process`` and optional ``on_failed`` / ``on_stop`` /
+``start_offsets``)
 and run it with :class:`KafkaRuntime` (or :func:`run_worker` for signal handling). The processing
 semantics are documented in :mod:`claimx_worker.kafka.context`; retry and DLQ record headers in
 :mod:`claimx_worker.kafka.routing`.

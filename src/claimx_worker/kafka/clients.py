@@ -4,6 +4,7 @@ the topic check, each from the worker's Kafka settings with the runtime's fixed 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from claimx_worker.kafka.settings import KafkaSettings
@@ -38,6 +39,14 @@ def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
         "enable.auto.offset.store": False,
         "logger": LIBRDKAFKA_LOGGER,
     }
+
+
+def incremental_rebalancing(config: Mapping[str, Any]) -> bool:
+    """Whether a consumer of ``config`` has partitions assigned incrementally (the
+    ``cooperative-sticky`` strategy or the consumer group protocol) rather than all at once."""
+    strategy = str(config.get("partition.assignment.strategy", "")).lower()
+    protocol = str(config.get("group.protocol", "classic")).lower()
+    return "cooperative" in strategy or protocol == "consumer"
 
 
 def producer_config(settings: KafkaSettings) -> dict[str, Any]:

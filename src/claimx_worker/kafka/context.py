@@ -28,7 +28,7 @@ and deferred work are no longer waited for. A retried event is processed again w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import frozen
@@ -220,6 +220,11 @@ class FailedEvent(Generic[T]):
     dlq_topic: str
 
 
+StartOffsets = Callable[[Sequence[tuple[str, int]]], Awaitable[Mapping[tuple[str, int], int]]]
+"""A processor's own record of where to resume: given the ``(topic, partition)`` pairs just
+assigned, the next offset to read of those it knows (leave out the others)."""
+
+
 @frozen(kw_only=True)
 class Processor(Generic[T]):
     """What the runtime runs per event.
@@ -235,6 +240,12 @@ class Processor(Generic[T]):
       offsets committed, before the producer is flushed.
     - ``output_topics``: topics ``process`` writes to besides the worker's own (e.g. plugin
       publish topics); checked (or created) at start with them.
+    - ``start_offsets(partitions)``: optional; awaited when partitions are assigned (at start and
+      on every rebalance), before anything is fetched from them. Each partition is then read from
+      the greater of the group's committed offset and the offset returned for it (a partition
+      left out, or a failing call, reads from the committed offset). For a processor that
+      records its progress with its output, outside Kafka (the table writer, in the Delta
+      tables): it does not read again what it wrote before a crash kept Kafka's commit back.
     """
 
     decode: Callable[[bytes], T]
@@ -242,3 +253,4 @@ class Processor(Generic[T]):
     on_failed: Callable[[FailedEvent[T]], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
     output_topics: Collection[str] = ()
+    start_offsets: StartOffsets | None = None

@@ -1,4 +1,5 @@
-"""Rebalances: partitions assigned, revoked (drained, then committed) or lost."""
+"""Rebalances: partitions assigned (and positioned where the processor resumes), revoked
+(drained, then committed) or lost."""
 
 from __future__ import annotations
 
@@ -10,24 +11,48 @@ from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 
 from claimx_worker.kafka.commits import CommitOffsets
+from claimx_worker.kafka.context import StartOffsets
 from claimx_worker.kafka.partitions import AssignedPartition, Assignment
+
+_COMMITTED_TIMEOUT_SECONDS = 10.0
 
 
 class Rebalance:
     """The consumer's rebalance callbacks over the ``assignment``: a revoked partition's events
-    are drained (up to ``drain_deadline`` seconds) and its offsets committed with ``commit``."""
+    are drained (up to ``drain_deadline`` seconds) and its offsets committed with ``commit``.
+
+    With ``start_offsets`` (the processor's hook), assigned partitions are assigned by the
+    callback itself, each at the greater of its committed offset and the hook's offset;
+    ``incremental`` says whether the consumer's assignments are incremental (cooperative)."""
 
     def __init__(
-        self, assignment: Assignment, *, commit: CommitOffsets, drain_deadline: float
+        self,
+        assignment: Assignment,
+        *,
+        commit: CommitOffsets,
+        drain_deadline: float,
+        start_offsets: StartOffsets | None = None,
+        incremental: bool = False,
     ) -> None:
         self._assignment = assignment
         self._commit = commit
         self._drain_deadline = drain_deadline
+        self._start_offsets = start_offsets
+        self._incremental = incremental
 
     async def on_assign(self, consumer: AIOConsumer, partitions: list[TopicPartition]) -> None:
-        """Partitions were assigned: track them."""
+        """Partitions were assigned: track them, and position them where the processor resumes."""
         self._assignment.add(partitions)
-        logger.bind(partitions=_describe(partitions)).info("Partitions assigned")
+        log = logger.bind(partitions=_describe(partitions))
+        if self._start_offsets is not None and partitions:
+            starts = await _starts(consumer, partitions, self._start_offsets)
+            if starts is not None:
+                if self._incremental:
+                    await consumer.incremental_assign(starts)
+                else:
+                    await consumer.assign(starts)
+                log = log.bind(offsets=_describe(starts, offsets=True))
+        log.info("Partitions assigned")
 
     async def on_revoke(self, consumer: AIOConsumer, partitions: list[TopicPartition]) -> None:
         """Partitions are being handed over: drain their events, then commit."""
@@ -43,6 +68,27 @@ class Rebalance:
         for part in self._assignment.take(partitions):
             part.revoked = True
         logger.bind(partitions=_describe(partitions)).warning("Partitions lost")
+
+
+async def _starts(
+    consumer: AIOConsumer, partitions: list[TopicPartition], start_offsets: StartOffsets
+) -> list[TopicPartition] | None:
+    """Each partition at the greater of its committed offset and the processor's; ``None``
+    (read from the committed offsets) when either cannot be had."""
+    try:
+        wanted = await start_offsets([(tp.topic, tp.partition) for tp in partitions])
+        committed = await consumer.committed(partitions, timeout=_COMMITTED_TIMEOUT_SECONDS)
+    except Exception as exc:
+        logger.bind(error=str(exc)).warning(
+            "Cannot choose where to resume; reading from the committed offsets"
+        )
+        return None
+    starts = []
+    for tp in committed:
+        offset = wanted.get((tp.topic, tp.partition))
+        start = offset if offset is not None and offset > tp.offset else tp.offset
+        starts.append(TopicPartition(tp.topic, tp.partition, start))
+    return starts
 
 
 async def drain(parts: Sequence[AssignedPartition], deadline: float) -> None:
@@ -65,5 +111,7 @@ async def drain(parts: Sequence[AssignedPartition], deadline: float) -> None:
         part.revoked = True
 
 
-def _describe(partitions: Iterable[TopicPartition]) -> str:
-    return ",".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
+def _describe(partitions: Iterable[TopicPartition], *, offsets: bool = False) -> str:
+    return ",".join(
+        f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if offsets else "") for tp in partitions
+    )

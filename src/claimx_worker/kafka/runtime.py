@@ -9,7 +9,8 @@ it. Output messages go through :class:`~claimx_worker.kafka.producer.DeliveryPro
 - :mod:`.intake`: fetched records into the processor, retry records held until due, key order;
 - :mod:`.in_flight`: events counted until done; what each :class:`ProcessContext` reports to;
 - :mod:`.failures`: failed events written to their retry topic or the DLQ;
-- :mod:`.rebalance` and :mod:`.partitions`: the assignment, drained and committed on revoke;
+- :mod:`.rebalance` and :mod:`.partitions`: the assignment, positioned where the processor
+  resumes (``Processor.start_offsets``), drained and committed on revoke;
 - :mod:`.commits`: offsets committed every ``commit_interval_seconds``, on revoke (after draining
   up to ``drain_deadline_seconds``) and at shutdown;
 - :mod:`.lag`: the consumer lag of the assigned partitions, sampled every
@@ -32,7 +33,12 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from claimx_worker.errors import ClaimXWorkerError
-from claimx_worker.kafka.clients import admin_config, consumer_config, producer_config
+from claimx_worker.kafka.clients import (
+    admin_config,
+    consumer_config,
+    incremental_rebalancing,
+    producer_config,
+)
 from claimx_worker.kafka.commits import CommittedOffset, OffsetCommitter
 from claimx_worker.kafka.context import Processor
 from claimx_worker.kafka.failures import FailureRouter
@@ -150,7 +156,11 @@ class KafkaRuntime(Generic[T]):
         )
         self._committer = OffsetCommitter(self.metrics, on_commit)
         self._rebalance = Rebalance(
-            assignment, commit=self._committer.commit, drain_deadline=self._drain_deadline
+            assignment,
+            commit=self._committer.commit,
+            drain_deadline=self._drain_deadline,
+            start_offsets=processor.start_offsets,
+            incremental=incremental_rebalancing(consumer_config(settings)),
         )
         self._fetcher = Fetcher(
             assignment,

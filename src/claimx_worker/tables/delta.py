@@ -5,7 +5,8 @@ that lose a race with another writer tried again.
 
 Exactly once: before each commit the writer reads the table's latest transaction versions and
 leaves out the rows of offsets the table already holds, so a batch redelivered after a crash
-between the Delta commit and the Kafka commit (or after a rebalance) adds nothing.
+between the Delta commit and the Kafka commit (or after a rebalance) adds nothing. On assignment
+the writer reads the offsets back (:meth:`DeltaTableWriter.recorded_offsets`) to resume there.
 """
 
 from __future__ import annotations
@@ -88,8 +89,13 @@ class DeltaTableWriter:
 
     def written_offsets(self, partitions: Sequence[Position]) -> dict[Position, int]:
         """The last offset of each partition the table holds (absent: none)."""
-        versions = {part: self._delta.transaction_version(app_id(part)) for part in partitions}
-        return {part: version for part, version in versions.items() if version is not None}
+        return _offsets(self._delta, partitions)
+
+    def recorded_offsets(self, partitions: Sequence[Position]) -> dict[Position, int]:
+        """Like :meth:`written_offsets`, read from the table's latest version with a snapshot of
+        its own (blocking; safe while this writer commits in another thread)."""
+        latest = DeltaTable(self.uri, storage_options=self._options or None)
+        return _offsets(latest, partitions)
 
     def write(
         self, contributions: Sequence[Contribution], last_offsets: Mapping[Position, int]
@@ -185,6 +191,12 @@ class DeltaTableWriter:
         if updates:
             merger = merger.when_matched_update(updates, predicate=table.update_only_if)
         merger.when_not_matched_insert(inserts).execute()
+
+
+def _offsets(delta: DeltaTable, partitions: Sequence[Position]) -> dict[Position, int]:
+    """The last offset of each partition ``delta``'s snapshot holds (absent: none)."""
+    versions = {part: delta.transaction_version(app_id(part)) for part in partitions}
+    return {part: version for part, version in versions.items() if version is not None}
 
 
 def _predicate(table: TableSchema, rows: Sequence[Mapping[str, Any]]) -> str:

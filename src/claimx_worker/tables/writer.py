@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,7 +21,7 @@ from loguru import logger
 
 from claimx_worker.errors import InvalidEventError
 from claimx_worker.kafka import ProcessContext, Processor
-from claimx_worker.tables.batch import Batch, Contribution
+from claimx_worker.tables.batch import Batch, Contribution, Position
 from claimx_worker.tables.delta import Commit, DeltaTableWriter
 from claimx_worker.tables.metrics import TablesMetrics
 from claimx_worker.tables.schemas import TABLES
@@ -77,7 +77,32 @@ class TablesWriter:
 
     def processor(self) -> Processor[dict[str, Any]]:
         """The processor of the ``claimx.enriched`` topic."""
-        return Processor(decode=decode, process=self.process, on_stop=self.stop)
+        return Processor(
+            decode=decode,
+            process=self.process,
+            on_stop=self.stop,
+            start_offsets=self.start_offsets,
+        )
+
+    async def start_offsets(self, partitions: Sequence[Position]) -> dict[Position, int]:
+        """Where to resume each assigned partition (see :meth:`resume_offsets`)."""
+        return await asyncio.to_thread(self.resume_offsets, partitions)
+
+    def resume_offsets(self, partitions: Sequence[Position]) -> dict[Position, int]:
+        """The next offset of each partition that every table holds: the lowest of the tables'
+        recorded offsets, plus one (blocking). A table commits only batches with rows for it, so
+        a table without recent rows records an older offset; the lowest is the one no table is
+        missing rows before. A partition some table has no record of is left out (the runtime
+        reads it from the committed offset); the rows of offsets a table already holds are left
+        out at write time."""
+        recorded = list(
+            self._pool.map(lambda writer: writer.recorded_offsets(partitions), self.tables.values())
+        )
+        return {
+            part: min(offsets[part] for offsets in recorded) + 1
+            for part in partitions
+            if all(part in offsets for offsets in recorded)
+        }
 
     async def process(self, message: dict[str, Any], ctx: ProcessContext) -> None:
         """Type the message's rows and add them to the batch (never suspends)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claimx_worker.kafka.clients import FAST_RECOVERY, consumer_config
+from claimx_worker.kafka.clients import FAST_RECOVERY, consumer_config, incremental_rebalancing
 from claimx_worker.kafka.settings import KafkaSettings
 
 
@@ -25,3 +25,12 @@ def test_the_consumer_group_protocol_gets_no_client_side_session_settings() -> N
         KafkaSettings(common={"group.protocol": "CONSUMER"}),
     ):
         assert not FAST_RECOVERY.keys() & consumer_config(settings).keys()
+
+
+def test_assignments_are_incremental_under_cooperative_sticky_or_the_consumer_protocol() -> None:
+    assert not incremental_rebalancing(consumer_config(KafkaSettings()))
+    for chosen in (
+        {"partition.assignment.strategy": "cooperative-sticky"},
+        {"group.protocol": "consumer"},
+    ):
+        assert incremental_rebalancing(consumer_config(KafkaSettings(consumer=chosen)))
