@@ -28,7 +28,6 @@ from prometheus_client import CollectorRegistry
 from claimx_worker.actions.identity import idempotency_key
 from claimx_worker.actions.metric_counters import MetricActionError, metric_name
 from claimx_worker.claimx import ApiSettings, Enricher, Enrichment
-from claimx_worker.conditions.compiled import compile_conditions
 from claimx_worker.config.problems import ConfigError, ConfigProblem, display_path
 from claimx_worker.errors import (
     ClaimXWorkerError,
@@ -36,6 +35,7 @@ from claimx_worker.errors import (
     InvalidEventError,
     ProcessingError,
 )
+from claimx_worker.explain import explain_instances, render_explanation
 from claimx_worker.model import (
     ClaimXEvent,
     EntityRows,
@@ -44,7 +44,6 @@ from claimx_worker.model import (
     Filter,
     Log,
     Metric,
-    PluginContext,
     PublishToTopic,
     Stage,
     Webhook,
@@ -163,7 +162,7 @@ class DryRun:
     io_attempts: tuple[IOAttempt, ...] = ()
     explained: tuple[dict[str, Any], ...] | None = None
     """With ``--explain``: per instance, its conditions' verdict and its rules' (see
-    :func:`explain_instances`)."""
+    :func:`~claimx_worker.explain.explain_instances`)."""
 
     @property
     def ok(self) -> bool:
@@ -230,43 +229,6 @@ def dry_run(
             explained = explain_instances(plugins, event, run.rows)
             run = attrs.evolve(run, explained=explained)
         return attrs.evolve(run, problems=harness.problems, io_attempts=harness.io_attempts)
-
-
-def explain_instances(
-    plugins: PluginSet, event: ClaimXEvent, rows: EntityRows
-) -> tuple[dict[str, Any], ...]:
-    """Per instance: ``instance``, ``conditions`` (the instance's own, each test with the value
-    it saw; ``None`` without), ``matched`` and ``rules`` (what its ``explain_match`` hook says)."""
-    from claimx_worker.testing.factories import handler_metadata
-
-    explained = []
-    for instance in plugins.instances:
-        conditions = instance.spec.conditions
-        report = None if conditions is None else compile_conditions(conditions).explain(event, rows)
-        entry: dict[str, Any] = {
-            "instance": instance.name,
-            "matched": report is None or report.matched,
-            "conditions": None if report is None else report.to_json(),
-            "details": [] if report is None else report.lines(),
-            "rules": [],
-        }
-        hook = instance.implementations.get("explain_match")
-        if hook is not None:
-            context = PluginContext(
-                event,
-                Stage.ENRICHMENT_COMPLETE,
-                rows,
-                handler_metadata(event),
-                instance.config,
-                instance.name,
-            )
-            try:
-                rules = hook.function(*[{"context": context}[name] for name in hook.argnames])
-                entry["rules"] = [dict(rule) for rule in rules or ()]
-            except Exception as exc:  # the plugin's bug: shown, never a traceback
-                entry["error"] = f"explain_match raised {type(exc).__name__}: {exc}"
-        explained.append(entry)
-    return tuple(explained)
 
 
 def _enrich(event: ClaimXEvent, api: ApiSettings | None) -> Enrichment:
@@ -346,7 +308,8 @@ def describe_action(
 
 def render_json(run: DryRun, redactor: Redactor) -> str:
     """The actions as a JSON list, one object per action (see :func:`describe_action`); with
-    ``--explain`` an object: ``actions`` (that list) and ``explain`` (:func:`explain_instances`)."""
+    ``--explain`` an object: ``actions`` (that list) and ``explain``
+    (:func:`~claimx_worker.explain.explain_instances`)."""
     items = [
         describe_action(run.event, stage, action, name) for stage, action, name in run.actions()
     ]
@@ -354,28 +317,6 @@ def render_json(run: DryRun, redactor: Redactor) -> str:
     if run.explained is not None:
         document = {"actions": items, "explain": list(run.explained)}
     return redactor.redact(json.dumps(document, indent=2, ensure_ascii=False, default=str))
-
-
-def render_explanation(explained: tuple[dict[str, Any], ...]) -> list[str]:
-    """The ``--explain`` section of the readable report."""
-    lines = ["Why each instance and rule matched or not:"]
-    for entry in explained:
-        own = (
-            ""
-            if entry["conditions"] is None
-            else (" (instance conditions " + ("met)" if entry["matched"] else "not met)"))
-        )
-        lines.append(f"  {entry['instance']}{own}")
-        lines += [f"    {line}" for line in entry["details"]]
-        if "error" in entry:
-            lines.append(f"    {entry['error']}")
-        for rule in entry["rules"]:
-            verdict = "matched" if rule.get("matched") else "not matched"
-            reasons = rule.get("reasons") or []
-            why = f": {'; '.join(reasons)}" if reasons else ""
-            lines.append(f"    [{verdict}] {rule.get('name', '?')}{why}")
-            lines += [f"      {line}" for line in rule.get("details") or ()]
-    return lines
 
 
 def render_notes(run: DryRun) -> list[str]:
