@@ -5,6 +5,7 @@ The hot path is two dict lookups; a match builds the actions from precomputed te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from attrs import Factory, field, frozen
@@ -52,9 +53,11 @@ def _shaper(template: dict[str, Any] | None) -> Producer | None:
 @frozen
 class PublishTemplate:
     """Publishes the payload (or its template's output); key: the project id, or the
-    configured key formatted."""
+    configured key formatted. ``headers`` are the message headers of its trigger and event
+    type (see :func:`route_headers`), the event id filled in per message."""
 
     config: PublishToTopicConfig
+    headers: Mapping[str, str]
     shape: Producer | None = field(
         default=Factory(lambda self: _shaper(self.config.payload), takes_self=True)
     )
@@ -67,24 +70,20 @@ class PublishTemplate:
             topic=self.config.topic,
             value=payload if shape is None else shape(payload, task, project),
             key=payload["project_id"] if key is None else key.format_map(payload),
-            headers=_headers(payload),
+            headers={**self.headers, "event_id": payload["event_id"]},
         )
 
 
-def _headers(payload: Payload) -> dict[str, str]:
-    """The message headers: this plugin's names and the original trigger's ``x-`` names."""
-    trigger_name, task_id, event_type = (
-        payload["trigger_name"],
-        str(payload["task_id"]),
-        payload["event_type"],
-    )
+def route_headers(trigger_name: str, task_id: int, event_type: str) -> dict[str, str]:
+    """The headers of a trigger's messages for one event type: this plugin's names and the
+    original trigger's ``x-`` names (``event_id``, set per message, keeps its place)."""
     return {
         "trigger_name": trigger_name,
-        "task_id": task_id,
+        "task_id": str(task_id),
         "event_type": event_type,
-        "event_id": payload["event_id"],
+        "event_id": "",
         "x-trigger-name": trigger_name,
-        "x-task-id": task_id,
+        "x-task-id": str(task_id),
         "x-event-type": event_type,
     }
 
@@ -180,7 +179,10 @@ def compile_routes(config: TaskTriggerConfig) -> Routes:
         ):
             blocks = [block for block in (specific, trigger.on_any) if block is not None]
             if blocks:
-                actions = tuple(template for block in blocks for template in _templates(block))
+                headers = route_headers(trigger.name, task_id, event_type)
+                actions = tuple(
+                    template for block in blocks for template in _templates(block, headers)
+                )
                 matched_line = PreparedLogLine(
                     "info",
                     "Task trigger matched",
@@ -206,10 +208,10 @@ def published_topics(routes: Routes) -> set[str]:
     }
 
 
-def _templates(block: ActionBlock) -> list[ActionTemplate]:
+def _templates(block: ActionBlock, headers: Mapping[str, str]) -> list[ActionTemplate]:
     templates: list[ActionTemplate] = []
     if block.publish_to_topic is not None:
-        templates.append(PublishTemplate(block.publish_to_topic))
+        templates.append(PublishTemplate(block.publish_to_topic, headers))
     if block.webhook is not None:
         templates.append(WebhookTemplate(block.webhook))
     if block.log is not None:

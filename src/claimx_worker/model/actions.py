@@ -56,9 +56,12 @@ class Webhook:
     connection: str | None = None
 
 
-@frozen(kw_only=True)
+@frozen(kw_only=True, slots=False)
 class Log:
-    """Write a log line; ``fields`` become ``key=value`` pairs. ``level`` is a loguru level name."""
+    """Write a log line; ``fields`` become ``key=value`` pairs. ``level`` is a loguru level name.
+
+    A dict class, as :class:`Webhook`: built per event.
+    """
 
     message: str
     level: str = field(default="info", validator=_check_level)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from attrs import frozen
 
@@ -39,13 +39,11 @@ class EventFailure:
     message: str
 
 
-@frozen(slots=False)
-class PluginContext(Generic[ConfigT]):
-    """The frozen context of one hook call for one plugin instance.
+class PluginContext(NamedTuple, Generic[ConfigT]):
+    """The immutable context of one hook call for one plugin instance.
 
-    Build it with keywords; the stage runner passes them positionally (half the cost). It is
-    built per call, so it is a dict class: attrs builds a frozen one of six fields about a
-    third faster than a slotted one.
+    Build it with keywords; the stage runner passes them positionally. It is built per call,
+    so it is a named tuple: built in about two thirds of a frozen attrs class's time.
     """
 
     event: ClaimXEvent

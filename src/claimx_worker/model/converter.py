@@ -19,7 +19,11 @@ def _iso(value: datetime) -> str:
     """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes; cached, as
     formatting costs microseconds and an event's audit timestamps repeat in every row. Keyed in
     UTC: aware datetimes of one other zone compare by wall time, a DST fold aside."""
-    if value.tzinfo is not None and value.tzinfo is not UTC:
+    if value.tzinfo is UTC:  # the common case first: a cached text
+        text = _ISO_TEXTS.get(value)
+        if text is not None:
+            return text
+    elif value.tzinfo is not None:
         value = value.astimezone(UTC)
     text = _ISO_TEXTS.get(value)
     if text is None:
@@ -39,7 +43,13 @@ def _format(value: datetime) -> str:
 
 
 def _iso_or_none(value: datetime | None) -> str | None:
-    return None if value is None else _iso(value)
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # as in _iso, without a second call
+        text = _ISO_TEXTS.get(value)
+        if text is not None:
+            return text
+    return _iso(value)
 
 
 def _parse_datetime(value: object, _: type) -> datetime:
