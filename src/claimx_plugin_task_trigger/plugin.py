@@ -10,7 +10,7 @@ from claimx_plugin_task_trigger.compiled import Routes, compile_routes, publishe
 from claimx_plugin_task_trigger.config import TaskTriggerConfig
 from claimx_plugin_task_trigger.explain import explain
 from claimx_plugin_task_trigger.payload import PayloadBuilder
-from claimx_worker import Action, Plugin, PluginContext, hookimpl
+from claimx_worker import Action, Plugin, PluginContext, hookimpl, log_enabled
 
 
 class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
@@ -55,15 +55,17 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
             return None
         trigger = triggers.get(task.task_id)
         if trigger is None:
-            # kwargs of a log call land in the record's extra, like bind() but cheaper when
-            # the level is filtered out (this is the per-event miss path)
-            logger.debug("No task trigger for the task template", task_id=task.task_id)
+            if log_enabled("debug"):  # the per-event miss path: cheaper than a filtered call
+                logger.debug("No task trigger for the task template", task_id=task.task_id)
             return None
         conditions = trigger.conditions
         if conditions is not None and not conditions.matches(context.event, context.rows):
-            logger.debug(
-                "Task trigger conditions not met", trigger_name=trigger.name, task_id=task.task_id
-            )
+            if log_enabled("debug"):
+                logger.debug(
+                    "Task trigger conditions not met",
+                    trigger_name=trigger.name,
+                    task_id=task.task_id,
+                )
             return None
         project = context.rows.project
         payload = self._payloads.build(trigger.name, context.event, task, project)

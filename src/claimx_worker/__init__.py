@@ -25,7 +25,7 @@ from claimx_worker.model.rows import (
     TaskTemplateRow,
     VideoCollabRow,
 )
-from claimx_worker.observability.logs import PreparedLogLine
+from claimx_worker.observability.logs import PreparedLogLine, log_enabled
 from claimx_worker.plugins.base import Plugin
 
 __all__ = [
@@ -63,5 +63,6 @@ __all__ = [
     "connection_field",
     "converter",
     "hookimpl",
+    "log_enabled",
     "require_group",
 ]

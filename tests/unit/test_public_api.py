@@ -69,6 +69,7 @@ PLUGIN_API = frozenset(
         "connection_field",
         "converter",
         "hookimpl",
+        "log_enabled",
         "require_group",
     }
 )

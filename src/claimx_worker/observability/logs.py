@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
+from claimx_worker.observability import loguru_adapter
 from claimx_worker.observability.loguru_adapter import handler_table
 from claimx_worker.observability.redaction import Redactor, scrub_field
 
@@ -172,6 +173,24 @@ class PreparedLogLine:
             self._write = sink.prepare(self._level, self._message, self._fields)
             self._sink = sink
         self._write()
+
+
+def log_enabled(level: str) -> bool:
+    """Whether some handler takes lines at ``level`` (a loguru level name, any case): a cheap
+    test (a tenth of a microsecond) to skip a per-event line and the work of its fields below
+    the configured level, e.g. a debug line on every miss. True when it cannot tell. Raises
+    ``ValueError`` for an unknown level."""
+    core = loguru_adapter.CORE
+    if core is None:
+        return True
+    number = _LEVEL_NUMBERS.get(level)
+    if number is None:
+        number = _LEVEL_NUMBERS[level] = logger.level(level.upper()).no
+    return bool(number >= core.min_level)
+
+
+_LEVEL_NUMBERS: dict[str, int] = {}
+"""Level name (as asked) -> its number; a loguru level's number never changes."""
 
 
 class _LineSink:

@@ -15,7 +15,7 @@ from loguru import logger
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from claimx_worker import PreparedLogLine
+from claimx_worker import PreparedLogLine, log_enabled
 from claimx_worker.observability import loguru_adapter
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
@@ -65,3 +65,30 @@ def test_without_the_internal_a_prepared_line_goes_through_loguru(
     finally:
         logger.configure(patcher=lambda record: None)
     assert sink.getvalue() == "INFO: Prepared | via=loguru\n"
+
+
+def test_log_enabled_follows_the_handlers_levels() -> None:
+    configure_logging(redactor=Redactor(), level="INFO", fmt="human", sink=io.StringIO())
+    assert not log_enabled("debug")
+    assert not log_enabled("TRACE")
+    assert log_enabled("info")
+    assert log_enabled("error")
+    configure_logging(redactor=Redactor(), level="DEBUG", fmt="human", sink=io.StringIO())
+    assert log_enabled("debug")  # a reload that lowers the level is seen at once
+    handler = logger.add(io.StringIO(), level="TRACE")  # any handler that takes the level
+    assert log_enabled("trace")
+    logger.remove(handler)
+    assert not log_enabled("trace")
+    logger.remove()
+    assert not log_enabled("critical")  # no handler: nothing is written
+
+
+def test_log_enabled_says_yes_when_it_cannot_tell(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_logging(redactor=Redactor(), level="ERROR", fmt="human", sink=io.StringIO())
+    monkeypatch.setattr(loguru_adapter, "CORE", None)  # a loguru without its core
+    assert log_enabled("debug")
+
+
+def test_log_enabled_refuses_an_unknown_level() -> None:
+    with pytest.raises(ValueError, match="VERBOSE"):
+        log_enabled("verbose")
