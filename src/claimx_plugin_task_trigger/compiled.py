@@ -18,6 +18,7 @@ from claimx_plugin_task_trigger.config import (
     TaskTriggerConfig,
     WebhookConfig,
 )
+from claimx_plugin_task_trigger.placeholders import printf_template
 from claimx_plugin_task_trigger.shaping import Producer, UrlTemplate, compile_payload
 from claimx_worker import (
     Action,
@@ -62,14 +63,21 @@ class PublishTemplate:
         default=Factory(lambda self: _shaper(self.config.payload), takes_self=True)
     )
 
+    key: str | None = field(
+        default=Factory(
+            lambda self: None if self.config.key is None else printf_template(self.config.key),
+            takes_self=True,
+        )
+    )
+
     def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`PublishToTopic` with the trigger, task and event as headers."""
-        key = self.config.key
+        key = self.key
         shape = self.shape
         return PublishToTopic(
             topic=self.config.topic,
             value=payload if shape is None else shape(payload, task, project),
-            key=payload["project_id"] if key is None else key.format_map(payload),
+            key=payload["project_id"] if key is None else key % payload,
             headers={**self.headers, "event_id": payload["event_id"]},
         )
 
@@ -126,10 +134,13 @@ class LogTemplate:
     """Logs the configured message with its placeholders filled from the payload."""
 
     config: LogConfig
+    message: str = field(
+        default=Factory(lambda self: printf_template(self.config.message), takes_self=True)
+    )
 
     def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
         """A :class:`Log` at the configured level."""
-        return Log(message=self.config.message.format_map(payload), level=self.config.level)
+        return Log(message=self.message % payload, level=self.config.level)
 
 
 @frozen

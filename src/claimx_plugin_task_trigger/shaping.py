@@ -25,6 +25,7 @@ import attrs
 from claimx_plugin_task_trigger.placeholders import (
     PLACEHOLDERS,
     check_url_placeholders,
+    printf_template,
     template_fields,
 )
 from claimx_worker import ConfigValueError, ProjectRow, TaskRow, converter
@@ -72,7 +73,8 @@ def _value(spec: Any, where: str) -> Producer:
             raise ConfigValueError(f"{where}: {error}") from None
         if not fields:
             return _constant(spec)
-        return lambda payload, _task, _project: spec.format_map(payload)
+        text = printf_template(spec)
+        return lambda payload, _task, _project: text % payload
     if isinstance(spec, Mapping):
         if set(spec) == {"path"}:
             return _path(spec["path"], where)
@@ -145,11 +147,12 @@ class UrlTemplate:
         check_url_placeholders(url)
         parts = urlsplit(url)
         self._fixed = f"{parts.scheme}://{parts.netloc}" if parts.scheme else ""
-        self._rest = url[len(self._fixed) :]
-        self._literal = None if template_fields(self._rest) else url
+        rest = url[len(self._fixed) :]
+        self._rest = printf_template(rest)
+        self._literal = None if template_fields(rest) else url
 
     def build(self, payload: Payload) -> str:
         """The URL for ``payload``."""
         if self._literal is not None:
             return self._literal
-        return self._fixed + self._rest.format_map(_Encoded(payload))
+        return self._fixed + self._rest % _Encoded(payload)
