@@ -75,9 +75,12 @@ class PluginAction:
     action: Action
 
 
-@frozen
+@frozen(slots=False)
 class StageResult:
-    """What a stage produced: the actions in run order, and the filter that stopped it, if any."""
+    """What a stage produced: the actions in run order, and the filter that stopped it, if any.
+
+    A dict class: built per stage call, and attrs builds a frozen one faster than a slotted one.
+    """
 
     actions: tuple[PluginAction, ...] = ()
     filtered_by: str | None = None
@@ -97,6 +100,8 @@ _DELIVERABLE = tuple(
     action_type for action_type in ACTION_TYPES if action_type not in (Filter, ChangeRows)
 )
 """What ``on_event_failed`` may return: no Filter, no row change (the rows are not written)."""
+_ACTION_CLASSES = frozenset(ACTION_TYPES)
+_DELIVERABLE_CLASSES = frozenset(_DELIVERABLE)
 
 
 def hook_name(stage: Stage) -> str:
@@ -345,7 +350,10 @@ def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
         items = (result,)
     else:
         return None
-    allowed = _DELIVERABLE if stage is Stage.EVENT_FAILED else ACTION_TYPES
+    failed = stage is Stage.EVENT_FAILED
+    if (_DELIVERABLE_CLASSES if failed else _ACTION_CLASSES).issuperset(map(type, items)):
+        return items  # the common case, checked in one C call: the action classes themselves
+    allowed = _DELIVERABLE if failed else ACTION_TYPES
     for item in items:
         if not isinstance(item, allowed):
             return None
