@@ -6,6 +6,8 @@ this process and is asked once per run).
 ``oauth2_webhook``: webhooks/s through the connection (token fetched once from the receiver's
 token endpoint, then reused; no rate limit; 256 in flight, as ``endpoint_max_in_flight``);
 ``baseline``: ``actions_webhook`` measured in the same run; ``ratio`` (target: at least 0.9).
+``cpu_us_per_action`` / ``baseline_cpu_us_per_action``: this process's CPU time per webhook
+through the connection / to the plain URL (steadier than the rates on a shared machine).
 Each figure is the best of ``ROUNDS`` alternating runs (the machine is shared).
 """
 
@@ -73,9 +75,9 @@ def crm_connection(base: str, token_url: str) -> dict[str, Connection]:
     return dict(catalog.connections)
 
 
-async def _run(client: Exchange, base: str, *, token_url: str | None) -> float:
+async def _run(client: Exchange, base: str, *, token_url: str | None) -> tuple[float, float]:
     """Deliver ACTIONS webhooks (through the OAuth2 connection when ``token_url`` is given);
-    webhooks/s."""
+    webhooks/s and CPU us per webhook."""
     through_connection = token_url is not None
     executor = ActionExecutor(
         ActionSettings(endpoint_max_in_flight=IN_FLIGHT),
@@ -91,15 +93,15 @@ async def _run(client: Exchange, base: str, *, token_url: str | None) -> float:
             return Webhook(url="/fast", body=body, timeout=0, connection="crm")
         return Webhook(url=f"{base}/fast", body=body)
 
-    wall = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     futures = [executor.submit(f"evt-{n}", "1", "bench", 0, webhook()) for n in range(ACTIONS)]
     outcomes = await asyncio.gather(*futures)
-    wall = time.perf_counter() - wall
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     await executor.aclose()
     lost = sum(o.status is not OutcomeStatus.DELIVERED for o in outcomes)
     if lost:
         raise SystemExit(f"{lost} webhooks not delivered")
-    return ACTIONS / wall
+    return ACTIONS / wall, cpu / ACTIONS * 1e6
 
 
 async def main() -> list[dict[str, Any]]:
@@ -125,7 +127,8 @@ async def main() -> list[dict[str, Any]]:
     finally:
         receiver.terminate()
         await receiver.wait()
-    rate, baseline = max(oauth2), max(plain)
+    (rate, _), (baseline, _) = max(oauth2), max(plain)
+    cpu, baseline_cpu = min(c for _, c in oauth2), min(c for _, c in plain)
     return [
         {
             "name": "oauth2_webhook",
@@ -135,6 +138,8 @@ async def main() -> list[dict[str, Any]]:
             "baseline_name": "actions_webhook",
             "ratio": round(rate / baseline, 3),
             "target_ratio": 0.9,
+            "cpu_us_per_action": round(cpu, 1),
+            "baseline_cpu_us_per_action": round(baseline_cpu, 1),
             "rounds": ROUNDS,
         }
     ]

@@ -312,3 +312,16 @@ async def test_bad_connection_webhooks_are_dead_lettered(
     assert outcome.status is OutcomeStatus.DEAD_LETTERED
     assert reason in harness.dead_letters[0]["error"]
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("path", ["/%2e%2e/admin", "/x/%2E./%2e%2E/admin"])
+async def test_percent_encoded_dot_segments_do_not_climb_above_the_base_path(
+    harness: Harness, receiver: WebhookReceiver, path: str
+) -> None:
+    """The exchange decodes ``%2e`` before it resolves dot segments: refused like ``..``."""
+    executor = harness.executor({"crm": connection(receiver.url("/crm"), "type: none\n")})
+    (outcome,) = await send(executor, path=path)
+
+    assert outcome.status is OutcomeStatus.DEAD_LETTERED
+    assert "the path climbs above connection 'crm'" in harness.dead_letters[0]["error"]
+    assert receiver.requests == []

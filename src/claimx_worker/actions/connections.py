@@ -12,10 +12,10 @@ retried and finally dead-lettered with the reason.
 from __future__ import annotations
 
 import asyncio
-import re
+import functools
 from collections.abc import Mapping
+from urllib.parse import unquote
 
-import attrs
 import httpx
 
 from claimx_worker.actions.encoding import InvalidActionError
@@ -25,8 +25,9 @@ from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.webhook import (
     WebhookRequest,
     WebhookSender,
-    build_request,
+    encode_request,
     endpoint_of_text,
+    webhook_target,
 )
 from claimx_worker.http.backoff import Backoff
 from claimx_worker.http.connections import AuthConfig, Connection
@@ -43,8 +44,13 @@ from claimx_worker.model import Webhook
 UNAUTHORIZED = 401
 
 
+PATH_CACHE_SIZE = 1024
+"""Distinct paths per connection whose checked URL is kept (most recently used first)."""
+
+
 class ConnectionRuntime:
-    """One connection's state: its limits, static auth headers, token cache, retry policy."""
+    """One connection's state: its limits, static auth headers, token cache, retry policy, and
+    the checked URLs of the paths used most recently."""
 
     def __init__(self, connection: Connection, settings: ActionSettings, client: Exchange) -> None:
         config = connection.config
@@ -52,6 +58,7 @@ class ConnectionRuntime:
         self.name = connection.name
         self.config = config
         self.base = httpx.URL(config.base_url)
+        self.endpoint = endpoint_of(self.base)
         self.limiter = None if config.rate_limit is None else RateLimiter(config.rate_limit)
         self.slots = asyncio.Semaphore(config.max_in_flight)
         self.auth_headers = _static_auth(config.auth)
@@ -65,30 +72,43 @@ class ConnectionRuntime:
                 cap=retry.backoff_cap or settings.backoff_cap,
             ),
         )
+        self._settings = settings
+        self.url = functools.lru_cache(maxsize=PATH_CACHE_SIZE)(self._url)
 
-    def url(self, path: str) -> str:
-        """The URL of ``path`` below the base URL (see :func:`connection_url`)."""
-        return connection_url(self.name, self.base, path)
+    def _url(self, path: str) -> str:
+        """The URL of ``path`` below the base URL (see :func:`connection_url`), checked as
+        any webhook's (:func:`webhook_target`); raises :class:`InvalidActionError` (never
+        kept)."""
+        return webhook_target(connection_url(self.name, self.base, path), self._settings)[0]
+
+    def busy(self) -> Failure:
+        """No slot (or rate-limit start) before the action's deadline: not attempted."""
+        return Failure(
+            error=f"connection {self.name!r} had no free slot until the action's maximum age",
+            retryable=False,
+            attempted=False,
+        )
 
 
-def connection_url(name: str, base: httpx.URL, path: str) -> str:
+def connection_url(name: str, base: httpx.URL, path: str) -> httpx.URL:
     """The URL of ``path`` below connection ``name``'s ``base`` URL; raises
     :class:`InvalidActionError` for a path that would leave its scheme, host or port, or climb
-    above its base path (a ``.`` or ``..`` segment)."""
+    above its base path (a ``.`` or ``..`` segment, percent-encoded or not: the exchange decodes
+    ``%2e`` before it resolves dot segments)."""
     if not path.startswith("/") or path.startswith("//"):
         raise InvalidActionError(
             f"a webhook through connection {name!r} takes a path starting with '/'"
         )
-    if {".", ".."} & set(re.split(r"[?#]", path, maxsplit=1)[0].split("/")):
+    segments = path.partition("?")[0].partition("#")[0].split("/")
+    if {".", ".."} & {unquote(segment) for segment in segments}:
         raise InvalidActionError(f"the path climbs above connection {name!r}'s base URL")
-    joined = str(base).rstrip("/") + path
     try:
-        url = httpx.URL(joined)
+        url = httpx.URL(str(base).rstrip("/") + path)
     except httpx.InvalidURL:
         raise InvalidActionError(f"invalid path for connection {name!r}") from None
     if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
         raise InvalidActionError(f"the path leaves connection {name!r}'s host")
-    return joined
+    return url
 
 
 class ConnectionDelivery:
@@ -132,7 +152,7 @@ class ConnectionDelivery:
         if action.connection is None:
             return endpoint_of_text(action.url)
         runtime = self._runtimes.get(action.connection)
-        return "" if runtime is None else endpoint_of(runtime.base)
+        return "" if runtime is None else runtime.endpoint
 
     def plan(self, action: Webhook, key: str) -> tuple[Attempt, RetryPolicy]:
         """The attempt function and retry policy of ``action``; raises
@@ -141,32 +161,25 @@ class ConnectionDelivery:
         if runtime is None:
             known = ", ".join(sorted(self._runtimes)) or "none"
             raise InvalidActionError(f"unknown connection {action.connection!r} (defined: {known})")
-        resolved = attrs.evolve(
+        config = runtime.config
+        request = encode_request(
             action,
+            key,
+            self._settings,
             url=runtime.url(action.url),
-            headers={**runtime.config.headers, **action.headers, **runtime.auth_headers},
-            timeout=action.timeout if action.timeout > 0 else runtime.config.timeout,
-            connection=None,
+            endpoint=runtime.endpoint,
+            headers={**config.headers, **action.headers, **runtime.auth_headers},
+            timeout=action.timeout if action.timeout > 0 else config.timeout,
         )
-        request = build_request(resolved, key, self._settings)
-
-        async def attempt(deadline: float) -> Failure | None:
-            return await self._attempt(runtime, request, deadline)
-
-        return attempt, runtime.policy
+        return functools.partial(self._attempt, runtime, request), runtime.policy
 
     async def _attempt(
         self, runtime: ConnectionRuntime, request: WebhookRequest, deadline: float
     ) -> Failure | None:
-        busy = Failure(
-            error=f"connection {runtime.name!r} had no free slot until the action's maximum age",
-            retryable=False,
-            attempted=False,
-        )
         if runtime.limiter is not None and not await runtime.limiter.acquire(deadline):
-            return busy
+            return runtime.busy()
         if not await acquire_before(runtime.slots, deadline):
-            return busy
+            return runtime.busy()
         try:
             if runtime.tokens is None:
                 return await self._sender.attempt(request, deadline)
@@ -187,14 +200,14 @@ class ConnectionDelivery:
         request: WebhookRequest,
         deadline: float,
     ) -> tuple[Failure | None, str | None]:
-        try:
-            token = await tokens.token(runtime.config.timeout)
-        except TokenError as exc:
-            return Failure(error=str(exc), retryable=exc.retryable), None
-        authorized = attrs.evolve(
-            request, headers={**request.headers, "Authorization": f"Bearer {token}"}
-        )
-        return await self._sender.attempt(authorized, deadline), token
+        token = tokens.cached()
+        if token is None:
+            try:
+                token = await tokens.token(runtime.config.timeout)
+            except TokenError as exc:
+                return Failure(error=str(exc), retryable=exc.retryable), None
+        authorization = {"Authorization": f"Bearer {token}"}
+        return await self._sender.attempt(request, deadline, authorization), token
 
 
 def _static_auth(auth: AuthConfig) -> dict[str, str]:

@@ -26,6 +26,9 @@ def endpoint_of(url: httpx.URL) -> str:
 
 async def acquire_before(semaphore: asyncio.Semaphore, deadline: float) -> bool:
     """Acquire ``semaphore`` unless the monotonic ``deadline`` passes first (then ``False``)."""
+    if not semaphore.locked():  # free: taken at once, no timer needed
+        await semaphore.acquire()
+        return True
     try:
         async with asyncio.timeout(deadline - time.monotonic()):
             await semaphore.acquire()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import attrs
 import httpx
@@ -36,6 +37,7 @@ from claimx_worker.model import Webhook
 _OWN_HEADERS = frozenset(
     {HTTP_IDEMPOTENCY_HEADER.lower(), "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @attrs.frozen(kw_only=True)
@@ -52,27 +54,48 @@ class WebhookRequest:
     signing_key: bytes | None = attrs.field(repr=False)
     signing: SigningSource
 
-    def headers_at(self, timestamp: int) -> dict[str, str]:
-        """The request headers for an attempt at ``timestamp`` (Unix seconds)."""
+    def headers_at(self, timestamp: int, extra: Mapping[str, str] = _NO_HEADERS) -> dict[str, str]:
+        """The request headers for an attempt at ``timestamp`` (Unix seconds), with ``extra``
+        headers of this attempt (they replace the request's own of the same name)."""
         if self.signing_key is not None:
             return {
                 **self.headers,
+                **extra,
                 **signature_headers(self.signing_key, self.key, timestamp, self.body),
             }
-        return {**self.headers, "webhook-id": self.key, "webhook-timestamp": str(timestamp)}
+        return {
+            **self.headers,
+            **extra,
+            "webhook-id": self.key,
+            "webhook-timestamp": str(timestamp),
+        }
 
 
 def build_request(action: Webhook, key: str, settings: ActionSettings) -> WebhookRequest:
     """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried).
 
-    The URL must be http(s), carry no credentials and pass the destination policy. The action's
-    headers are kept, except those the executor sets itself (``Idempotency-Key`` and the
-    ``webhook-*`` headers); ``Content-Type: application/json`` is added to a body unless the
-    action sets a content type."""
+    The URL must be http(s), carry no credentials and pass the destination policy (see
+    :func:`webhook_target`); the rest is :func:`encode_request`'s."""
     try:
         url = httpx.URL(action.url)
     except httpx.InvalidURL:
         raise InvalidActionError("webhook URL is not valid") from None
+    target, endpoint = webhook_target(url, settings)
+    return encode_request(
+        action,
+        key,
+        settings,
+        url=target,
+        endpoint=endpoint,
+        headers=action.headers,
+        timeout=action.timeout if action.timeout > 0 else settings.webhook_timeout,
+    )
+
+
+def webhook_target(url: httpx.URL, settings: ActionSettings) -> tuple[str, str]:
+    """The URL text and the endpoint of a webhook to ``url``; raises
+    :class:`InvalidActionError` unless it is http(s) with a host, carries no credentials and
+    passes the destination policy."""
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
     if url.userinfo:
@@ -82,14 +105,32 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
         )
     if (problem := destination_problem(url.host, settings.allowed_destinations)) is not None:
         raise InvalidActionError(f"webhook destination refused: {problem}")
-    endpoint = endpoint_of(url)
+    return str(url), endpoint_of(url)
+
+
+def encode_request(
+    action: Webhook,
+    key: str,
+    settings: ActionSettings,
+    *,
+    url: str,
+    endpoint: str,
+    headers: Mapping[str, str],
+    timeout: float,
+) -> WebhookRequest:
+    """The request of ``action`` to ``url`` (checked by :func:`webhook_target`) with
+    ``headers``; raises :class:`InvalidActionError` (never retried).
+
+    ``headers`` are kept, except those the executor sets itself (``Idempotency-Key`` and the
+    ``webhook-*`` headers); ``Content-Type: application/json`` is added to a body unless they
+    set a content type."""
     body = b"" if action.body is None else payload_bytes(action.body)
-    headers = {k: v for k, v in action.headers.items() if k.lower() not in _OWN_HEADERS}
-    if not all(name.isascii() and value.isascii() for name, value in headers.items()):
+    sent = {k: v for k, v in headers.items() if k.lower() not in _OWN_HEADERS}
+    if not all(name.isascii() and value.isascii() for name, value in sent.items()):
         raise InvalidActionError("webhook header names and values must be ASCII text")
-    if body and not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = "application/json"
-    headers[HTTP_IDEMPOTENCY_HEADER] = key
+    if body and not any(k.lower() == "content-type" for k in sent):
+        sent["Content-Type"] = "application/json"
+    sent[HTTP_IDEMPOTENCY_HEADER] = key
     secret, source = signing_secret_for(
         action.signing_secret, endpoint, settings.endpoint_signing_secrets, settings.signing_secret
     )
@@ -100,10 +141,10 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     return WebhookRequest(
         endpoint=endpoint,
         method=action.method.upper(),
-        url=str(url),
-        headers=headers,
+        url=url,
+        headers=sent,
         body=body,
-        timeout=action.timeout if action.timeout > 0 else settings.webhook_timeout,
+        timeout=timeout,
         key=key,
         signing_key=key_bytes,
         signing=source,
@@ -144,8 +185,11 @@ class WebhookSender:
         gate = self._gates.get(endpoint)
         return CircuitState.CLOSED if gate is None else gate.state
 
-    async def attempt(self, request: WebhookRequest, deadline: float) -> Failure | None:
-        """Wait for the endpoint's gate (no later than ``deadline``), then send once."""
+    async def attempt(
+        self, request: WebhookRequest, deadline: float, headers: Mapping[str, str] = _NO_HEADERS
+    ) -> Failure | None:
+        """Wait for the endpoint's gate (no later than ``deadline``), then send once (with
+        ``headers`` added to the request's)."""
         async with self._gate(request.endpoint).slot(deadline) as verdict:
             if verdict is None:
                 return Failure(
@@ -161,7 +205,7 @@ class WebhookSender:
                         request.method,
                         request.url,
                         content=request.body,
-                        headers=request.headers_at(int(time.time())),
+                        headers=request.headers_at(int(time.time()), headers),
                         timeout_seconds=request.timeout,
                     )
             except TimeoutError:

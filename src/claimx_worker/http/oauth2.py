@@ -64,10 +64,16 @@ class TokenSource:
     def __repr__(self) -> str:
         return f"TokenSource({self._credentials.token_url!r}, fetches={self.fetches})"
 
-    async def token(self, request_timeout: float) -> str:
-        """A valid token: the cached one, or a new one (one request for all callers waiting)."""
+    def cached(self) -> str | None:
+        """The cached token while it is valid (not yet due for renewal), else ``None``."""
         if self._token is not None and time.monotonic() < self._renew_at:
             return self._token
+        return None
+
+    async def token(self, request_timeout: float) -> str:
+        """A valid token: the cached one, or a new one (one request for all callers waiting)."""
+        if (token := self.cached()) is not None:
+            return token
         if self._pending is None:
             self._pending = asyncio.get_running_loop().create_future()
             pending = self._pending

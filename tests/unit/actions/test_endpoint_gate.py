@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from claimx_worker.actions.endpoint import EndpointGate
+from claimx_worker.actions.endpoint import EndpointGate, acquire_before
 from claimx_worker.http.breaker import CircuitState
 
 
@@ -132,3 +132,13 @@ async def test_a_cancelled_probe_lets_the_next_caller_probe() -> None:
         assert verdict is not None
         verdict.healthy = True
     assert gate.state is CircuitState.CLOSED
+
+
+async def test_a_free_slot_is_taken_at_once_even_past_the_deadline() -> None:
+    """Only a wait is bounded by the deadline: a free slot is never refused."""
+    semaphore = asyncio.Semaphore(1)
+    assert await acquire_before(semaphore, time.monotonic() - 1)
+    assert semaphore.locked()
+    assert not await acquire_before(semaphore, time.monotonic() + 0.05)
+    semaphore.release()
+    assert not semaphore.locked()

@@ -62,6 +62,16 @@ def test_signed_request_uses_the_action_secret_then_the_endpoint_then_the_defaul
         assert request.signing is source
 
 
+def test_an_attempts_own_headers_replace_the_requests_and_come_before_the_signature() -> None:
+    action = Webhook(url="http://h/x", headers={"Authorization": "Bearer plugin", "X-A": "a"})
+    request = build_request(action, "k", ActionSettings(signing_secret="s"))
+    headers = request.headers_at(7, {"Authorization": "Bearer tok-2"})
+    assert headers["Authorization"] == "Bearer tok-2"
+    assert list(headers)[:2] == ["Authorization", "X-A"]
+    assert headers["webhook-signature"] == signature(b"s", "k", 7, b"")
+    assert request.headers["Authorization"] == "Bearer plugin"
+
+
 def test_an_unsigned_request_says_so() -> None:
     request = build_request(Webhook(url="http://h/x"), "k", SETTINGS)
     assert request.signing is SigningSource.NONE
