@@ -9,7 +9,7 @@ the limit was cut do not cut it again), down to one. A 429 also pauses the whole
 
 Requests that find no room wait in line and are handed a freed slot in turn: a release wakes
 one waiter, not every one of them (with hundreds waiting, waking them all to re-check cost a
-tenth of the worker's CPU).
+tenth of the worker's profile samples).
 """
 
 from __future__ import annotations
