@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import aiohttp
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from claimx_worker.actions import idempotency_key
 
@@ -126,6 +126,16 @@ class MinimalLoop:
             await asyncio.sleep(0.001)
 
 
+def processed(batch: list[Message]) -> list[TopicPartition]:
+    """The offsets that commit ``batch``: without offsets, ``commit`` takes the consumer's
+    stored offsets when librdkafka's thread gets to it, often after the next ``consume`` has
+    stored the next, unprocessed batch's."""
+    offsets = {(m.topic(), m.partition()): m.offset() + 1 for m in batch if not m.error()}
+    return [
+        TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()
+    ]
+
+
 async def run(options: dict[str, Any]) -> None:
     consumer = Consumer(
         {
@@ -147,7 +157,7 @@ async def run(options: dict[str, Any]) -> None:
             await asyncio.gather(*(loop.handle(event) for event in events))
             await loop.delivered()
             if batch:
-                consumer.commit(asynchronous=True)
+                consumer.commit(offsets=processed(batch), asynchronous=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ not clear ``policyholder_joined_at``), and a minimal project row (no API column 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,19 @@ _API_PROJECT_COLUMNS = tuple(
     for name in attrs.fields_dict(ProjectRow)
     if name != "project_id" and name not in AUDIT_COLUMNS | EVENT_DRIVEN_PROJECT_COLUMNS
 )
+
+_OTHER_PROJECT_COLUMNS = tuple(
+    name
+    for name in attrs.fields_dict(ProjectRow)
+    if name != "project_id" and name not in _API_PROJECT_COLUMNS
+)
+"""The event-driven and audit columns, which follow the API columns in a project row."""
+_api_values = operator.attrgetter(*_API_PROJECT_COLUMNS)
+_ENCODED_API_COLUMNS: dict[tuple[Any, ...], dict[str, Any]] = {}
+"""A project row's API columns as written (datetimes as text), by their values: events of one
+project share its export, so they are encoded once per export instead of once per event. Each
+column holds one type (the builders convert), so equal values encode alike."""
+_ENCODED_CACHE_SIZE = 2048
 
 _ROW_LISTS = (
     "contacts",
@@ -65,13 +79,23 @@ def _headers(event: ClaimXEvent) -> Headers:
 
 def project_columns(row: ProjectRow) -> dict[str, Any]:
     """The columns of a project row as written to the entity-rows message."""
-    columns: dict[str, Any] = converter.unstructure(row, ProjectRow)
-    minimal = all(columns[name] is None for name in _API_PROJECT_COLUMNS)
-    return {
-        name: value
-        for name, value in columns.items()
-        if value is not None or not (minimal or name in EVENT_DRIVEN_PROJECT_COLUMNS)
-    }
+    values = _api_values(row)
+    api = _ENCODED_API_COLUMNS.get(values)
+    if api is None:
+        if len(_ENCODED_API_COLUMNS) >= _ENCODED_CACHE_SIZE:
+            _ENCODED_API_COLUMNS.clear()
+        encoded = converter.unstructure(row, ProjectRow)
+        minimal = all(value is None for value in values)
+        api = {} if minimal else {name: encoded[name] for name in _API_PROJECT_COLUMNS}
+        _ENCODED_API_COLUMNS[values] = api
+    columns = {"project_id": row.project_id, **api}
+    for name in _OTHER_PROJECT_COLUMNS:
+        value = getattr(row, name)
+        if value is not None:
+            columns[name] = converter.unstructure(value)
+        elif api and name not in EVENT_DRIVEN_PROJECT_COLUMNS:
+            columns[name] = None
+    return columns
 
 
 def entity_rows_message(

@@ -6,6 +6,10 @@ answered request raises it by ``1 / limit`` (about one per round of requests), u
 configured maximum; a 429 halves it (once per round: the answers of requests already out when
 the limit was cut do not cut it again), down to one. A 429 also pauses the whole client for its
 ``Retry-After`` (counted from the answer): no request of the client goes out meanwhile.
+
+Requests that find no room wait in line and are handed a freed slot in turn: a release wakes
+one waiter, not every one of them (with hundreds waiting, waking them all to re-check cost a
+tenth of the worker's profile samples).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 from claimx_worker.errors import DeferredError
@@ -34,15 +39,15 @@ class Pacer:
     """
 
     __slots__ = (
-        "_changed",
         "_clock",
         "_cut_at",
         "_in_flight",
         "_limit",
         "_maximum",
         "_on_limit",
+        "_pause_timer",
         "_resume_at",
-        "_waiting",
+        "_waiters",
     )
 
     def __init__(
@@ -59,8 +64,10 @@ class Pacer:
         self._cut_at = -math.inf
         self._clock = clock
         self._on_limit = on_limit
-        self._changed = asyncio.Event()
-        self._waiting = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        """Requests waiting for a slot, in arrival order; a waiter's future is resolved once a
+        slot was taken for it."""
+        self._pause_timer: asyncio.TimerHandle | None = None
         on_limit(self._limit)
 
     def __repr__(self) -> str:
@@ -77,22 +84,22 @@ class Pacer:
         return max(0.0, self._resume_at - self._clock())
 
     async def acquire(self) -> float:
-        """Wait for the pause to end and for room under the limit; return the admission time
-        (give it back to :meth:`release`)."""
-        while True:
-            wait = self.paused_for
-            if wait <= 0 and self._in_flight < self.limit:
-                self._in_flight += 1
-                return self._clock()
-            changed = self._changed
-            self._waiting += 1
-            try:
-                async with asyncio.timeout(wait if wait > 0 else None):
-                    await changed.wait()
-            except TimeoutError:
-                pass
-            finally:
-                self._waiting -= 1
+        """Wait for the pause to end and for room under the limit (behind the requests already
+        waiting); return the admission time (give it back to :meth:`release`)."""
+        if not self._waiters and self._in_flight < self.limit and not self.paused_for:
+            self._in_flight += 1
+            return self._clock()
+        handed = asyncio.get_running_loop().create_future()
+        self._waiters.append(handed)
+        try:
+            await handed
+        except BaseException:
+            if not handed.cancelled():  # handed a slot, then cancelled before it could use it
+                self.cancel()
+            elif handed in self._waiters:
+                self._waiters.remove(handed)
+            raise
+        return self._clock()
 
     def release(self, admitted_at: float, *, retry_after: float | None = None) -> bool:
         """End a request admitted at ``admitted_at``: ``retry_after`` is ``None`` unless the
@@ -107,6 +114,10 @@ class Pacer:
         else:
             now = self._clock()
             self._resume_at = max(self._resume_at, now + retry_after)
+            if self._pause_timer is None and retry_after > 0:
+                self._pause_timer = asyncio.get_running_loop().call_later(
+                    retry_after, self._end_pause
+                )
             if admitted_at >= self._cut_at:  # sent after the last cut: this round's first 429
                 self._cut_at = now
                 self._limit = max(1.0, self._limit / 2)
@@ -120,7 +131,21 @@ class Pacer:
         self._in_flight -= 1
         self._wake()
 
+    def _end_pause(self) -> None:
+        self._pause_timer = None
+        wait = self.paused_for
+        if wait > 0:  # a later 429 lengthened the pause (or the timer fired a little early)
+            self._pause_timer = asyncio.get_running_loop().call_later(wait, self._end_pause)
+        else:
+            self._wake()
+
     def _wake(self) -> None:
-        if self._waiting:  # no event churn on the fast path
-            self._changed.set()
-            self._changed = asyncio.Event()
+        """Take the free slots for the waiters first in line (none during a pause)."""
+        waiters = self._waiters
+        if not waiters or self.paused_for:
+            return
+        while waiters and self._in_flight < self.limit:
+            handed = waiters.popleft()
+            if not handed.done():  # skip a waiter cancelled since it lined up
+                self._in_flight += 1
+                handed.set_result(None)

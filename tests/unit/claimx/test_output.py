@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from claimx_worker.claimx import download_task_messages, entity_rows_message
+from claimx_worker.claimx.builders import ProjectExport, Stamp, project_row
 from claimx_worker.model import (
     ClaimXEvent,
     DownloadTask,
@@ -15,8 +16,10 @@ from claimx_worker.model import (
     MediaRow,
     ProjectRow,
     TaskRow,
+    converter,
 )
 from claimx_worker.testing.factories import make_event, make_rows
+from claimx_worker.testing.simulated_data import SimulatedData
 
 NOW = datetime(2024, 7, 1, 12, 0, 0, 250000, tzinfo=UTC)
 EVENT = ClaimXEvent(event_id="evt-9", event_type="PROJECT_FILE_ADDED", project_id="321")
@@ -132,3 +135,27 @@ def test_integers_beyond_64_bits_are_written_exactly() -> None:
     rows = EntityRows(tasks=(TaskRow(assignment_id=2**70, task_id=456, project_id="321"),))
     value = entity_rows_message(EVENT, rows)[1]
     assert json.loads(value)["tasks"][0]["assignment_id"] == 2**70
+
+
+def test_project_rows_of_one_export_carry_their_own_event_columns() -> None:
+    export = ProjectExport.parse(SimulatedData(1).project(7))
+    later = datetime(2024, 7, 2, tzinfo=UTC)
+    first = project_row(export, "7", Stamp(event_id="e1", now=NOW))
+    second = project_row(
+        export,
+        "7",
+        Stamp(event_id="e2", now=later),
+        master_file_name="MFN-X",
+        xa_autolink_fail=True,
+    )
+    for row in (first, second, first):  # the export's columns encoded once, then reused
+        written = json.loads(entity_rows_message(EVENT, EntityRows(projects=(row,)))[1])
+        columns = converter.unstructure(row, ProjectRow)
+        unset_event_columns = {"policyholder_invited_at", "policyholder_joined_at"} | (
+            {"xa_autolink_fail", "xa_autolink_fail_at"} if row is first else {"xa_autolink_fail_at"}
+        )
+        assert written["projects"] == [
+            {k: v for k, v in columns.items() if k not in unset_event_columns}
+        ]
+        assert list(written["projects"][0]) == [k for k in columns if k not in unset_event_columns]
+    assert written["projects"][0]["event_id"] == "e1"

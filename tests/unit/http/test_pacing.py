@@ -62,3 +62,52 @@ async def test_requests_wait_for_room_under_the_limit() -> None:
     pacer.cancel()  # the first got no answer: its slot is free
     await asyncio.wait_for(waiting, 1)
     assert first <= waiting.result()
+
+
+async def test_waiters_are_admitted_in_turn_one_per_freed_slot() -> None:
+    pacer = Pacer(2)
+    first, second = await pacer.acquire(), await pacer.acquire()
+    waiting = [asyncio.ensure_future(pacer.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    pacer.release(first)
+    await asyncio.sleep(0)
+    assert [w.done() for w in waiting] == [True, False, False]
+    late = asyncio.ensure_future(pacer.acquire())  # behind the ones already waiting
+    pacer.release(second)
+    await asyncio.sleep(0)
+    assert [w.done() for w in [*waiting, late]] == [True, True, False, False]
+    pacer.cancel()
+    pacer.cancel()
+    await asyncio.wait_for(asyncio.gather(waiting[2], late), 1)
+
+
+async def test_a_cancelled_waiter_leaves_the_line_and_gives_back_a_slot_it_was_handed() -> None:
+    pacer = Pacer(1)
+    held = await pacer.acquire()
+    gone = asyncio.ensure_future(pacer.acquire())
+    handed = asyncio.ensure_future(pacer.acquire())
+    after = asyncio.ensure_future(pacer.acquire())
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    pacer.release(held)  # the slot goes to `handed` ...
+    handed.cancel()  # ... which is cancelled before it runs: the slot passes on to `after`
+    await asyncio.wait_for(after, 1)
+    assert handed.cancelled()
+    assert gone.cancelled()
+    assert pacer.limit == 1
+    waiting = asyncio.ensure_future(pacer.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # `after` holds the only slot
+    pacer.release(after.result())
+    await asyncio.wait_for(waiting, 1)
+
+
+async def test_requests_lined_up_during_a_pause_go_out_when_it_ends() -> None:
+    pacer = Pacer(8)
+    first = await pacer.acquire()
+    pacer.release(first, retry_after=0.1)  # and the limit is cut to 4
+    waiting = [asyncio.ensure_future(pacer.acquire()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert not any(w.done() for w in waiting)
+    await asyncio.wait_for(asyncio.gather(*waiting), 2)
