@@ -9,8 +9,9 @@ honoured); any other non-2xx answer is permanent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -75,12 +76,8 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     """Validate and encode ``action``; raises :class:`InvalidActionError` (never retried).
 
     The URL must be http(s), carry no credentials and pass the destination policy (see
-    :func:`webhook_target`); the rest is :func:`encode_request`'s."""
-    try:
-        url = httpx.URL(action.url)
-    except httpx.InvalidURL:
-        raise InvalidActionError("webhook URL is not valid") from None
-    target, endpoint = webhook_target(url, settings)
+    :func:`checked_url`); the rest is :func:`encode_request`'s."""
+    target, endpoint = checked_url(action.url, settings.allowed_destinations)
     return encode_request(
         action,
         key,
@@ -92,10 +89,33 @@ def build_request(action: Webhook, key: str, settings: ActionSettings) -> Webhoo
     )
 
 
+URL_CACHE_SIZE = 1024
+"""Distinct plain webhook URLs whose checked URL is kept (most recently used first)."""
+
+
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
+def checked_url(text: str, allowed_destinations: tuple[str, ...]) -> tuple[str, str]:
+    """The URL text and the endpoint of a plain webhook to ``text`` under the destination
+    policy ``allowed_destinations`` (checked as :func:`webhook_target`); raises
+    :class:`InvalidActionError` (never kept).
+
+    Only the text is checked here: the names a URL resolves to are checked again at each
+    connection (:class:`~claimx_worker.http.destinations.GuardedResolver`)."""
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        raise InvalidActionError("webhook URL is not valid") from None
+    return _target(url, allowed_destinations)
+
+
 def webhook_target(url: httpx.URL, settings: ActionSettings) -> tuple[str, str]:
     """The URL text and the endpoint of a webhook to ``url``; raises
     :class:`InvalidActionError` unless it is http(s) with a host, carries no credentials and
     passes the destination policy."""
+    return _target(url, settings.allowed_destinations)
+
+
+def _target(url: httpx.URL, allowed_destinations: Collection[str]) -> tuple[str, str]:
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
     if url.userinfo:
@@ -103,7 +123,7 @@ def webhook_target(url: httpx.URL, settings: ActionSettings) -> tuple[str, str]:
             "webhook URL must not carry credentials (user:password@host): send them in an "
             "Authorization header"
         )
-    if (problem := destination_problem(url.host, settings.allowed_destinations)) is not None:
+    if (problem := destination_problem(url.host, allowed_destinations)) is not None:
         raise InvalidActionError(f"webhook destination refused: {problem}")
     return str(url), endpoint_of(url)
 
