@@ -16,9 +16,11 @@ Prints one JSON list (extra key ``cpu_us_per_action``: this process's CPU time p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -98,9 +100,10 @@ async def _run(
     return actions / wall, cpu / actions * 1e6, lost
 
 
-async def main() -> list[dict[str, Any]]:
-    """Run the three measurements against a receiver in a child process."""
-    receiver = await asyncio.create_subprocess_exec(
+@contextlib.asynccontextmanager
+async def receiver() -> AsyncIterator[str]:
+    """The receiver in a child process, for as long as the block runs; yields its base URL."""
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         RECEIVER,
@@ -108,8 +111,16 @@ async def main() -> list[dict[str, Any]]:
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        assert receiver.stdout is not None
-        base = f"http://127.0.0.1:{int(await receiver.stdout.readline())}"
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{int(await process.stdout.readline())}"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def main() -> list[dict[str, Any]]:
+    """Run the three measurements against a receiver in a child process."""
+    async with receiver() as base:
         async with webhook_exchange(allowed_destinations=()) as aio:
             await _run(aio, base)  # warm-up: connections, code paths
             rate, cpu, _ = await _run(aio, base)
@@ -117,9 +128,6 @@ async def main() -> list[dict[str, Any]]:
         async with HttpxExchange(httpx.AsyncClient(limits=LIMITS)) as native:
             await _run(native, base, actions=NATIVE_ACTIONS)
             native_rate, native_cpu, _ = await _run(native, base, actions=NATIVE_ACTIONS)
-    finally:
-        receiver.terminate()
-        await receiver.wait()
     return [
         {
             "name": "actions_webhook",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from aiohttp import web
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
-from bench_actions import ACTIONS, RECEIVER
+from bench_actions import ACTIONS, receiver
 from claimx_worker.actions import ActionExecutor, ActionSettings, OutcomeStatus
 from claimx_worker.http.connections import Connection, load_connections
 from claimx_worker.http.exchange import Exchange, webhook_exchange
@@ -105,16 +104,7 @@ async def _run(client: Exchange, base: str, *, token_url: str | None) -> tuple[f
 
 
 async def main() -> list[dict[str, Any]]:
-    receiver = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        RECEIVER,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert receiver.stdout is not None
-        base = f"http://127.0.0.1:{int(await receiver.stdout.readline())}"
+    async with receiver() as base:
         tokens, token_url = await token_endpoint()
         plain, oauth2 = [], []
         async with webhook_exchange(allowed_destinations=()) as client:
@@ -124,9 +114,6 @@ async def main() -> list[dict[str, Any]]:
                 plain.append(await _run(client, base, token_url=None))
                 oauth2.append(await _run(client, base, token_url=token_url))
         await tokens.cleanup()
-    finally:
-        receiver.terminate()
-        await receiver.wait()
     (rate, _), (baseline, _) = max(oauth2), max(plain)
     cpu, baseline_cpu = min(c for _, c in oauth2), min(c for _, c in plain)
     return [
