@@ -2,7 +2,9 @@
 ``claimx-worker run`` on the same events, written as plainly as possible.
 
 Consume a batch, make the ClaimX calls of each event with aiohttp directly (the project export
-shared by a project's events for 5 s, as the worker's project cache does), produce one row message
+shared by a project's events for 5 s, as the worker's project cache does, and fetched again for a
+project created or changed: the worker runs a project's events in order, so such an event never
+finds its project's previous fetch still in flight to join), produce one row message
 per event, a download task per media item with a link and, for a completed task of the trigger's
 template, a trigger message, POST its webhook, wait for the deliveries and commit. No plugins, no
 metrics, no retries, no per-key ordering: what is left is what the work itself costs.
@@ -59,7 +61,7 @@ class MinimalLoop:
     async def project(self, project_id: str, fresh: bool) -> Any:
         now = time.monotonic()
         held = self.projects.get(project_id)
-        if held is None or (fresh and held[1].done()) or now - held[0] > PROJECT_TTL_SECONDS:
+        if held is None or fresh or now - held[0] > PROJECT_TTL_SECONDS:
             future = asyncio.ensure_future(self.call("GET", f"/export/project/{project_id}"))
             held = self.projects[project_id] = (now, future)
         return await held[1]
