@@ -3,16 +3,19 @@
 ``confluent_kafka.aio.AIOProducer`` batches through a path that drops per-message headers, and
 our idempotency keys and retry state travel in headers. So this wraps the plain
 ``confluent_kafka.Producer``: :meth:`DeliveryProducer.produce` enqueues on the event loop thread
-(librdkafka copies the message and returns at once), a background thread serves delivery reports
-with ``poll()``, and each batch of reports is handed back to the loop with one
-``call_soon_threadsafe``.
+(librdkafka copies the message and returns at once), and the loop serves delivery reports with
+``poll(0)`` on a timer: every millisecond while messages are unacknowledged, every 50 ms otherwise
+(librdkafka's errors and logs come through ``poll`` too).
+
+A thread blocked in ``poll()`` served them before: confluent-kafka takes the GIL for each
+report's callback, and wresting it from the busy loop thread cost more CPU than the polling
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +27,10 @@ from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.kafka.outages import report_client_error
 
 Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
-_POLL_SECONDS = 0.05
+BUSY_POLL_SECONDS = 0.001
+"""How often the loop serves delivery reports while messages are unacknowledged."""
+IDLE_POLL_SECONDS = 0.05
+"""How often it serves librdkafka's errors and logs otherwise."""
 
 
 class DeliveryError(ClaimXWorkerError):
@@ -48,7 +54,7 @@ _Report = tuple[DeliveryCallback | None, KafkaError | None, str]
 
 class DeliveryProducer:
     """``confluent_kafka.Producer`` with delivery callbacks on the event loop (:meth:`produce`)
-    or futures (:meth:`send`), and a delivery-report thread.
+    or futures (:meth:`send`), its reports served by the loop.
 
     ``config`` is a librdkafka configuration; ``error_cb`` in it is replaced by one that logs and,
     for fatal errors (an idempotent producer that lost its guarantees), calls ``on_fatal`` on the
@@ -62,22 +68,18 @@ class DeliveryProducer:
         self._on_fatal = on_fatal
         self._producer: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._running = False
+        self._poll_timer: asyncio.TimerHandle | None = None
+        self._polling_busy = False
+        self._closed = False
         self._reports: list[_Report] = []
         self._overflow: deque[tuple[str, bytes | None, Any, Any, Any]] = deque()
-        self._overflow_lock = threading.Lock()
         self._flushed: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Create the producer on the running loop and start the delivery-report thread."""
+        """Create the producer on the running loop and start serving its reports."""
         self._loop = asyncio.get_running_loop()
         self._producer = Producer({**self._config, "error_cb": self._error_cb})
-        self._running = True
-        self._thread = threading.Thread(
-            target=self._serve_reports, name="claimx-producer-poll", daemon=True
-        )
-        self._thread.start()
+        self._schedule_poll(busy=False)
 
     def __len__(self) -> int:
         """Messages not yet acknowledged (in librdkafka's queue or waiting for queue space)."""
@@ -97,17 +99,17 @@ class DeliveryProducer:
         Call from the loop thread. When librdkafka's queue is full the message waits in a local
         queue, in order, until there is space; it never raises ``BufferError``.
         """
+        if not self._polling_busy:
+            self._schedule_poll(busy=True)
         report = functools.partial(self._report, on_delivery, topic)
         hdrs = headers if headers is None or type(headers) is list else _header_list(headers)
         if self._overflow:
-            with self._overflow_lock:
-                self._overflow.append((topic, value, key, hdrs, report))
+            self._overflow.append((topic, value, key, hdrs, report))
             return
         try:
             self._producer.produce(topic, value, key, headers=hdrs, on_delivery=report)
         except BufferError:
-            with self._overflow_lock:
-                self._overflow.append((topic, value, key, hdrs, report))
+            self._overflow.append((topic, value, key, hdrs, report))
         except KafkaException as exc:  # refused outright: reported like a failed delivery
             assert self._loop is not None, "DeliveryProducer.start() was not awaited"
             refused: _Report = (on_delivery, _kafka_error(exc), topic)
@@ -134,40 +136,41 @@ class DeliveryProducer:
         error: KafkaError | None,
         _message: Any,
     ) -> None:
-        # Runs on whichever thread polls: only collect; the loop resolves in batches.
+        # Called inside poll(): only collect, so that a failing callback cannot cut poll short.
         self._reports.append((on_delivery, error, topic))
 
-    def _serve_reports(self) -> None:
-        producer = self._producer
-        while self._running:
-            producer.poll(_POLL_SECONDS)
+    def _schedule_poll(self, *, busy: bool) -> None:
+        assert self._loop is not None, "DeliveryProducer.start() was not awaited"
+        if self._closed:
+            return
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+        delay = BUSY_POLL_SECONDS if busy else IDLE_POLL_SECONDS
+        self._poll_timer = self._loop.call_later(delay, self._poll)
+        self._polling_busy = busy
+
+    def _poll(self) -> None:
+        """Serve the reports (and librdkafka's errors and logs), retry the messages waiting for
+        queue space, run the callbacks; poll again soon while messages are unacknowledged."""
+        self._poll_timer = None
+        try:
+            self._producer.poll(0)
             self._drain_overflow()
-            self._hand_over()
-        self._hand_over()
+            reports, self._reports = self._reports, []
+            self._resolve(reports)
+        finally:
+            self._schedule_poll(busy=len(self) > 0)
 
     def _drain_overflow(self) -> None:
-        if not self._overflow:
-            return
-        with self._overflow_lock:
-            while self._overflow:
-                topic, value, key, headers, report = self._overflow[0]
-                try:
-                    self._producer.produce(topic, value, key, headers=headers, on_delivery=report)
-                except BufferError:
-                    return
-                except KafkaException as exc:
-                    report(_kafka_error(exc), None)
-                self._overflow.popleft()
-
-    def _hand_over(self) -> None:
-        if not self._reports:
-            return
-        reports, self._reports = self._reports, []
-        assert self._loop is not None
-        try:
-            self._loop.call_soon_threadsafe(self._resolve, reports)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            return
+        while self._overflow:
+            topic, value, key, headers, report = self._overflow[0]
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=report)
+            except BufferError:
+                return
+            except KafkaException as exc:
+                report(_kafka_error(exc), None)
+            self._overflow.popleft()
 
     def _resolve(self, reports: list[_Report]) -> None:
         for on_delivery, error, topic in reports:
@@ -195,11 +198,11 @@ class DeliveryProducer:
             await self._flushed
 
     async def close(self) -> None:
-        """Stop the delivery-report thread (call :meth:`flush` first)."""
-        self._running = False
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
+        """Stop serving reports (call :meth:`flush` first)."""
+        self._closed = True
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+            self._poll_timer = None
 
 
 def _settle(future: asyncio.Future[None], error: DeliveryError | None) -> None:

@@ -1,0 +1,84 @@
+"""The delivery producer's reports and errors are served by the event loop, without a thread of
+its own (no broker needed: the producer points at a closed port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from claimx_worker.kafka import DeliveryError, DeliveryProducer
+from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Captured(logging.Handler):
+    """Notes whether a producer error callback was logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.producer_error = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Kafka producer error"):
+            self.producer_error.set()
+
+
+@pytest.fixture
+def client_errors() -> Iterator[Captured]:
+    handler = Captured()
+    LIBRDKAFKA_LOGGER.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        LIBRDKAFKA_LOGGER.removeHandler(handler)
+
+
+async def test_errors_are_served_while_no_message_waits(
+    closed_port: int, client_errors: Captured
+) -> None:
+    threads = threading.active_count()
+    producer = DeliveryProducer(
+        {"bootstrap.servers": f"127.0.0.1:{closed_port}", "logger": LIBRDKAFKA_LOGGER}
+    )
+    await producer.start()
+    try:
+        assert threading.active_count() == threads
+        await asyncio.wait_for(client_errors.producer_error.wait(), 10)
+    finally:
+        await producer.close()
+
+
+async def test_an_undeliverable_message_is_reported_on_the_loop_thread(closed_port: int) -> None:
+    producer = DeliveryProducer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{closed_port}",
+            "message.timeout.ms": 300,
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
+    await producer.start()
+    reported: asyncio.Future[tuple[int, DeliveryError | None]] = (
+        asyncio.get_running_loop().create_future()
+    )
+    try:
+        producer.produce(
+            "t", b"v", on_delivery=lambda error: reported.set_result((threading.get_ident(), error))
+        )
+        thread, error = await asyncio.wait_for(reported, 10)
+        assert len(producer) == 0
+    finally:
+        await producer.close()
+    assert thread == threading.get_ident()
+    assert isinstance(error, DeliveryError)
+    assert error.topic == "t"
