@@ -36,7 +36,12 @@ wall-clock figure does not show on a machine shared with the broker, the simulat
 receiver. ``lost`` counts expected webhooks and trigger messages that never arrived (by
 idempotency key). A run whose committed offsets stop advancing for 30 s is reported with value 0
 and an ``error``. Prints one JSON list. With ``CLAIMX_BENCH_PROFILE`` set to a directory
-(``nox -s profile``) it makes one run of the worker under py-spy instead and prints nothing.
+(``nox -s profile``) it makes one run of the worker under py-spy instead and prints nothing; on a
+machine with two or more CPUs the worker then runs on a CPU of its own and everything else (the
+broker, the simulator, the receiver, py-spy) on the others, so that a sample of the worker is
+CPU time: py-spy counts a thread that is runnable but waiting for a CPU as busy, and a worker
+sharing its CPUs is preempted most right after it wakes another process (a produce waking the
+broker, a request waking the simulator), which made those frames look several times dearer.
 """
 
 from __future__ import annotations
@@ -218,6 +223,16 @@ Progress = list[tuple[float, int]]
 """(wall-clock time, events committed) samples."""
 
 
+def worker_cpu() -> int | None:
+    """The CPU the profiled worker runs on alone (the last one), or ``None`` with fewer than two;
+    this process, and what it starts from now on, keeps to the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    os.sched_setaffinity(0, cpus[:-1])
+    return cpus[-1]
+
+
 @contextlib.contextmanager
 def profiled(pid: int, profile: Path | None) -> Iterator[None]:
     """With ``profile`` (a directory), py-spy samples process ``pid`` within the block: collapsed
@@ -245,15 +260,23 @@ def profiled(pid: int, profile: Path | None) -> Iterator[None]:
 
 
 def run_worker(
-    command: list[str], log: Path, consumer: Consumer, topic: str, profile: Path | None = None
+    command: list[str],
+    log: Path,
+    consumer: Consumer,
+    topic: str,
+    profile: Path | None = None,
+    cpu: int | None = None,
 ) -> tuple[float, float, Progress]:
     """``command`` (the worker, or the minimal loop) until the group committed every event;
     returns the wall-clock time that happened, the process's CPU seconds from its partition
-    assignment on, and the committed offsets over time."""
+    assignment on, and the committed offsets over time. With ``cpu``, the process runs on that
+    CPU (set as it starts, before the interpreter starts a thread)."""
     env = {**os.environ, "CLAIMX_API_TOKEN": SIMULATOR_TOKEN}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     with log.open("wb") as out:
         worker = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if cpu is not None:
+        os.sched_setaffinity(worker.pid, {cpu})
     try:
         wait_assigned(worker, log)
         with profiled(worker.pid, profile):  # from the assignment on, like the CPU time
@@ -365,6 +388,7 @@ def run(
     minimal: bool = False,
     tables: bool = False,
     profile: Path | None = None,
+    cpu: int | None = None,
 ) -> dict[str, Any]:
     """One pipeline run of the worker (or, ``minimal``, of the minimal loop; with ``tables``,
     beside a table writer): events/s (wall clock and per CPU second of the process), ``lost``
@@ -406,7 +430,9 @@ def run(
                 writer = stack.enter_context(tables_writer(config, Path(tmp) / "tables.log"))
                 writer_start = cpu_seconds(writer.pid)
             log = Path(tmp) / "worker.log"
-            finished, cpu, progress = run_worker(command, log, watcher, names["pending"], profile)
+            finished, cpu_seconds_used, progress = run_worker(
+                command, log, watcher, names["pending"], profile, cpu
+            )
             if tables:
                 writer_cpu["tables_writer_cpu_seconds"] = cpu_seconds(writer.pid) - writer_start
     finally:
@@ -420,7 +446,7 @@ def run(
     return {
         "value": round(sustained_rate(progress), 1),
         "drain_events_per_s": round(EVENTS / elapsed, 1),
-        "events_per_cpu_second": round(EVENTS / cpu, 1),
+        "events_per_cpu_second": round(EVENTS / cpu_seconds_used, 1),
         "lost": len(hooks - delivered) + len(published - arrived),
     } | {key: round(seconds, 2) for key, seconds in writer_cpu.items()}
 
@@ -442,13 +468,14 @@ def measure(
 
 def main() -> None:
     profile = os.environ.get(PROFILE_VARIABLE)
+    cpu = worker_cpu() if profile else None  # before the broker and services start
     with (
         open_kafka_broker() as broker,
         service("claimx_worker.testing.claimx_api", "--port", "0") as api,
     ):
         measure(broker, api, ())  # warm-up: a fresh broker spends seconds of CPU on its first run
         if profile:  # nox -s profile: one sampled run of the worker, nothing reported
-            measure(broker, api, (), profile=Path(profile))
+            measure(broker, api, (), profile=Path(profile), cpu=cpu)
             return
         floor = measure(broker, api, (), minimal=True)
         fast = measure(broker, api, ())
