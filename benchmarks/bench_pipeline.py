@@ -21,8 +21,10 @@ and receiver:
 
 The worker runs with its default settings: a rate R with 10% calls of 2 s keeps 0.2 R calls in
 flight (Little's law): within the default 512 per endpoint up to about 2,500 events/s (the
-former 256 bound at 1,280) and within the default 1,000 events in flight (the former default,
-500 with resumption at 250, took about a quarter off the slow run).
+former 256 bound at 1,280), and the events they hold stay well within the default 2,000 events
+in flight, where fetching pauses (it resumes at 1,000). At 1,000 (resuming at 500) the slow run
+lost 7-17% against the fast one once the worker passed 1,500 events/s; earlier, 500 (resuming
+at 250) took about a quarter off it.
 
 ``value`` is the sustained rate: events/s while the group's committed offsets (polled every
 50 ms; commits every 200 ms) went from 10% to 90% of the events, so neither the start (group

@@ -134,7 +134,8 @@ def test_bad_delays(text: str) -> None:
 
 
 def test_processing_bounds() -> None:
-    assert ProcessingSettings().resume_at == 500
+    assert ProcessingSettings().max_in_flight == 2000
+    assert ProcessingSettings().resume_at == 1000
     assert ProcessingSettings(max_in_flight=10, low_water_mark=3).resume_at == 3
     with pytest.raises(ValueError, match="low_water_mark"):
         ProcessingSettings(max_in_flight=10, low_water_mark=10)

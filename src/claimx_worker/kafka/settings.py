@@ -105,7 +105,7 @@ class ProcessingSettings:
 
     plugins_dir: str = "plugins/config"
     """Directory of plugin instances (one sub-directory each); ``""`` disables plugins."""
-    max_in_flight: int = field(default=1000, validator=validators.gt(0))
+    max_in_flight: int = field(default=2000, validator=validators.gt(0))
     """Events fetched and not yet done; above it the worker pauses its partitions."""
     low_water_mark: int | None = None
     """Paused partitions resume at or below this many events in flight. ``null``: half of
