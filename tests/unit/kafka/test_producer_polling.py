@@ -13,6 +13,7 @@ import pytest
 
 from claimx_worker.kafka import DeliveryError, DeliveryProducer
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
+from claimx_worker.kafka.producer import BUSY_POLL_SECONDS, IDLE_POLL_SECONDS, next_poll_delay
 
 
 @pytest.fixture
@@ -82,3 +83,21 @@ async def test_an_undeliverable_message_is_reported_on_the_loop_thread(closed_po
     assert thread == threading.get_ident()
     assert isinstance(error, DeliveryError)
     assert error.topic == "t"
+
+
+def test_polls_back_off_while_messages_wait_without_a_report() -> None:
+    delays = [BUSY_POLL_SECONDS]
+    for _ in range(10):
+        delays.append(next_poll_delay(delays[-1], unacknowledged=True, served=False))
+    assert delays[:4] == [BUSY_POLL_SECONDS, 2 * BUSY_POLL_SECONDS, 4 * BUSY_POLL_SECONDS, 0.008]
+    assert delays[-1] == IDLE_POLL_SECONDS
+    assert delays == sorted(delays)
+
+
+def test_a_report_brings_the_next_poll_close_and_nothing_waiting_lets_it_idle() -> None:
+    assert next_poll_delay(IDLE_POLL_SECONDS, unacknowledged=True, served=True) == BUSY_POLL_SECONDS
+    for served in (True, False):
+        assert (
+            next_poll_delay(BUSY_POLL_SECONDS, unacknowledged=False, served=served)
+            == IDLE_POLL_SECONDS
+        )
