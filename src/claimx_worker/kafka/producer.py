@@ -191,8 +191,12 @@ class DeliveryProducer:
 
     def _resolve(self, reports: list[_Report]) -> None:
         for on_delivery, error, topic in reports:
-            if on_delivery is not None:
+            if on_delivery is None:
+                continue
+            try:
                 on_delivery(None if error is None else DeliveryError(error, topic))
+            except Exception:  # a bug in one callback must not strand the other messages' events
+                logger.opt(exception=True).bind(topic=topic).error("Delivery callback failed")
         flushed = self._flushed
         if flushed is not None and not flushed.done() and not len(self):
             flushed.set_result(None)

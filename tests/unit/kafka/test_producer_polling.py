@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from loguru import logger
 
 from claimx_worker.kafka import DeliveryError, DeliveryProducer
 from claimx_worker.kafka.clients import LIBRDKAFKA_LOGGER
@@ -101,3 +102,29 @@ def test_a_report_brings_the_next_poll_close_and_nothing_waiting_lets_it_idle() 
             next_poll_delay(BUSY_POLL_SECONDS, unacknowledged=False, served=served)
             == IDLE_POLL_SECONDS
         )
+
+
+async def test_a_failing_callback_leaves_the_other_reports_delivered(closed_port: int) -> None:
+    producer = DeliveryProducer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{closed_port}",
+            "message.timeout.ms": 300,
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
+    await producer.start()
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="ERROR", format="{message}")
+    reported = asyncio.get_running_loop().create_future()
+
+    def broken(_: DeliveryError | None) -> None:
+        raise RuntimeError("a bug in a delivery callback")
+
+    try:
+        producer.produce("t", b"first", on_delivery=broken)
+        producer.produce("t", b"second", on_delivery=reported.set_result)
+        assert isinstance(await asyncio.wait_for(reported, 10), DeliveryError)
+    finally:
+        await producer.close()
+        logger.remove(sink)
+    assert any("Delivery callback failed" in line for line in lines)
