@@ -7,7 +7,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from loguru import logger
@@ -46,6 +46,23 @@ def client_errors() -> Iterator[Captured]:
         LIBRDKAFKA_LOGGER.removeHandler(handler)
 
 
+@pytest.fixture
+async def unreachable(closed_port: int) -> AsyncIterator[DeliveryProducer]:
+    """A started producer whose messages fail after 0.3 s (nothing listens on its port)."""
+    producer = DeliveryProducer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{closed_port}",
+            "message.timeout.ms": 300,
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.close()
+
+
 async def test_errors_are_served_while_no_message_waits(
     closed_port: int, client_errors: Captured
 ) -> None:
@@ -61,26 +78,17 @@ async def test_errors_are_served_while_no_message_waits(
         await producer.close()
 
 
-async def test_an_undeliverable_message_is_reported_on_the_loop_thread(closed_port: int) -> None:
-    producer = DeliveryProducer(
-        {
-            "bootstrap.servers": f"127.0.0.1:{closed_port}",
-            "message.timeout.ms": 300,
-            "logger": LIBRDKAFKA_LOGGER,
-        }
-    )
-    await producer.start()
+async def test_an_undeliverable_message_is_reported_on_the_loop_thread(
+    unreachable: DeliveryProducer,
+) -> None:
     reported: asyncio.Future[tuple[int, DeliveryError | None]] = (
         asyncio.get_running_loop().create_future()
     )
-    try:
-        producer.produce(
-            "t", b"v", on_delivery=lambda error: reported.set_result((threading.get_ident(), error))
-        )
-        thread, error = await asyncio.wait_for(reported, 10)
-        assert len(producer) == 0
-    finally:
-        await producer.close()
+    unreachable.produce(
+        "t", b"v", on_delivery=lambda error: reported.set_result((threading.get_ident(), error))
+    )
+    thread, error = await asyncio.wait_for(reported, 10)
+    assert len(unreachable) == 0
     assert thread == threading.get_ident()
     assert isinstance(error, DeliveryError)
     assert error.topic == "t"
@@ -104,15 +112,9 @@ def test_a_report_brings_the_next_poll_close_and_nothing_waiting_lets_it_idle() 
         )
 
 
-async def test_a_failing_callback_leaves_the_other_reports_delivered(closed_port: int) -> None:
-    producer = DeliveryProducer(
-        {
-            "bootstrap.servers": f"127.0.0.1:{closed_port}",
-            "message.timeout.ms": 300,
-            "logger": LIBRDKAFKA_LOGGER,
-        }
-    )
-    await producer.start()
+async def test_a_failing_callback_leaves_the_other_reports_delivered(
+    unreachable: DeliveryProducer,
+) -> None:
     lines: list[str] = []
     sink = logger.add(lines.append, level="ERROR", format="{message}")
     reported = asyncio.get_running_loop().create_future()
@@ -121,10 +123,9 @@ async def test_a_failing_callback_leaves_the_other_reports_delivered(closed_port
         raise RuntimeError("a bug in a delivery callback")
 
     try:
-        producer.produce("t", b"first", on_delivery=broken)
-        producer.produce("t", b"second", on_delivery=reported.set_result)
+        unreachable.produce("t", b"first", on_delivery=broken)
+        unreachable.produce("t", b"second", on_delivery=reported.set_result)
         assert isinstance(await asyncio.wait_for(reported, 10), DeliveryError)
     finally:
-        await producer.close()
         logger.remove(sink)
     assert any("Delivery callback failed" in line for line in lines)
