@@ -72,14 +72,15 @@ class ConnectionRuntime:
                 cap=retry.backoff_cap or settings.backoff_cap,
             ),
         )
-        self._settings = settings
+        self._allowed_destinations = settings.allowed_destinations
         self.url = functools.lru_cache(maxsize=PATH_CACHE_SIZE)(self._url)
 
     def _url(self, path: str) -> str:
         """The URL of ``path`` below the base URL (see :func:`connection_url`), checked as
         any webhook's (:func:`webhook_target`); raises :class:`InvalidActionError` (never
         kept)."""
-        return webhook_target(connection_url(self.name, self.base, path), self._settings)[0]
+        url = connection_url(self.name, self.base, path)
+        return webhook_target(url, self._allowed_destinations)[0]
 
     def busy(self) -> Failure:
         """No slot (or rate-limit start) before the action's deadline: not attempted."""

@@ -96,7 +96,7 @@ URL_CACHE_SIZE = 1024
 @functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def checked_url(text: str, allowed_destinations: tuple[str, ...]) -> tuple[str, str]:
     """The URL text and the endpoint of a plain webhook to ``text`` under the destination
-    policy ``allowed_destinations`` (checked as :func:`webhook_target`); raises
+    policy ``allowed_destinations`` (see :func:`webhook_target`); raises
     :class:`InvalidActionError` (never kept).
 
     Only the text is checked here: the names a URL resolves to are checked again at each
@@ -105,17 +105,13 @@ def checked_url(text: str, allowed_destinations: tuple[str, ...]) -> tuple[str, 
         url = httpx.URL(text)
     except httpx.InvalidURL:
         raise InvalidActionError("webhook URL is not valid") from None
-    return _target(url, allowed_destinations)
+    return webhook_target(url, allowed_destinations)
 
 
-def webhook_target(url: httpx.URL, settings: ActionSettings) -> tuple[str, str]:
+def webhook_target(url: httpx.URL, allowed_destinations: Collection[str]) -> tuple[str, str]:
     """The URL text and the endpoint of a webhook to ``url``; raises
     :class:`InvalidActionError` unless it is http(s) with a host, carries no credentials and
-    passes the destination policy."""
-    return _target(url, settings.allowed_destinations)
-
-
-def _target(url: httpx.URL, allowed_destinations: Collection[str]) -> tuple[str, str]:
+    passes the destination policy ``allowed_destinations``."""
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidActionError(f"webhook URL must be http(s) with a host, got {url.scheme!r}")
     if url.userinfo:

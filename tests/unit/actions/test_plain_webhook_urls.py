@@ -47,7 +47,7 @@ def _uncached(text: str, allowed: tuple[str, ...]) -> tuple[str, str]:
         url = httpx.URL(text)
     except httpx.InvalidURL:
         raise InvalidActionError("webhook URL is not valid") from None
-    return webhook_target(url, ActionSettings(allowed_destinations=allowed))
+    return webhook_target(url, allowed)
 
 
 @pytest.mark.parametrize(
