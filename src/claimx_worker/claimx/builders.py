@@ -1,4 +1,8 @@
-"""Entity rows and download tasks built from ClaimX API responses (column mapping only, no I/O)."""
+"""Entity rows and download tasks built from ClaimX API responses (column mapping only, no I/O).
+
+Rows are built as their columns (:data:`~claimx_worker.model.rows.Columns`), in the order of the
+row class's fields, so that the entity-rows message is encoded from them as they are.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from claimx_worker.claimx.parsing import (
     Record,
@@ -23,15 +27,9 @@ from claimx_worker.claimx.parsing import (
 )
 from claimx_worker.model import (
     ClaimXEvent,
-    ContactRow,
     DownloadTask,
-    ExternalLinkRow,
-    MediaRow,
-    ProjectRow,
-    TaskRow,
-    TaskTemplateRow,
-    VideoCollabRow,
 )
+from claimx_worker.model.rows import Columns
 
 POLICYHOLDER = "POLICYHOLDER"
 CLAIM_REP = "CLAIM_REP"
@@ -43,9 +41,11 @@ class Stamp:
 
     event_id: str
     now: datetime
+    columns: Mapping[str, Any] = field(init=False)
+    """``event_id``, ``created_at``, ``updated_at`` and ``last_enriched_at``."""
 
-    def columns(self) -> dict[str, Any]:
-        """``event_id``, ``created_at``, ``updated_at`` and ``last_enriched_at``."""
+    @columns.default
+    def _columns(self) -> Mapping[str, Any]:
         return {
             "event_id": self.event_id,
             "created_at": self.now,
@@ -139,71 +139,90 @@ def _project_columns(project: Record, company_name: str | None) -> dict[str, Any
 
 def project_row(
     export: ProjectExport, project_id: str, stamp: Stamp, **event_columns: Any
-) -> ProjectRow:
+) -> Columns:
     """The ``claimx_projects`` row; ``event_columns`` are the event-driven columns laid over it.
 
-    An export without project data yields a minimal row: only the event-driven columns.
+    An export without project data yields a minimal row: only the columns the event sets. Unset
+    event-driven columns are left out (a later export must not clear ``policyholder_joined_at``).
     """
-    columns = {**export.columns, **stamp.columns(), **event_columns}
-    return ProjectRow(project_id=project_id, **columns)
+    return {"project_id": project_id, **export.columns, **event_columns, **stamp.columns}
 
 
-def contact_rows(export: ProjectExport, project_id: str, stamp: Stamp) -> tuple[ContactRow, ...]:
+def _contact(
+    project_id: str, email: str, contact_type: str, stamp: Stamp, **columns: Any
+) -> Columns:
+    """A ``claimx_contacts`` row: ``columns`` over the unset defaults."""
+    return {
+        "project_id": project_id,
+        "contact_email": email,
+        "contact_type": contact_type,
+        "first_name": None,
+        "last_name": None,
+        "phone_number": None,
+        "phone_country_code": None,
+        "is_primary_contact": False,
+        "task_assignment_id": None,
+        **columns,
+        **stamp.columns,
+    }
+
+
+def contact_rows(export: ProjectExport, project_id: str, stamp: Stamp) -> list[Columns]:
     """The policyholder (when the customer has an email) and one claim rep per team member."""
-    rows: list[ContactRow] = []
+    rows: list[Columns] = []
     customer = mapping(export.project.get("customerInformation"))
     email = _primary_email(customer)
     if email:
         phone = _first_phone(customer)
         rows.append(
-            ContactRow(
-                project_id=project_id,
-                contact_email=email,
-                contact_type=POLICYHOLDER,
+            _contact(
+                project_id,
+                email,
+                POLICYHOLDER,
+                stamp,
                 first_name=text(customer.get("firstName")),
                 last_name=text(customer.get("lastName")),
                 phone_number=text(phone.get("phoneNumber")),
                 phone_country_code=text(phone.get("phoneCountryCode")),
                 is_primary_contact=True,
-                **stamp.columns(),
             )
         )
     for member in export.team_members():
         user_name = text(member.get("userName"))
         if user_name:
             rows.append(
-                ContactRow(
-                    project_id=project_id,
-                    contact_email=user_name,
-                    contact_type=CLAIM_REP,
+                _contact(
+                    project_id,
+                    user_name,
+                    CLAIM_REP,
+                    stamp,
                     is_primary_contact=bool(boolean(member.get("primaryContact"))),
-                    **stamp.columns(),
                 )
             )
-    return tuple(rows)
+    return rows
 
 
-def media_row(item: Record, project_id: str, stamp: Stamp) -> MediaRow | None:
+def media_row(item: Record, project_id: str, stamp: Stamp) -> Columns | None:
     """The ``claimx_attachment_metadata`` row of one media item; ``None`` without a media id."""
     media_id = identifier(item.get("mediaID") or item.get("mediaId"))
     if media_id is None:
         return None
-    return MediaRow(
-        media_id=media_id,
-        project_id=project_id,
-        task_assignment_id=integer(item.get("taskAssignmentId")),
-        file_type=text(item.get("mediaType")),
-        file_name=text(item.get("mediaName")),
-        description=text(item.get("mediaDescription")),
-        comment=text(item.get("mediaComment")),
-        latitude=number(item.get("latitude")),
-        longitude=number(item.get("longitude")),
-        gps_source=text(item.get("gpsSource")),
-        taken_date=timestamp(item.get("takenDate")),
-        full_download_link=text(item.get("fullDownloadLink")),
-        expires_at=timestamp(item.get("expiresAt")),
-        **stamp.columns(),
-    )
+    return {
+        "media_id": media_id,
+        "project_id": project_id,
+        "task_assignment_id": integer(item.get("taskAssignmentId")),
+        "file_type": text(item.get("mediaType")),
+        "file_name": text(item.get("mediaName")),
+        "description": text(item.get("mediaDescription")),
+        "comment": text(item.get("mediaComment")),
+        "latitude": number(item.get("latitude")),
+        "longitude": number(item.get("longitude")),
+        "gps_source": text(item.get("gpsSource")),
+        "taken_date": timestamp(item.get("takenDate")),
+        "full_download_link": text(item.get("fullDownloadLink")),
+        "expires_at": timestamp(item.get("expiresAt")),
+        **stamp.columns,
+    }
 
 
 def _safe_file_name(name: str) -> str:
@@ -211,107 +230,108 @@ def _safe_file_name(name: str) -> str:
     return cleaned.lstrip(".") or "_"
 
 
-def download_task(row: MediaRow) -> DownloadTask | None:
+def download_task(row: Columns) -> DownloadTask | None:
     """The download task of a media row, or ``None`` when it has no download link.
 
     ``blob_path`` is ``<project_id>/media/<file name>`` (the media id when the name is missing;
     path separators in the name are replaced so it cannot escape the project's folder).
     """
-    if row.full_download_link is None or row.event_id is None:
+    link = row["full_download_link"]
+    if link is None:
         return None
+    file_name = row["file_name"]
     return DownloadTask(
-        media_id=row.media_id,
-        project_id=row.project_id,
-        download_url=row.full_download_link,
-        blob_path=f"{row.project_id}/media/{_safe_file_name(row.file_name or row.media_id)}",
-        file_type=row.file_type,
-        file_name=row.file_name,
-        event_id=row.event_id,
-        expires_at=row.expires_at,
+        media_id=row["media_id"],
+        project_id=row["project_id"],
+        download_url=link,
+        blob_path=f"{row['project_id']}/media/{_safe_file_name(file_name or row['media_id'])}",
+        file_type=row["file_type"],
+        file_name=file_name,
+        event_id=row["event_id"],
+        expires_at=row["expires_at"],
     )
 
 
 def task_row(
     assignment: Record, assignment_id: int, task_id: int, event: ClaimXEvent, stamp: Stamp
-) -> TaskRow:
+) -> Columns:
     """The ``claimx_tasks`` row of a custom task assignment (``task_id`` is the template id)."""
-    return TaskRow(
-        assignment_id=assignment_id,
-        task_id=task_id,
-        project_id=event.project_id,
-        task_name=text(assignment.get("taskName")),
-        form_id=text(assignment.get("formId")),
-        assignee_id=integer(assignment.get("assigneeId")),
-        assignor_id=integer(assignment.get("assignorId")),
-        assignor_email=text(assignment.get("assignor")),
-        date_assigned=timestamp(assignment.get("dateAssigned")),
-        date_completed=timestamp(assignment.get("dateCompleted")),
-        cancelled_date=timestamp(assignment.get("cancelledDate")),
-        status=text(assignment.get("status")),
-        pdf_project_media_id=integer(assignment.get("pdfProjectMediaId")),
-        form_response_id=text(assignment.get("formResponseId")),
-        stp_enabled=boolean(assignment.get("stpEnabled")),
-        mfn=text(assignment.get("mfn")),
-        task_url=text(assignment.get("url")),
-        **stamp.columns(),
-    )
+    return {
+        "assignment_id": assignment_id,
+        "task_id": task_id,
+        "project_id": event.project_id,
+        "task_name": text(assignment.get("taskName")),
+        "form_id": text(assignment.get("formId")),
+        "assignee_id": integer(assignment.get("assigneeId")),
+        "assignor_id": integer(assignment.get("assignorId")),
+        "assignor_email": text(assignment.get("assignor")),
+        "date_assigned": timestamp(assignment.get("dateAssigned")),
+        "date_completed": timestamp(assignment.get("dateCompleted")),
+        "cancelled_date": timestamp(assignment.get("cancelledDate")),
+        "status": text(assignment.get("status")),
+        "pdf_project_media_id": integer(assignment.get("pdfProjectMediaId")),
+        "form_response_id": text(assignment.get("formResponseId")),
+        "stp_enabled": boolean(assignment.get("stpEnabled")),
+        "mfn": text(assignment.get("mfn")),
+        "task_url": text(assignment.get("url")),
+        **stamp.columns,
+    }
 
 
-def task_template_row(template: Record, stamp: Stamp) -> TaskTemplateRow | None:
+def task_template_row(template: Record, stamp: Stamp) -> Columns | None:
     """The ``claimx_task_templates`` row of a nested ``customTask``; ``None`` without a task id."""
     task_id = integer(template.get("taskId"))
     if task_id is None:
         return None
-    return TaskTemplateRow(
-        task_id=task_id,
-        comp_id=integer(template.get("compId")),
-        name=text(template.get("name")),
-        description=text(template.get("description")),
-        form_id=text(template.get("formId")),
-        form_name=text(template.get("formName")),
-        enabled=boolean(template.get("enabled")),
-        is_default=boolean(template.get("default")),
-        modified_by=text(template.get("modifiedBy")),
-        modified_date=timestamp(template.get("modifiedDate")),
-        **stamp.columns(),
-    )
+    return {
+        "task_id": task_id,
+        "comp_id": integer(template.get("compId")),
+        "name": text(template.get("name")),
+        "description": text(template.get("description")),
+        "form_id": text(template.get("formId")),
+        "form_name": text(template.get("formName")),
+        "enabled": boolean(template.get("enabled")),
+        "is_default": boolean(template.get("default")),
+        "modified_by": text(template.get("modifiedBy")),
+        "modified_date": timestamp(template.get("modifiedDate")),
+        **stamp.columns,
+    }
 
 
 def external_link_row(
     link: Record, assignment_id: int, project_id: str, stamp: Stamp
-) -> ExternalLinkRow | None:
+) -> Columns | None:
     """The ``claimx_external_links`` row of ``externalLinkData``; ``None`` without a link id."""
     link_id = integer(link.get("linkId"))
     if link_id is None:
         return None
-    return ExternalLinkRow(
-        link_id=link_id,
-        assignment_id=assignment_id,
-        project_id=project_id,
-        link_code=text(link.get("linkCode")),
-        url=text(link.get("url")),
-        **stamp.columns(),
-    )
+    return {
+        "link_id": link_id,
+        "assignment_id": assignment_id,
+        "project_id": project_id,
+        "link_code": text(link.get("linkCode")),
+        "url": text(link.get("url")),
+        **stamp.columns,
+    }
 
 
 def link_contact_row(
     link: Record, assignment_id: int, project_id: str, stamp: Stamp
-) -> ContactRow | None:
+) -> Columns | None:
     """The policyholder contact an external link was sent to; ``None`` without an email."""
     email = text(link.get("email"))
     if email is None:
         return None
-    return ContactRow(
-        project_id=project_id,
-        contact_email=email,
-        contact_type=POLICYHOLDER,
+    return _contact(
+        project_id,
+        email,
+        POLICYHOLDER,
+        stamp,
         first_name=text(link.get("firstName")),
         last_name=text(link.get("lastName")),
         phone_number=text(link.get("phone")),
         phone_country_code=text(link.get("phoneCountryCode")),
-        is_primary_contact=False,
         task_assignment_id=assignment_id,
-        **stamp.columns(),
     )
 
 
@@ -323,24 +343,24 @@ def _full_name(item: Record) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
-def video_collab_row(item: Record, project_id: str, stamp: Stamp) -> VideoCollabRow | None:
+def video_collab_row(item: Record, project_id: str, stamp: Stamp) -> Columns | None:
     """The ``claimx_video_collab`` row of one collaboration; ``None`` without its id."""
     collaboration_id = identifier(item.get("videoCollaborationId") or item.get("id"))
     if collaboration_id is None:
         return None
-    return VideoCollabRow(
-        video_collaboration_id=collaboration_id,
-        project_id=project_id,
-        claim_id=identifier(item.get("claimId")),
-        mfn=text(item.get("mfn")),
-        claim_number=text(item.get("claimNumber")),
-        policy_number=text(item.get("policyNumber")),
-        claim_rep_full_name=_full_name(item),
-        number_of_videos=integer(item.get("numberOfVideos")),
-        number_of_photos=integer(item.get("numberOfPhotos")),
-        session_count=integer(item.get("sessionCount")),
-        total_time_seconds=number(item.get("totalTimeSeconds")),
-        created_date=timestamp(item.get("createdDate")),
-        company_name=text(item.get("companyName")),
-        **stamp.columns(),
-    )
+    return {
+        "video_collaboration_id": collaboration_id,
+        "project_id": project_id,
+        "claim_id": identifier(item.get("claimId")),
+        "mfn": text(item.get("mfn")),
+        "claim_number": text(item.get("claimNumber")),
+        "policy_number": text(item.get("policyNumber")),
+        "claim_rep_full_name": _full_name(item),
+        "number_of_videos": integer(item.get("numberOfVideos")),
+        "number_of_photos": integer(item.get("numberOfPhotos")),
+        "session_count": integer(item.get("sessionCount")),
+        "total_time_seconds": number(item.get("totalTimeSeconds")),
+        "created_date": timestamp(item.get("createdDate")),
+        "company_name": text(item.get("companyName")),
+        **stamp.columns,
+    }

@@ -19,7 +19,8 @@ from claimx_worker.claimx.client import ApiCallTally, ClaimXApiClient
 from claimx_worker.claimx.parsing import integer, mapping, record, records
 from claimx_worker.claimx.projects import ProjectCache
 from claimx_worker.errors import PermanentError, ProcessingError
-from claimx_worker.model import ClaimXEvent, EntityRows, EventType, ProjectRow
+from claimx_worker.model import ClaimXEvent, EntityRows, EventType
+from claimx_worker.model.rows import Columns
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -47,13 +48,13 @@ class HandlerContext:
             return await call, cached
         return await _both(call, self.project())
 
-    def project_row(self, export: ProjectExport, **event_columns: Any) -> ProjectRow:
+    def project_row(self, export: ProjectExport, **event_columns: Any) -> Columns:
         """The event's project row from ``export`` with ``event_columns`` laid over it."""
         return builders.project_row(export, self.event.project_id, self.stamp, **event_columns)
 
     def only_project(self, export: ProjectExport, **event_columns: Any) -> EntityRows:
         """Rows holding just the project row."""
-        return EntityRows(projects=(self.project_row(export, **event_columns),))
+        return EntityRows.from_columns(projects=[self.project_row(export, **event_columns)])
 
 
 @frozen
@@ -89,8 +90,8 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 async def _project_created(ctx: HandlerContext) -> EntityRows:
     export = await ctx.project(fresh=True)
-    return EntityRows(
-        projects=(ctx.project_row(export),),
+    return EntityRows.from_columns(
+        projects=[ctx.project_row(export)],
         contacts=builders.contact_rows(export, ctx.event.project_id, ctx.stamp),
     )
 
@@ -114,14 +115,14 @@ async def _project_file_added(ctx: HandlerContext) -> EntityRows:
         if (row := builders.media_row(item, event.project_id, ctx.stamp)) is not None
     ]
     if event.media_id:
-        rows = [row for row in rows if row.media_id == event.media_id]
+        rows = [row for row in rows if row["media_id"] == event.media_id]
         if not rows:
             raise PermanentError(
                 f"media {event.media_id} is not among the media of project {event.project_id}"
             )
-    return EntityRows(
-        projects=(ctx.project_row(export),),
-        media=tuple(rows),
+    return EntityRows.from_columns(
+        projects=[ctx.project_row(export)],
+        media=rows,
         download_tasks=tuple(t for row in rows if (t := builders.download_task(row)) is not None),
     )
 
@@ -152,12 +153,12 @@ async def _custom_task(ctx: HandlerContext) -> EntityRows:
     template_row = builders.task_template_row(template, ctx.stamp)
     link_row = builders.external_link_row(link, assignment_id, event.project_id, ctx.stamp)
     contact = builders.link_contact_row(link, assignment_id, event.project_id, ctx.stamp)
-    return EntityRows(
-        projects=(ctx.project_row(export),),
-        contacts=(contact,) if contact else (),
-        tasks=(builders.task_row(assignment, assignment_id, task_id, event, ctx.stamp),),
-        task_templates=(template_row,) if template_row else (),
-        external_links=(link_row,) if link_row else (),
+    return EntityRows.from_columns(
+        projects=[ctx.project_row(export)],
+        contacts=[contact] if contact else [],
+        tasks=[builders.task_row(assignment, assignment_id, task_id, event, ctx.stamp)],
+        task_templates=[template_row] if template_row else [],
+        external_links=[link_row] if link_row else [],
     )
 
 
@@ -181,7 +182,7 @@ async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
         for item in items
         if (row := builders.video_collab_row(item, event.project_id, ctx.stamp)) is not None
     ]
-    return EntityRows(projects=(ctx.project_row(export),), video_collab=tuple(rows))
+    return EntityRows.from_columns(projects=[ctx.project_row(export)], video_collab=rows)
 
 
 async def _xa_linking_unsuccessful(ctx: HandlerContext) -> EntityRows:

@@ -12,10 +12,10 @@ _PASSTHROUGH = (str | None, int | None, float | None, bool | None)
 """Optional JSON scalars: registered as ``identity``, which cattrs inlines as a plain read."""
 
 
-_ISO_CACHE_SIZE = 4096
+_ISO_CACHE_SIZE = 16384
 
 
-def _iso(value: datetime) -> str:
+def format_datetime(value: datetime) -> str:
     """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes; cached, as
     formatting costs microseconds and an event's audit timestamps repeat in every row. Keyed in
     UTC: aware datetimes of one other zone compare by wall time, a DST fold aside."""
@@ -45,11 +45,11 @@ def _format(value: datetime) -> str:
 def _iso_or_none(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is UTC:  # as in _iso, without a second call
+    if value.tzinfo is UTC:  # as in format_datetime, without a second call
         text = _ISO_TEXTS.get(value)
         if text is not None:
             return text
-    return _iso(value)
+    return format_datetime(value)
 
 
 def _parse_datetime(value: object, _: type) -> datetime:
@@ -63,7 +63,7 @@ def _parse_datetime(value: object, _: type) -> datetime:
 def new_converter() -> JsonConverter:
     """A JSON-preconfigured converter with our datetime and tuple conventions."""
     converter = make_converter(omit_if_default=False)
-    converter.register_unstructure_hook(datetime, _iso)
+    converter.register_unstructure_hook(datetime, format_datetime)
     converter.register_unstructure_hook(datetime | None, _iso_or_none)
     for optional in _PASSTHROUGH:
         converter.register_unstructure_hook(optional, identity)

@@ -50,7 +50,7 @@ def rows_reference() -> str:
     """The whole of ``docs/rows.md``."""
     hints = get_type_hints(EntityRows)
     sections = [INTRODUCTION]
-    for row_list in attrs.fields(EntityRows):
+    for row_list in (field for field in attrs.fields(EntityRows) if field.init):
         row_class = get_args(hints[row_list.name])[0]
         sections.append(_section(row_list.name, row_class))
     return "\n".join(sections)

@@ -6,11 +6,17 @@ source ``event_id`` and the audit columns ``created_at``, ``updated_at`` and ``l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
+import attrs
 from attrs import field, frozen
+
+Columns = dict[str, Any]
+"""One row as the columns of the entity-rows message: column name -> value (a ``datetime`` is
+written as ISO-8601 text)."""
 
 
 @frozen(kw_only=True)
@@ -214,7 +220,12 @@ class DownloadTask:
 
 @frozen(kw_only=True)
 class EntityRows:
-    """The seven row lists one event produced, plus its download tasks."""
+    """The seven row lists one event produced, plus its download tasks.
+
+    Enrichment builds them with :meth:`from_columns`, and the entity-rows message is encoded from
+    those columns as they are; rows built from typed rows (as tests do) get their columns from
+    :func:`row_columns`.
+    """
 
     projects: tuple[ProjectRow, ...] = ()
     contacts: tuple[ContactRow, ...] = ()
@@ -224,6 +235,29 @@ class EntityRows:
     external_links: tuple[ExternalLinkRow, ...] = ()
     video_collab: tuple[VideoCollabRow, ...] = ()
     download_tasks: tuple[DownloadTask, ...] = ()
+    _built_from: Mapping[str, Sequence[Columns]] | None = field(
+        default=None, init=False, eq=False, repr=False
+    )
+
+    @classmethod
+    def from_columns(
+        cls, *, download_tasks: tuple[DownloadTask, ...] = (), **lists: Sequence[Columns]
+    ) -> EntityRows:
+        """Rows from row lists given as columns (``projects=[{"project_id": ...}]``); the columns
+        are kept for the entity-rows message, so treat them as read-only from here on."""
+        typed = {
+            name: tuple(ROW_LISTS[name].row_class(**columns) for columns in rows)
+            for name, rows in lists.items()
+        }
+        rows = cls(download_tasks=download_tasks, **typed)
+        object.__setattr__(rows, "_built_from", lists)
+        return rows
+
+    def columns(self, name: str) -> Sequence[Columns]:
+        """Row list ``name`` as the columns of the entity-rows message (read-only)."""
+        if self._built_from is not None:
+            return self._built_from.get(name, ())
+        return [row_columns(row) for row in getattr(self, name)]
 
     @property
     def project(self) -> ProjectRow | None:
@@ -250,6 +284,32 @@ class EntityRows:
                 self.download_tasks,
             )
         )
+
+
+API_PROJECT_COLUMNS = tuple(
+    name
+    for name in attrs.fields_dict(ProjectRow)
+    if name != "project_id" and name not in AUDIT_COLUMNS | EVENT_DRIVEN_PROJECT_COLUMNS
+)
+"""The project columns read from the project export."""
+
+
+def row_columns(row: Any) -> Columns:
+    """The columns of a typed row as the entity-rows message writes them.
+
+    A project row leaves out its unset event-driven columns (a later project export must not
+    clear ``policyholder_joined_at``); one with no API column set (as built for
+    ``PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL``) leaves out every unset column.
+    """
+    columns = attrs.asdict(row, recurse=False)
+    if not isinstance(row, ProjectRow):
+        return columns
+    minimal = all(columns[name] is None for name in API_PROJECT_COLUMNS)
+    return {
+        name: value
+        for name, value in columns.items()
+        if value is not None or not (minimal or name in EVENT_DRIVEN_PROJECT_COLUMNS)
+    }
 
 
 @frozen

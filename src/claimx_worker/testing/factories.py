@@ -49,7 +49,7 @@ DATA_SEED = 1
 SAMPLE_API_URL = "https://claimx.example/service/cxedirest"
 
 EVENT_FIELDS = tuple(attribute.name for attribute in attrs.fields(ClaimXEvent))
-ROW_LISTS = tuple(attribute.name for attribute in attrs.fields(EntityRows))
+ROW_LISTS = tuple(attribute.name for attribute in attrs.fields(EntityRows) if attribute.init)
 
 
 def make_event(event_type: str | EventType, **overrides: Any) -> ClaimXEvent:

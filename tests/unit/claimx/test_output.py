@@ -7,8 +7,9 @@ import json
 from datetime import UTC, datetime
 
 from claimx_worker.claimx import download_task_messages, entity_rows_message
-from claimx_worker.claimx.builders import ProjectExport, Stamp, project_row
+from claimx_worker.claimx.builders import ProjectExport, Stamp, contact_rows, project_row
 from claimx_worker.model import (
+    ChangeRows,
     ClaimXEvent,
     DownloadTask,
     EntityRows,
@@ -16,7 +17,6 @@ from claimx_worker.model import (
     MediaRow,
     ProjectRow,
     TaskRow,
-    converter,
 )
 from claimx_worker.testing.factories import make_event, make_rows
 from claimx_worker.testing.simulated_data import SimulatedData
@@ -148,14 +148,63 @@ def test_project_rows_of_one_export_carry_their_own_event_columns() -> None:
         master_file_name="MFN-X",
         xa_autolink_fail=True,
     )
-    for row in (first, second, first):  # the export's columns encoded once, then reused
-        written = json.loads(entity_rows_message(EVENT, EntityRows(projects=(row,)))[1])
-        columns = converter.unstructure(row, ProjectRow)
-        unset_event_columns = {"policyholder_invited_at", "policyholder_joined_at"} | (
-            {"xa_autolink_fail", "xa_autolink_fail_at"} if row is first else {"xa_autolink_fail_at"}
-        )
-        assert written["projects"] == [
-            {k: v for k, v in columns.items() if k not in unset_event_columns}
-        ]
-        assert list(written["projects"][0]) == [k for k in columns if k not in unset_event_columns]
-    assert written["projects"][0]["event_id"] == "e1"
+    written = [
+        json.loads(entity_rows_message(EVENT, EntityRows.from_columns(projects=[row]))[1])
+        for row in (first, second)
+    ]
+    assert [message["projects"][0]["event_id"] for message in written] == ["e1", "e2"]
+    assert written[0]["projects"][0]["last_enriched_at"] == "2024-07-01T12:00:00.250Z"
+    assert written[1]["projects"][0]["last_enriched_at"] == "2024-07-02T00:00:00.000Z"
+    assert written[1]["projects"][0]["master_file_name"] == "MFN-X"
+    assert written[1]["projects"][0]["xa_autolink_fail"] is True
+    assert "xa_autolink_fail" not in written[0]["projects"][0]
+    assert "xa_autolink_fail_at" not in written[1]["projects"][0]
+    assert written[0]["projects"][0]["project_number"] == export.columns["project_number"]
+
+
+def test_rows_built_from_columns_write_what_their_typed_rows_would() -> None:
+    export = ProjectExport.parse(SimulatedData(1).project(7))
+    stamp = Stamp(event_id="e1", now=NOW)
+    cases = [
+        {"projects": [project_row(export, "7", stamp)]},
+        {"projects": [project_row(export, "7", stamp, policyholder_joined_at=NOW)]},
+        {"projects": [project_row(ProjectExport.empty(), "7", stamp, xa_autolink_fail=True)]},
+        {
+            "projects": [project_row(export, "7", stamp)],
+            "contacts": contact_rows(export, "7", stamp),
+        },
+    ]
+    for lists in cases:
+        built = EntityRows.from_columns(**lists)
+        typed = EntityRows(**{name: getattr(built, name) for name in lists})
+        assert built == typed
+        assert entity_rows_message(EVENT, built) == entity_rows_message(EVENT, typed)
+
+
+def test_a_project_without_export_data_writes_only_the_columns_its_event_set() -> None:
+    row = project_row(
+        ProjectExport.empty(), "7", Stamp(event_id="e1", now=NOW), master_file_name="M"
+    )
+    written = json.loads(entity_rows_message(EVENT, EntityRows.from_columns(projects=[row]))[1])
+    assert written["projects"] == [
+        {
+            "project_id": "7",
+            "master_file_name": "M",
+            "event_id": "e1",
+            "created_at": "2024-07-01T12:00:00.250Z",
+            "updated_at": "2024-07-01T12:00:00.250Z",
+            "last_enriched_at": "2024-07-01T12:00:00.250Z",
+        }
+    ]
+
+
+def test_row_changes_leave_the_rows_columns_as_built() -> None:
+    export = ProjectExport.parse(SimulatedData(1).project(7))
+    rows = EntityRows.from_columns(
+        projects=[project_row(export, "7", Stamp(event_id="e", now=NOW))]
+    )
+    change = ChangeRows(rows="projects", columns={"status": "CHANGED"})
+    changed = json.loads(entity_rows_message(EVENT, rows, [change])[1])
+    assert changed["projects"][0]["status"] == "CHANGED"
+    assert rows.columns("projects")[0]["status"] == export.columns["status"] != "CHANGED"
+    assert json.loads(entity_rows_message(EVENT, rows)[1])["projects"][0]["status"] != "CHANGED"

@@ -38,7 +38,7 @@ def declared() -> dict[tuple[str, str], dict[str, str]]:
     """(row list, class) -> {field: type} from the model."""
     hints = get_type_hints(EntityRows)
     found = {}
-    for row_list in attrs.fields(EntityRows):
+    for row_list in (field for field in attrs.fields(EntityRows) if field.init):
         row_class = get_args(hints[row_list.name])[0]
         annotations = inspect.get_annotations(row_class)  # as written in the source
         found[row_list.name, row_class.__name__] = {
