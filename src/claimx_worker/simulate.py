@@ -52,6 +52,7 @@ from claimx_worker.model import (
     parse_event,
 )
 from claimx_worker.model.row_changes import ChangeRows
+from claimx_worker.model.rows import ROW_CLASSES
 from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
 from claimx_worker.plugins.loading import PluginSet, load_plugins
 from claimx_worker.plugins.runner import PluginAction, StageResult
@@ -131,14 +132,23 @@ _ROWS = _rows_converter()
 def _parse_rows(data: Any) -> EntityRows:
     if not isinstance(data, Mapping):
         raise InvalidInputError("rows: expected an object of row lists")
-    try:
-        return _ROWS.structure(data, EntityRows)
-    except Exception as exc:
-        messages = []
-        for line in cattrs.transform_error(exc, path="rows"):
-            match = _CATTRS_MESSAGE.match(line)
-            messages.append(f"{match['path']}: {match['message']}" if match else line)
-        raise InvalidInputError("; ".join(messages)) from None
+    messages = []
+    extra = [name for name in data if name not in ROW_CLASSES]
+    if extra:
+        messages.append(f"rows: extra fields found ({', '.join(extra)})")
+    lists: dict[str, Any] = {}
+    for name, row_class in ROW_CLASSES.items():
+        if name not in data:
+            continue
+        try:
+            lists[name] = _ROWS.structure(data[name], tuple[row_class, ...])  # type: ignore[valid-type]
+        except Exception as exc:
+            for line in cattrs.transform_error(exc, path=f"rows.{name}"):
+                match = _CATTRS_MESSAGE.match(line)
+                messages.append(f"{match['path']}: {match['message']}" if match else line)
+    if messages:
+        raise InvalidInputError("; ".join(messages))
+    return EntityRows(**lists)
 
 
 # ---------------------------------------------------------------------- the dry run
@@ -415,8 +425,8 @@ def _source_label(source: str) -> str:
 
 
 def _row_summary(rows: EntityRows) -> str:
-    data = converter.unstructure(rows)
-    parts = [f"{name} {len(items)}" for name, items in data.items() if items]
+    counts = {name: len(getattr(rows, name)) for name in ROW_CLASSES}
+    parts = [f"{name} {count}" for name, count in counts.items() if count]
     return ", ".join(parts) or "none"
 
 

@@ -1,7 +1,8 @@
 """Entity rows and download tasks built from ClaimX API responses (column mapping only, no I/O).
 
 Rows are built as their columns (:data:`~claimx_worker.model.rows.Columns`), in the order of the
-row class's fields, so that the entity-rows message is encoded from them as they are.
+row class's fields and with datetimes as the text written, so that the entity-rows message is
+encoded from them as they are.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from claimx_worker.model import (
     ClaimXEvent,
     DownloadTask,
 )
+from claimx_worker.model.datetimes import format_datetime
 from claimx_worker.model.rows import Columns
 
 POLICYHOLDER = "POLICYHOLDER"
@@ -41,16 +43,22 @@ class Stamp:
 
     event_id: str
     now: datetime
+    now_text: str = field(init=False)
+    """``now`` as written."""
     columns: Mapping[str, Any] = field(init=False)
     """``event_id``, ``created_at``, ``updated_at`` and ``last_enriched_at``."""
+
+    @now_text.default
+    def _now_text(self) -> str:
+        return format_datetime(self.now)
 
     @columns.default
     def _columns(self) -> Mapping[str, Any]:
         return {
             "event_id": self.event_id,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "last_enriched_at": self.now,
+            "created_at": self.now_text,
+            "updated_at": self.now_text,
+            "last_enriched_at": self.now_text,
         }
 
 
@@ -59,7 +67,8 @@ class ProjectExport:
     """A ``GET /export/project/{id}`` response, located and parsed once (it is shared by every
     event that reads it from the cache).
 
-    ``columns`` are the project row's API columns; empty when the response held no project.
+    ``columns`` are the project row's API columns, as written; empty when the response held no
+    project.
     """
 
     project: Record
@@ -104,8 +113,8 @@ def _project_columns(project: Record, company_name: str | None) -> dict[str, Any
         "master_file_name": text(project.get("mfn")),
         "secondary_number": text(project.get("secondaryNumber")),
         "status": text(project.get("status")),
-        "created_date": timestamp(project.get("createdDate")),
-        "date_of_loss": timestamp(project.get("dateOfLoss")),
+        "created_date": _when(project.get("createdDate")),
+        "date_of_loss": _when(project.get("dateOfLoss")),
         "type_of_loss": text(project.get("typeOfLoss")),
         "cause_of_loss": text(project.get("causeOfLoss")),
         "loss_description": text(project.get("lossDescription")),
@@ -124,11 +133,11 @@ def _project_columns(project: Record, company_name: str | None) -> dict[str, Any
         "country": text(address.get("country")),
         "primary_email": _primary_email(customer),
         "primary_phone": text(_first_phone(customer).get("phoneNumber")),
-        "date_received": timestamp(project.get("dateReceived")),
-        "date_contacted": timestamp(project.get("dateContacted")),
-        "planned_inspection_date": timestamp(project.get("plannedInspectionDate")),
-        "date_inspected": timestamp(project.get("dateInspected")),
-        "appointment_date": timestamp(project.get("appointmentDate")),
+        "date_received": _when(project.get("dateReceived")),
+        "date_contacted": _when(project.get("dateContacted")),
+        "planned_inspection_date": _when(project.get("plannedInspectionDate")),
+        "date_inspected": _when(project.get("dateInspected")),
+        "appointment_date": _when(project.get("appointmentDate")),
         "custom_attribute_1": text(project.get("customAttribute1")),
         "custom_attribute_2": text(project.get("customAttribute2")),
         "custom_attribute_3": text(project.get("customAttribute3")),
@@ -218,11 +227,17 @@ def media_row(item: Record, project_id: str, stamp: Stamp) -> Columns | None:
         "latitude": number(item.get("latitude")),
         "longitude": number(item.get("longitude")),
         "gps_source": text(item.get("gpsSource")),
-        "taken_date": timestamp(item.get("takenDate")),
+        "taken_date": _when(item.get("takenDate")),
         "full_download_link": text(item.get("fullDownloadLink")),
-        "expires_at": timestamp(item.get("expiresAt")),
+        "expires_at": _when(item.get("expiresAt")),
         **stamp.columns,
     }
+
+
+def _when(value: Any) -> str | None:
+    """A timestamp as written (see :func:`~claimx_worker.claimx.parsing.timestamp`)."""
+    parsed = timestamp(value)
+    return None if parsed is None else format_datetime(parsed)
 
 
 def _safe_file_name(name: str) -> str:
@@ -239,7 +254,7 @@ def download_task(row: Columns) -> DownloadTask | None:
     link = row["full_download_link"]
     if link is None:
         return None
-    file_name = row["file_name"]
+    file_name, expires_at = row["file_name"], row["expires_at"]
     return DownloadTask(
         media_id=row["media_id"],
         project_id=row["project_id"],
@@ -248,7 +263,7 @@ def download_task(row: Columns) -> DownloadTask | None:
         file_type=row["file_type"],
         file_name=file_name,
         event_id=row["event_id"],
-        expires_at=row["expires_at"],
+        expires_at=None if expires_at is None else datetime.fromisoformat(expires_at),
     )
 
 
@@ -265,9 +280,9 @@ def task_row(
         "assignee_id": integer(assignment.get("assigneeId")),
         "assignor_id": integer(assignment.get("assignorId")),
         "assignor_email": text(assignment.get("assignor")),
-        "date_assigned": timestamp(assignment.get("dateAssigned")),
-        "date_completed": timestamp(assignment.get("dateCompleted")),
-        "cancelled_date": timestamp(assignment.get("cancelledDate")),
+        "date_assigned": _when(assignment.get("dateAssigned")),
+        "date_completed": _when(assignment.get("dateCompleted")),
+        "cancelled_date": _when(assignment.get("cancelledDate")),
         "status": text(assignment.get("status")),
         "pdf_project_media_id": integer(assignment.get("pdfProjectMediaId")),
         "form_response_id": text(assignment.get("formResponseId")),
@@ -293,7 +308,7 @@ def task_template_row(template: Record, stamp: Stamp) -> Columns | None:
         "enabled": boolean(template.get("enabled")),
         "is_default": boolean(template.get("default")),
         "modified_by": text(template.get("modifiedBy")),
-        "modified_date": timestamp(template.get("modifiedDate")),
+        "modified_date": _when(template.get("modifiedDate")),
         **stamp.columns,
     }
 
@@ -360,7 +375,7 @@ def video_collab_row(item: Record, project_id: str, stamp: Stamp) -> Columns | N
         "number_of_photos": integer(item.get("numberOfPhotos")),
         "session_count": integer(item.get("sessionCount")),
         "total_time_seconds": number(item.get("totalTimeSeconds")),
-        "created_date": timestamp(item.get("createdDate")),
+        "created_date": _when(item.get("createdDate")),
         "company_name": text(item.get("companyName")),
         **stamp.columns,
     }

@@ -168,7 +168,7 @@ async def _policyholder(ctx: HandlerContext) -> EntityRows:
         if ctx.event.event_type == EventType.POLICYHOLDER_INVITED
         else "policyholder_joined_at"
     )
-    return ctx.only_project(await ctx.project(), **{column: ctx.stamp.now})
+    return ctx.only_project(await ctx.project(), **{column: ctx.stamp.now_text})
 
 
 async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
@@ -187,7 +187,7 @@ async def _video_collaboration(ctx: HandlerContext) -> EntityRows:
 
 async def _xa_linking_unsuccessful(ctx: HandlerContext) -> EntityRows:
     return ctx.only_project(
-        ProjectExport.empty(), xa_autolink_fail=True, xa_autolink_fail_at=ctx.stamp.now
+        ProjectExport.empty(), xa_autolink_fail=True, xa_autolink_fail_at=ctx.stamp.now_text
     )
 
 

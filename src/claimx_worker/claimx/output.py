@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from claimx_worker.model import ClaimXEvent, DownloadTask, EntityRows, converter
-from claimx_worker.model.converter import format_datetime
 from claimx_worker.model.row_changes import ChangeRows
 from claimx_worker.model.rows import ROW_LISTS
 
@@ -29,23 +27,16 @@ EVENT_ID_HEADER = "event_id"
 EVENT_TYPE_HEADER = "event_type"
 
 
-def _datetime_text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_datetime_text).encode
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Compact JSON for what orjson refuses (``json.dumps`` with options builds an encoder per
 call)."""
 
 
 def _dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, datetimes as :func:`~claimx_worker.model.converter.format_datetime`
-    writes them: orjson (about 15x faster than the standard encoder on an entity-rows message),
-    the standard encoder for integers beyond 64 bits."""
+    """Compact UTF-8 JSON: orjson (about 15x faster than the standard encoder on an entity-rows
+    message), the standard encoder for integers beyond 64 bits."""
     try:
-        return orjson.dumps(value, default=_datetime_text, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        return orjson.dumps(value)
     except orjson.JSONEncodeError:
         return _ENCODE(value).encode()
 

@@ -3,53 +3,16 @@ one exported to plugins, built alike by :func:`new_converter`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cattrs.fns import identity
 from cattrs.preconf.json import JsonConverter, make_converter
 
+from claimx_worker.model.datetimes import format_datetime, format_optional_datetime
+from claimx_worker.model.rows import ROW_CLASSES, EntityRows
+
 _PASSTHROUGH = (str | None, int | None, float | None, bool | None)
 """Optional JSON scalars: registered as ``identity``, which cattrs inlines as a plain read."""
-
-
-_ISO_CACHE_SIZE = 16384
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO-8601, UTC with millisecond precision and ``Z`` for aware datetimes; cached, as
-    formatting costs microseconds and an event's audit timestamps repeat in every row. Keyed in
-    UTC: aware datetimes of one other zone compare by wall time, a DST fold aside."""
-    if value.tzinfo is UTC:  # the common case first: a cached text
-        text = _ISO_TEXTS.get(value)
-        if text is not None:
-            return text
-    elif value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    text = _ISO_TEXTS.get(value)
-    if text is None:
-        if len(_ISO_TEXTS) >= _ISO_CACHE_SIZE:
-            _ISO_TEXTS.clear()
-        text = _ISO_TEXTS[value] = _format(value)
-    return text
-
-
-_ISO_TEXTS: dict[datetime, str] = {}
-
-
-def _format(value: datetime) -> str:
-    if value.tzinfo is None:
-        return value.isoformat()
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
-
-
-def _iso_or_none(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is UTC:  # as in format_datetime, without a second call
-        text = _ISO_TEXTS.get(value)
-        if text is not None:
-            return text
-    return format_datetime(value)
 
 
 def _parse_datetime(value: object, _: type) -> datetime:
@@ -64,10 +27,27 @@ def new_converter() -> JsonConverter:
     """A JSON-preconfigured converter with our datetime and tuple conventions."""
     converter = make_converter(omit_if_default=False)
     converter.register_unstructure_hook(datetime, format_datetime)
-    converter.register_unstructure_hook(datetime | None, _iso_or_none)
+    converter.register_unstructure_hook(datetime | None, format_optional_datetime)
     for optional in _PASSTHROUGH:
         converter.register_unstructure_hook(optional, identity)
     converter.register_structure_hook(datetime, _parse_datetime)
+    converter.register_unstructure_hook(
+        EntityRows,
+        lambda rows: {
+            name: converter.unstructure(getattr(rows, name), tuple[row_class, ...])  # type: ignore[valid-type]
+            for name, row_class in ROW_CLASSES.items()
+        },
+    )
+    converter.register_structure_hook(
+        EntityRows,
+        lambda data, _: EntityRows(
+            **{
+                name: converter.structure(data[name], tuple[row_class, ...])  # type: ignore[valid-type]
+                for name, row_class in ROW_CLASSES.items()
+                if name in data
+            }
+        ),
+    )
     return converter
 
 

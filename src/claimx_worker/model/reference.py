@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import get_args, get_type_hints
 
 import attrs
 
-from claimx_worker.model.rows import EntityRows
+from claimx_worker.model.rows import ROW_CLASSES
 
 _RST_LITERAL = re.compile(r"``([^`]+)``")
 
@@ -40,19 +39,23 @@ event type no row at all.
 Types are Python's: a field typed `X | None` may be unset. In the JSON messages, field names are
 as below, a `datetime` is an ISO-8601 string in UTC (`2024-05-01T12:00:00.000Z`) and `None` is
 `null` (a project row leaves out its unset event-driven columns: `policyholder_invited_at`,
-`policyholder_joined_at`, `xa_autolink_fail`, `xa_autolink_fail_at`). Every row but a download
-task also carries the audit columns `event_id` (the source event), `created_at`, `updated_at`
-and `last_enriched_at`.
+`policyholder_joined_at`, `xa_autolink_fail`, `xa_autolink_fail_at`; a project row built without
+project data, every column its event did not set). Every row but a download task also carries
+the audit columns `event_id` (the source event), `created_at`, `updated_at` and
+`last_enriched_at`.
+
+A plugin's typed rows hold what is written: enrichment builds each row as the columns of the
+message, and `context.rows.tasks` (say) makes the typed rows from them when first read, so their
+datetimes are in UTC, to the millisecond. `EntityRows(tasks=(TaskRow(...),))` builds rows from
+typed rows (as tests do), and `rows.replace(tasks=...)` a copy with some lists replaced.
 """
 
 
 def rows_reference() -> str:
     """The whole of ``docs/rows.md``."""
-    hints = get_type_hints(EntityRows)
     sections = [INTRODUCTION]
-    for row_list in (field for field in attrs.fields(EntityRows) if field.init):
-        row_class = get_args(hints[row_list.name])[0]
-        sections.append(_section(row_list.name, row_class))
+    for row_list, row_class in ROW_CLASSES.items():
+        sections.append(_section(row_list, row_class))
     return "\n".join(sections)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import attrs
 from attrs import field, frozen
 
+from claimx_worker.model.datetimes import format_datetime
+
 Columns = dict[str, Any]
-"""One row as the columns of the entity-rows message: column name -> value (a ``datetime`` is
-written as ISO-8601 text)."""
+"""One row as the columns of the entity-rows message: column name -> JSON value (a datetime as
+ISO-8601 text in UTC, to the millisecond)."""
 
 
 @frozen(kw_only=True)
@@ -218,72 +220,145 @@ class DownloadTask:
     expires_at: datetime | None = None
 
 
-@frozen(kw_only=True)
 class EntityRows:
     """The seven row lists one event produced, plus its download tasks.
 
-    Enrichment builds them with :meth:`from_columns`, and the entity-rows message is encoded from
-    those columns as they are; rows built from typed rows (as tests do) get their columns from
-    :func:`row_columns`.
+    Enrichment builds each list as the columns the entity-rows message writes
+    (:meth:`from_columns`: datetimes as ISO-8601 text, to the millisecond), and a list's typed
+    rows (``rows.tasks``) are made from those columns when first read, so they hold what is
+    written. Tests and plugins build them from typed rows: ``EntityRows(tasks=(TaskRow(...),))``.
+    Immutable; equal when they write the same rows and download tasks.
     """
 
-    projects: tuple[ProjectRow, ...] = ()
-    contacts: tuple[ContactRow, ...] = ()
-    media: tuple[MediaRow, ...] = ()
-    tasks: tuple[TaskRow, ...] = ()
-    task_templates: tuple[TaskTemplateRow, ...] = ()
-    external_links: tuple[ExternalLinkRow, ...] = ()
-    video_collab: tuple[VideoCollabRow, ...] = ()
-    download_tasks: tuple[DownloadTask, ...] = ()
-    _built_from: Mapping[str, Sequence[Columns]] | None = field(
-        default=None, init=False, eq=False, repr=False
-    )
+    __slots__ = ("_columns", "_download_tasks", "_typed")
+
+    def __init__(
+        self,
+        *,
+        projects: Sequence[ProjectRow] = (),
+        contacts: Sequence[ContactRow] = (),
+        media: Sequence[MediaRow] = (),
+        tasks: Sequence[TaskRow] = (),
+        task_templates: Sequence[TaskTemplateRow] = (),
+        external_links: Sequence[ExternalLinkRow] = (),
+        video_collab: Sequence[VideoCollabRow] = (),
+        download_tasks: Sequence[DownloadTask] = (),
+    ) -> None:
+        lists = (projects, contacts, media, tasks, task_templates, external_links, video_collab)
+        self._typed = {name: tuple(rows) for name, rows in zip(ROW_LISTS, lists, strict=True)}
+        self._columns: dict[str, Sequence[Columns]] = {}
+        self._download_tasks = tuple(download_tasks)
 
     @classmethod
     def from_columns(
         cls, *, download_tasks: tuple[DownloadTask, ...] = (), **lists: Sequence[Columns]
     ) -> EntityRows:
-        """Rows from row lists given as columns (``projects=[{"project_id": ...}]``); the columns
-        are kept for the entity-rows message, so treat them as read-only from here on."""
-        typed = {
-            name: tuple(ROW_LISTS[name].row_class(**columns) for columns in rows)
-            for name, rows in lists.items()
-        }
-        rows = cls(download_tasks=download_tasks, **typed)
-        object.__setattr__(rows, "_built_from", lists)
+        """Rows from row lists given as the columns the message writes, datetimes as ISO-8601
+        text (``projects=[{"project_id": "1", ...}]``); the columns are written as they are, so
+        treat them as read-only from here on."""
+        if not lists.keys() <= ROW_LISTS.keys():
+            raise TypeError(f"not row lists: {sorted(lists.keys() - ROW_LISTS.keys())}")
+        rows = cls.__new__(cls)
+        rows._typed = {}
+        rows._columns = dict(lists)
+        rows._download_tasks = download_tasks
         return rows
 
     def columns(self, name: str) -> Sequence[Columns]:
-        """Row list ``name`` as the columns of the entity-rows message (read-only)."""
-        if self._built_from is not None:
-            return self._built_from.get(name, ())
-        return [row_columns(row) for row in getattr(self, name)]
+        """Row list ``name`` as the entity-rows message writes it (read-only)."""
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = [row_columns(row) for row in self._typed.get(name, ())]
+        return found
+
+    def _rows(self, name: str) -> tuple[Any, ...]:
+        found = self._typed.get(name)
+        if found is None:
+            row_class = ROW_LISTS[name].row_class
+            found = tuple(_typed_row(row_class, columns) for columns in self._columns.get(name, ()))
+            self._typed[name] = found
+        return found
+
+    @property
+    def projects(self) -> tuple[ProjectRow, ...]:
+        """The ``claimx_projects`` rows."""
+        return self._rows("projects")
+
+    @property
+    def contacts(self) -> tuple[ContactRow, ...]:
+        """The ``claimx_contacts`` rows."""
+        return self._rows("contacts")
+
+    @property
+    def media(self) -> tuple[MediaRow, ...]:
+        """The ``claimx_attachment_metadata`` rows."""
+        return self._rows("media")
+
+    @property
+    def tasks(self) -> tuple[TaskRow, ...]:
+        """The ``claimx_tasks`` rows."""
+        return self._rows("tasks")
+
+    @property
+    def task_templates(self) -> tuple[TaskTemplateRow, ...]:
+        """The ``claimx_task_templates`` rows."""
+        return self._rows("task_templates")
+
+    @property
+    def external_links(self) -> tuple[ExternalLinkRow, ...]:
+        """The ``claimx_external_links`` rows."""
+        return self._rows("external_links")
+
+    @property
+    def video_collab(self) -> tuple[VideoCollabRow, ...]:
+        """The ``claimx_video_collab`` rows."""
+        return self._rows("video_collab")
+
+    @property
+    def download_tasks(self) -> tuple[DownloadTask, ...]:
+        """The media files to download."""
+        return self._download_tasks
 
     @property
     def project(self) -> ProjectRow | None:
         """The first project row, if any."""
-        return self.projects[0] if self.projects else None
+        projects = self.projects
+        return projects[0] if projects else None
 
     @property
     def first_task(self) -> TaskRow | None:
         """The first task row, if any (task events produce exactly one)."""
-        return self.tasks[0] if self.tasks else None
+        tasks = self.tasks
+        return tasks[0] if tasks else None
 
     @property
     def is_empty(self) -> bool:
         """True when the event produced no row and no download task."""
-        return not any(
-            (
-                self.projects,
-                self.contacts,
-                self.media,
-                self.tasks,
-                self.task_templates,
-                self.external_links,
-                self.video_collab,
-                self.download_tasks,
-            )
+        return not (
+            self._download_tasks or any(self._typed.values()) or any(self._columns.values())
         )
+
+    def replace(self, **lists: Sequence[Any]) -> EntityRows:
+        """A copy with the row lists (typed rows) or ``download_tasks`` given replaced."""
+        current = {name: getattr(self, name) for name in (*ROW_LISTS, "download_tasks")}
+        return EntityRows(**{**current, **lists})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EntityRows):
+            return NotImplemented
+        return self._download_tasks == other._download_tasks and all(
+            list(self.columns(name)) == list(other.columns(name)) for name in ROW_LISTS
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal rows may differ in form
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{name}={rows!r}"
+            for name in (*ROW_LISTS, "download_tasks")
+            if (rows := getattr(self, name))
+        )
+        return f"EntityRows({', '.join(shown)})"
 
 
 API_PROJECT_COLUMNS = tuple(
@@ -301,7 +376,10 @@ def row_columns(row: Any) -> Columns:
     clear ``policyholder_joined_at``); one with no API column set (as built for
     ``PROJECT_AUTO_XA_LINKING_UNSUCCESSFUL``) leaves out every unset column.
     """
-    columns = attrs.asdict(row, recurse=False)
+    columns = {
+        name: format_datetime(value) if isinstance(value, datetime) else value
+        for name, value in attrs.asdict(row, recurse=False).items()
+    }
     if not isinstance(row, ProjectRow):
         return columns
     minimal = all(columns[name] is None for name in API_PROJECT_COLUMNS)
@@ -310,6 +388,17 @@ def row_columns(row: Any) -> Columns:
         for name, value in columns.items()
         if value is not None or not (minimal or name in EVENT_DRIVEN_PROJECT_COLUMNS)
     }
+
+
+def _typed_row(row_class: type, columns: Columns) -> Any:
+    """A row of ``row_class`` from its columns as written (datetimes parsed)."""
+    dates = _DATETIME_COLUMNS[row_class]
+    return row_class(
+        **{
+            name: datetime.fromisoformat(value) if name in dates and value is not None else value
+            for name, value in columns.items()
+        }
+    )
 
 
 @frozen
@@ -336,3 +425,21 @@ ROW_LISTS: Mapping[str, RowList] = MappingProxyType(
     }
 )
 """Row list name -> :class:`RowList`, in message order."""
+
+ROW_CLASSES: Mapping[str, type] = MappingProxyType(
+    {name: row_list.row_class for name, row_list in ROW_LISTS.items()}
+    | {"download_tasks": DownloadTask}
+)
+"""Every list of :class:`EntityRows` (the seven row lists, then the download tasks) -> the
+class of its items."""
+
+
+_DATETIME_COLUMNS: Mapping[type, frozenset[str]] = {
+    row_list.row_class: frozenset(
+        name
+        for name, hint in get_type_hints(row_list.row_class).items()
+        if hint is datetime or datetime in get_args(hint)
+    )
+    for row_list in ROW_LISTS.values()
+}
+"""Row class -> the names of its datetime columns."""

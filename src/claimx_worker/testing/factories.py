@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, TypeVar
 
 import attrs
 import httpx
@@ -30,6 +30,7 @@ from claimx_worker.model import (
     HandlerMetadata,
     parse_event,
 )
+from claimx_worker.model.rows import ROW_CLASSES
 from claimx_worker.testing.claimx_api import SIMULATOR_TOKEN
 from claimx_worker.testing.simulated_data import DEFAULT_TASK_TEMPLATE_IDS, SimulatedData
 
@@ -49,7 +50,7 @@ DATA_SEED = 1
 SAMPLE_API_URL = "https://claimx.example/service/cxedirest"
 
 EVENT_FIELDS = tuple(attribute.name for attribute in attrs.fields(ClaimXEvent))
-ROW_LISTS = tuple(attribute.name for attribute in attrs.fields(EntityRows) if attribute.init)
+ROW_LISTS = tuple(ROW_CLASSES)
 
 
 def make_event(event_type: str | EventType, **overrides: Any) -> ClaimXEvent:
@@ -278,7 +279,7 @@ class _RowOverrides:
             updated = tuple(self._update(name, row) for row in current)
             if updated != current:
                 changes[name] = updated
-        return attrs.evolve(rows, **changes) if changes else rows
+        return rows.replace(**changes) if changes else rows
 
     def _update(self, name: str, row: Any) -> Any:
         fields = attrs.fields_dict(type(row))
@@ -288,9 +289,8 @@ class _RowOverrides:
 
 
 def _row_columns() -> dict[str, set[str]]:
-    """Column names per row list (``tuple[TaskRow, ...]`` -> the fields of ``TaskRow``)."""
-    hints = get_type_hints(EntityRows)
-    return {name: set(attrs.fields_dict(get_args(hints[name])[0])) for name in ROW_LISTS}
+    """Column names per row list (``tasks`` -> the fields of ``TaskRow``)."""
+    return {name: set(attrs.fields_dict(row_class)) for name, row_class in ROW_CLASSES.items()}
 
 
 def _sequence(name: str, value: Any) -> Iterable[Any]:

@@ -167,7 +167,7 @@ def test_rows_built_from_columns_write_what_their_typed_rows_would() -> None:
     stamp = Stamp(event_id="e1", now=NOW)
     cases = [
         {"projects": [project_row(export, "7", stamp)]},
-        {"projects": [project_row(export, "7", stamp, policyholder_joined_at=NOW)]},
+        {"projects": [project_row(export, "7", stamp, policyholder_joined_at=stamp.now_text)]},
         {"projects": [project_row(ProjectExport.empty(), "7", stamp, xa_autolink_fail=True)]},
         {
             "projects": [project_row(export, "7", stamp)],

@@ -10,12 +10,11 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
-from typing import get_args, get_type_hints
 
 import attrs
 
 from claimx_worker.model.reference import rows_reference
-from claimx_worker.model.rows import EntityRows
+from claimx_worker.model.rows import ROW_CLASSES
 
 ROWS_DOC = Path(__file__).resolve().parents[3] / "docs" / "rows.md"
 _SECTION = re.compile(r"^## `(\w+)`: `(\w+)`$", re.MULTILINE)
@@ -36,12 +35,10 @@ def documented() -> dict[tuple[str, str], dict[str, str]]:
 
 def declared() -> dict[tuple[str, str], dict[str, str]]:
     """(row list, class) -> {field: type} from the model."""
-    hints = get_type_hints(EntityRows)
     found = {}
-    for row_list in (field for field in attrs.fields(EntityRows) if field.init):
-        row_class = get_args(hints[row_list.name])[0]
+    for row_list, row_class in ROW_CLASSES.items():
         annotations = inspect.get_annotations(row_class)  # as written in the source
-        found[row_list.name, row_class.__name__] = {
+        found[row_list, row_class.__name__] = {
             field.name: annotations[field.name] for field in attrs.fields(row_class)
         }
     return found
