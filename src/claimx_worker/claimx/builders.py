@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from attrs import field, frozen
@@ -67,8 +66,8 @@ class ProjectExport:
     """A ``GET /export/project/{id}`` response, located and parsed once (it is shared by every
     event that reads it from the cache).
 
-    ``columns`` are the project row's API columns, as written; empty when the response held no
-    project.
+    ``columns`` are the project row's API columns, as written (read-only: a plain dict, as
+    every project row of the export is merged from it); empty when the response held no project.
     """
 
     project: Record
@@ -82,12 +81,12 @@ class ProjectExport:
         project = mapping(inner.get("project")) if "project" in inner else inner
         company = text(inner.get("companyName")) or text(project.get("companyName"))
         columns = _project_columns(project, company) if project else {}
-        return cls(project=project, beside=inner, columns=MappingProxyType(columns))
+        return cls(project=project, beside=inner, columns=columns)
 
     @classmethod
     def empty(cls) -> ProjectExport:
         """An export without project data (minimal rows are built from it)."""
-        return cls(project={}, beside={}, columns=MappingProxyType({}))
+        return cls(project={}, beside={}, columns={})
 
     def team_members(self) -> list[Record]:
         """The ``teamMembers`` list, wherever it sits."""
