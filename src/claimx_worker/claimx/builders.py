@@ -29,7 +29,7 @@ from claimx_worker.model import (
     ClaimXEvent,
     DownloadTask,
 )
-from claimx_worker.model.datetimes import format_datetime
+from claimx_worker.model.datetimes import datetime_text, format_datetime
 from claimx_worker.model.rows import Columns
 
 POLICYHOLDER = "POLICYHOLDER"
@@ -49,7 +49,7 @@ class Stamp:
 
     @now_text.default
     def _now_text(self) -> str:
-        return format_datetime(self.now)
+        return datetime_text(self.now)
 
     @columns.default
     def _columns(self) -> Mapping[str, Any]:

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claimx_worker import (
     ContactRow,
@@ -18,6 +20,7 @@ from claimx_worker import (
     VideoCollabRow,
     converter,
 )
+from claimx_worker.model.datetimes import datetime_text, format_datetime
 
 ROW_CLASSES = (
     ProjectRow,
@@ -102,3 +105,19 @@ def _sample(annotation: object) -> object:
         if annotation in (type_, type_ | None, type_.__name__, f"{type_.__name__} | None"):
             return value
     raise AssertionError(f"no sample for {annotation!r}")
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-9, minutes=-30)), None]),
+    )
+)
+def test_the_uncached_text_is_the_standard_iso_format(value: datetime) -> None:
+    if value.tzinfo is None:
+        expected = value.isoformat()
+    else:
+        expected = value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    assert datetime_text(value) == expected
+    assert format_datetime(value) == expected
