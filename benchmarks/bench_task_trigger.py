@@ -1,7 +1,10 @@
 """Stage cost of one ``task_trigger`` instance holding 1,000 triggers, in µs per event.
 
 Events go through the plugin host's stage runner (``PluginHost.run_enrichment_complete``), with
-the worker's log set-up (human format, INFO, a sink that discards the text). Two events:
+the worker's log set-up (human format, INFO, a sink that discards the text). Each call gets fresh
+rows, made as enrichment makes them (``EntityRows.from_columns``, built before the timed batch):
+rows a plugin reads as typed rows are made on that read, once per event, as in the pipeline.
+Two events:
 
 - ``task_trigger_1000_match``: a completed task whose template has a trigger; the payload is
   built (with the task row) and 3 actions come back (publish, webhook, log), plus the info line.
@@ -28,6 +31,7 @@ import timeit
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -44,6 +48,7 @@ from claimx_worker import (
     TaskRow,
     TaskTemplateRow,
 )
+from claimx_worker.model.rows import ROW_LISTS
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.host import PluginHost
@@ -83,8 +88,8 @@ def instance_file(trigger_lines: tuple[str, ...] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def enriched(template: int) -> tuple[ClaimXEvent, EntityRows]:
-    """A completed task event and the rows enrichment produces for it."""
+def enriched(template: int) -> tuple[ClaimXEvent, Callable[[], EntityRows]]:
+    """A completed task event, and a maker of fresh rows as enrichment produces them for it."""
     now = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
     event = ClaimXEvent(
         event_id="evt-8c1e5d0b2f",
@@ -112,7 +117,7 @@ def enriched(template: int) -> tuple[ClaimXEvent, EntityRows]:
         updated_at=now,
         last_enriched_at=now,
     )
-    rows = EntityRows(
+    typed = EntityRows(
         tasks=(task,),
         task_templates=(TaskTemplateRow(task_id=template, name="Photo Documentation"),),
         external_links=(ExternalLinkRow(link_id=7, assignment_id=98765, project_id="12345"),),
@@ -121,20 +126,25 @@ def enriched(template: int) -> tuple[ClaimXEvent, EntityRows]:
         ),
         projects=(ProjectRow(project_id="12345", status="OPEN", created_at=now),),
     )
-    return event, rows
+    columns = {name: typed.columns(name) for name in ROW_LISTS}
+    return event, lambda: EntityRows.from_columns(**columns)
 
 
-def median_us(call: Callable[[], Awaitable[object]]) -> tuple[float, float]:
-    """Medians over BATCHES of the mean µs of one call (wall clock, process CPU time)."""
+def median_us(
+    call: Callable[[EntityRows], Awaitable[object]], fresh_rows: Callable[[], EntityRows]
+) -> tuple[float, float]:
+    """Medians over BATCHES of the mean µs of one call on fresh rows (wall clock, process CPU
+    time); each batch's rows are made before it is timed."""
 
     async def measure() -> tuple[float, float]:
         for _ in range(WARMUP):
-            await call()
+            await call(fresh_rows())
         wall, cpu = [], []
         for _ in range(BATCHES):
+            batch = [fresh_rows() for _ in range(BATCH)]
             start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(BATCH):
-                await call()
+            for rows in batch:
+                await call(rows)
             wall.append((time.perf_counter() - start) / BATCH * 1e6)
             cpu.append((time.process_time() - start_cpu) / BATCH * 1e6)
         return statistics.median(wall), statistics.median(cpu)
@@ -142,24 +152,24 @@ def median_us(call: Callable[[], Awaitable[object]]) -> tuple[float, float]:
     return asyncio.run(measure())
 
 
-def hook_cpu_us(host: PluginHost, event: ClaimXEvent, rows: EntityRows) -> float:
-    """CPU µs of the hook alone (no runner), called with a prebuilt context."""
+def hook_cpu_us(
+    host: PluginHost, event: ClaimXEvent, fresh_rows: Callable[[], EntityRows]
+) -> float:
+    """CPU µs of the hook alone (no runner), called with prebuilt contexts."""
     (instance,) = host.instances
     plugin = instance.plugin
     assert isinstance(plugin, TaskTriggerPlugin)
-    context = PluginContext(
-        event=event,
-        stage=Stage.ENRICHMENT_COMPLETE,
-        rows=rows,
-        metadata=HandlerMetadata(),
-        config=instance.config,
-        instance_name=instance.name,
-    )
+    metadata = HandlerMetadata()
 
-    async def call() -> object:
+    def fresh_context() -> PluginContext[Any]:
+        return PluginContext(
+            event, Stage.ENRICHMENT_COMPLETE, fresh_rows(), metadata, instance.config, instance.name
+        )
+
+    async def call(context: Any) -> object:
         return plugin.on_enrichment_complete(context=context)
 
-    return median_us(call)[1]
+    return median_us(call, fresh_context)[1]
 
 
 def reference_loop_us() -> float:
@@ -191,15 +201,15 @@ def main() -> None:
         ("task_trigger_1000_match", MATCH_TEMPLATE, 3),
         ("task_trigger_1000_miss", MISS_TEMPLATE, 0),
     ):
-        event, rows = enriched(template)
-        check = asyncio.run(host.run_enrichment_complete(event, rows, metadata))
+        event, fresh_rows = enriched(template)
+        check = asyncio.run(host.run_enrichment_complete(event, fresh_rows(), metadata))
         if len(check.actions) != actions:
             raise SystemExit(f"{name}: expected {actions} actions, got {len(check.actions)}")
 
-        async def run(event: ClaimXEvent = event, rows: EntityRows = rows) -> object:
+        async def run(rows: EntityRows, event: ClaimXEvent = event) -> object:
             return await host.run_enrichment_complete(event, rows, metadata)
 
-        wall, cpu = median_us(run)
+        wall, cpu = median_us(run, fresh_rows)
         results.append(
             {
                 "name": name,
@@ -207,7 +217,7 @@ def main() -> None:
                 "unit": "us",
                 "cpu_us": round(cpu, 2),
                 "path": "PluginHost.run_enrichment_complete",
-                "hook_cpu_us": round(hook_cpu_us(host, event, rows), 2),
+                "hook_cpu_us": round(hook_cpu_us(host, event, fresh_rows), 2),
                 "triggers": TRIGGERS,
                 "actions": actions,
                 "reference_loop_us": reference_loop_us(),

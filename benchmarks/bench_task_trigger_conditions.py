@@ -4,8 +4,8 @@
 ``task_trigger_1000_conditions``: a completed task whose template has a trigger and whose event
 and rows pass its three tests (``project_id`` in a list, ``task_status`` equals, ``task_name``
 prefix), so the payload is built and 3 actions come back, plus the info line. Measured as
-``bench_task_trigger.py`` measures ``task_trigger_1000_match`` (same instance, same event, same
-log set-up), whose figure is printed beside it as ``baseline``.
+``bench_task_trigger.py`` measures ``task_trigger_1000_match`` (same instance, same event, fresh
+rows per call, same log set-up), whose figure is printed beside it as ``baseline``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench_task_trigger import (
@@ -47,16 +48,18 @@ def host_for(trigger_lines: tuple[str, ...]) -> PluginHost:
         return asyncio.run(started_host(plugins_dir))
 
 
-def measure(host: PluginHost, event: ClaimXEvent, rows: EntityRows) -> tuple[float, float]:
+def measure(
+    host: PluginHost, event: ClaimXEvent, fresh_rows: Callable[[], EntityRows]
+) -> tuple[float, float]:
     metadata = HandlerMetadata(handler="task", api_calls=2, duration_ms=40.0)
-    check = asyncio.run(host.run_enrichment_complete(event, rows, metadata))
+    check = asyncio.run(host.run_enrichment_complete(event, fresh_rows(), metadata))
     if len(check.actions) != 3:
         raise SystemExit(f"expected 3 actions, got {len(check.actions)}")
 
-    async def run() -> object:
+    async def run(rows: EntityRows) -> object:
         return await host.run_enrichment_complete(event, rows, metadata)
 
-    return median_us(run)
+    return median_us(run, fresh_rows)
 
 
 def main() -> None:
@@ -68,9 +71,9 @@ def main() -> None:
         sink=NullSink(),
         capture_stdlib=False,
     )
-    event, rows = enriched(MATCH_TEMPLATE)
-    baseline_wall, baseline_cpu = measure(without, event, rows)
-    wall, cpu = measure(with_conditions, event, rows)
+    event, fresh_rows = enriched(MATCH_TEMPLATE)
+    baseline_wall, baseline_cpu = measure(without, event, fresh_rows)
+    wall, cpu = measure(with_conditions, event, fresh_rows)
     result = {
         "name": "task_trigger_1000_conditions",
         "value": round(wall, 2),
