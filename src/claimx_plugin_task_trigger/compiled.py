@@ -18,6 +18,7 @@ from claimx_plugin_task_trigger.config import (
     TaskTriggerConfig,
     WebhookConfig,
 )
+from claimx_plugin_task_trigger.payload import Columns
 from claimx_plugin_task_trigger.placeholders import printf_template
 from claimx_plugin_task_trigger.shaping import Producer, UrlTemplate, compile_payload
 from claimx_worker import (
@@ -27,9 +28,7 @@ from claimx_worker import (
     Log,
     Metric,
     PreparedLogLine,
-    ProjectRow,
     PublishToTopic,
-    TaskRow,
     Webhook,
     compile_conditions,
 )
@@ -40,9 +39,9 @@ DEFAULT_WEBHOOK_TIMEOUT = 10.0
 
 
 class ActionTemplate(Protocol):
-    """Builds one action from a payload and the rows it was made of."""
+    """Builds one action from a payload and the rows' columns it was made of."""
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """The action for this payload."""
         ...
 
@@ -70,7 +69,7 @@ class PublishTemplate:
         )
     )
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """A :class:`PublishToTopic` with the trigger, task and event as headers."""
         key = self.key
         shape = self.shape
@@ -111,7 +110,7 @@ class WebhookTemplate:
         )
     )
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """A :class:`Webhook` carrying the payload."""
         config = self.config
         shape = self.shape
@@ -138,7 +137,7 @@ class LogTemplate:
         default=Factory(lambda self: printf_template(self.config.message), takes_self=True)
     )
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """A :class:`Log` at the configured level."""
         return Log(message=self.message % payload, level=self.config.level)
 
@@ -149,7 +148,7 @@ class MetricTemplate:
 
     config: MetricConfig
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> Action:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """A :class:`Metric` adding 1."""
         return Metric(name=self.config.name, value=1.0, labels=self.config.labels)
 
@@ -166,7 +165,7 @@ class CompiledTrigger:
     matched_line: PreparedLogLine
     conditions: ConditionMatcher | None = None
 
-    def build(self, payload: Payload, task: TaskRow, project: ProjectRow | None) -> list[Action]:
+    def build(self, payload: Payload, task: Columns, project: Columns | None) -> list[Action]:
         """The actions for ``payload``, in order."""
         return [template.build(payload, task, project) for template in self.actions]
 

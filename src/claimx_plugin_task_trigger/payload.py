@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
-from claimx_worker import ClaimXEvent, ProjectRow, TaskRow, converter
+import attrs
+
+from claimx_worker import ClaimXEvent, ProjectRow
+
+Columns = Mapping[str, Any]
+"""A row as the entity-rows message writes it (``rows.columns("tasks")[0]``)."""
 
 _MILLISECONDS = tuple(f"{millisecond:03d}Z" for millisecond in range(1000))
+_PROJECT_COLUMNS = dict.fromkeys(attrs.fields_dict(ProjectRow))
+
+
+def task_payload(task: Columns) -> dict[str, Any]:
+    """A task row as a payload writes it: its columns, datetimes as ISO-8601 text."""
+    return dict(task)
+
+
+def project_payload(project: Columns | None) -> dict[str, Any] | None:
+    """A project row as a payload writes it: every column (``null`` where the event's row
+    left one out), or ``None`` without a project row."""
+    return None if project is None else {**_PROJECT_COLUMNS, **project}
 
 
 class UtcClock:
@@ -34,42 +51,35 @@ class UtcClock:
 
 
 class PayloadBuilder:
-    """Builds payloads for one plugin instance (its include flags fixed at load, and the
-    converter's unstructure functions for the rows looked up once)."""
+    """Builds payloads for one plugin instance (its include flags fixed at load), from the
+    rows' columns as written: no typed row is made."""
 
-    __slots__ = ("_clock", "_include_project", "_include_task", "_project_dict", "_task_dict")
+    __slots__ = ("_clock", "_include_project", "_include_task")
 
     def __init__(self, *, include_task_data: bool, include_project_data: bool) -> None:
         self._include_task = include_task_data
         self._include_project = include_project_data
         self._clock = UtcClock()
-        self._task_dict: Callable[[TaskRow], dict[str, Any]] = converter.get_unstructure_hook(
-            TaskRow
-        )
-        self._project_dict: Callable[[ProjectRow], dict[str, Any]] = converter.get_unstructure_hook(
-            ProjectRow
-        )
 
     def build(
-        self, trigger_name: str, event: ClaimXEvent, task: TaskRow, project: ProjectRow | None
+        self, trigger_name: str, event: ClaimXEvent, task: Columns, project: Columns | None
     ) -> dict[str, Any]:
-        """The payload for ``task`` matching ``trigger_name``, stamped with the current time.
-
-        ``project`` is ``None`` in the payload when included but enrichment produced no row.
+        """The payload for the ``task`` row matching ``trigger_name``, stamped with the current
+        time. ``project`` is ``None`` in the payload when included but enrichment produced no row.
         """
         payload: dict[str, Any] = {
             "trigger_name": trigger_name,
             "event_id": event.event_id,
             "event_type": event.event_type,
             "project_id": event.project_id,
-            "task_id": task.task_id,
-            "assignment_id": task.assignment_id,
-            "task_name": task.task_name,
-            "task_status": task.status,
+            "task_id": task["task_id"],
+            "assignment_id": task["assignment_id"],
+            "task_name": task["task_name"],
+            "task_status": task["status"],
             "timestamp": self._clock.now(),
         }
         if self._include_task:
-            payload["task"] = self._task_dict(task)
+            payload["task"] = task_payload(task)
         if self._include_project:
-            payload["project"] = None if project is None else self._project_dict(project)
+            payload["project"] = project_payload(project)
         return payload

@@ -50,24 +50,27 @@ class TaskTriggerPlugin(Plugin[TaskTriggerConfig]):
         triggers = self._routes.get(context.event.event_type)
         if triggers is None:
             return None
-        task = context.rows.first_task
-        if task is None:
+        rows = context.rows
+        tasks = rows.columns("tasks")  # the columns as written: no typed row is made
+        if not tasks:
             return None
-        trigger = triggers.get(task.task_id)
+        task = tasks[0]
+        trigger = triggers.get(task["task_id"])
         if trigger is None:
             if log_enabled("debug"):  # the per-event miss path: cheaper than a filtered call
-                logger.debug("No task trigger for the task template", task_id=task.task_id)
+                logger.debug("No task trigger for the task template", task_id=task["task_id"])
             return None
         conditions = trigger.conditions
-        if conditions is not None and not conditions.matches(context.event, context.rows):
+        if conditions is not None and not conditions.matches(context.event, rows):
             if log_enabled("debug"):
                 logger.debug(
                     "Task trigger conditions not met",
                     trigger_name=trigger.name,
-                    task_id=task.task_id,
+                    task_id=task["task_id"],
                 )
             return None
-        project = context.rows.project
+        projects = rows.columns("projects")
+        project = projects[0] if projects else None
         payload = self._payloads.build(trigger.name, context.event, task, project)
         actions = trigger.build(payload, task, project)
         trigger.matched_line.emit()

@@ -22,17 +22,18 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
+from claimx_plugin_task_trigger.payload import Columns, project_payload, task_payload
 from claimx_plugin_task_trigger.placeholders import (
     PLACEHOLDERS,
     check_url_placeholders,
     printf_template,
     template_fields,
 )
-from claimx_worker import ConfigValueError, ProjectRow, TaskRow, converter
+from claimx_worker import ConfigValueError, ProjectRow, TaskRow
 
 Payload = dict[str, Any]
-Producer = Callable[[Payload, TaskRow, ProjectRow | None], Any]
-"""Makes one output value from the default payload and the rows."""
+Producer = Callable[[Payload, Columns, Columns | None], Any]
+"""Makes one output value from the default payload and the task and project rows' columns."""
 
 PAYLOAD_PATHS = (*PLACEHOLDERS, "timestamp")
 """The default payload's keys a path may name (besides ``task...`` and ``project...``)."""
@@ -59,7 +60,7 @@ def template_problem(template: Mapping[str, Any]) -> str | None:
 def _object(template: Mapping[str, Any], where: str) -> Producer:
     producers = [(str(key), _value(value, f"{where}.{key}")) for key, value in template.items()]
 
-    def produce(payload: Payload, task: TaskRow, project: ProjectRow | None) -> Any:
+    def produce(payload: Payload, task: Columns, project: Columns | None) -> Any:
         return {key: producer(payload, task, project) for key, producer in producers}
 
     return produce
@@ -104,17 +105,13 @@ def _path(path: Any, where: str) -> Producer:
 
 
 def _row_path(root: str, column: str) -> Producer:
-    row_class: type = TaskRow if root == "task" else ProjectRow
-
-    def produce(_payload: Payload, task: TaskRow, project: ProjectRow | None) -> Any:
-        row = task if root == "task" else project
-        if row is None:
-            return None
-        if not column:
-            return converter.unstructure(row, row_class)
-        return converter.unstructure(getattr(row, column))
-
-    return produce
+    if column:
+        if root == "task":
+            return lambda _payload, task, _project: task.get(column)
+        return lambda _payload, _task, project: None if project is None else project.get(column)
+    if root == "task":
+        return lambda _payload, task, _project: task_payload(task)
+    return lambda _payload, _task, project: project_payload(project)
 
 
 class _Encoded(Mapping[str, str]):

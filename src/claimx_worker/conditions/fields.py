@@ -95,12 +95,21 @@ def _event_getter(name: str) -> Getter:
     return lambda event, _rows: get(event)
 
 
-def _row_getter(kind: str, column: str) -> Getter:
-    rows_of, value_of = operator.attrgetter(kind), operator.attrgetter(column)
+def _row_getter(kind: str, column: str, field_type: FieldType) -> Getter:
+    """Reads the column from the rows' columns as written (no typed row is made); a timestamp
+    is parsed from its text."""
+    if field_type is FieldType.TIMESTAMP:
+
+        def get_timestamp(_event: ClaimXEvent, rows: EntityRows) -> Any:
+            found = rows.columns(kind)
+            text = found[0].get(column) if found else None
+            return None if text is None else datetime.fromisoformat(text)
+
+        return get_timestamp
 
     def get(_event: ClaimXEvent, rows: EntityRows) -> Any:
-        found = rows_of(rows)
-        return value_of(found[0]) if found else None
+        found = rows.columns(kind)
+        return found[0].get(column) if found else None
 
     return get
 
@@ -114,17 +123,18 @@ def _build() -> dict[str, FieldSpec]:
         hints = get_type_hints(row_class)
         for column in attrs.fields_dict(row_class):
             name = f"{prefix}.{column}"
-            specs[name] = FieldSpec(name, _field_type(hints[column]), _row_getter(kind, column))
+            field_type = _field_type(hints[column])
+            specs[name] = FieldSpec(name, field_type, _row_getter(kind, column, field_type))
     task_hints = get_type_hints(TaskRow)
     tasks = _ROWS["task"][1]
     for column in attrs.fields_dict(TaskRow):
         if column in specs or column in AUDIT_COLUMNS or column in _TASK_ALIASES.values():
             continue
-        specs[column] = FieldSpec(
-            column, _field_type(task_hints[column]), _row_getter(tasks, column)
-        )
+        field_type = _field_type(task_hints[column])
+        specs[column] = FieldSpec(column, field_type, _row_getter(tasks, column, field_type))
     for alias, column in _TASK_ALIASES.items():
-        specs[alias] = FieldSpec(alias, _field_type(task_hints[column]), _row_getter(tasks, column))
+        field_type = _field_type(task_hints[column])
+        specs[alias] = FieldSpec(alias, field_type, _row_getter(tasks, column, field_type))
     return specs
 
 

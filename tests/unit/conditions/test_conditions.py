@@ -26,6 +26,8 @@ from claimx_worker.conditions.config import OPERATORS
 from claimx_worker.conditions.fields import FIELDS, FieldType
 from claimx_worker.config.problems import ConfigError
 from claimx_worker.config.structuring import load_config_file
+from claimx_worker.model import rows as rows_module
+from claimx_worker.model.rows import ROW_LISTS
 
 EVENT = ClaimXEvent(
     event_id="evt-1",
@@ -169,6 +171,23 @@ def test_conditions_read_the_first_task_row_and_event_fields() -> None:
     assert passes("event_type", "equals", "CUSTOM_TASK_COMPLETED")
     assert passes("event_id", "equals", "evt-1")
     assert passes("created_at", "gte", "2024-05-01T12:00:00Z")
+
+
+def test_conditions_read_rows_as_written_without_making_typed_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    enriched = EntityRows.from_columns(**{name: ROWS.columns(name) for name in ROW_LISTS})
+    monkeypatch.setattr(rows_module, "_typed_row", pytest.fail)
+    condition = Condition(
+        all_=(
+            Condition(field="task_status", equals="COMPLETED"),
+            Condition(field="date_assigned", gte="2024-04-30T09:15:00Z"),
+            Condition(field="project.date_of_loss", lt="2024-04-01T00:00:01"),
+            Condition(field="project.state_province", in_=["TX"]),
+        )
+    )
+
+    assert compile_conditions(condition).matches(EVENT, enriched)
 
 
 def test_a_missing_value_matches_only_exists_false() -> None:

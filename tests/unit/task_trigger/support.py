@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from claimx_worker import ClaimXEvent, EntityRows, ProjectRow, TaskRow
 from claimx_worker.model import ContactRow, ExternalLinkRow, TaskTemplateRow
+from claimx_worker.model.rows import ROW_LISTS, row_columns
 
 ENRICHED_AT = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 PROJECT_ID = "12345"
@@ -121,3 +123,13 @@ def task_rows(task: TaskRow, *, with_project: bool = True) -> EntityRows:
         ),
         projects=(project_row(task.project_id),) if with_project else (),
     )
+
+
+def columns_of(row: TaskRow | ProjectRow) -> dict[str, Any]:
+    """``row`` as the entity-rows message writes it (what the trigger reads)."""
+    return row_columns(row)
+
+
+def as_enriched(rows: EntityRows) -> EntityRows:
+    """``rows`` made as enrichment makes them: from the columns the message writes."""
+    return EntityRows.from_columns(**{name: rows.columns(name) for name in ROW_LISTS})

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from tests.unit.task_trigger.support import (
     PAYLOAD_BASE_KEYS,
+    columns_of,
     project_row,
     task_event,
     task_row,
 )
 
 from claimx_plugin_task_trigger.payload import PayloadBuilder, UtcClock
-from claimx_worker import converter
+from claimx_worker import EntityRows, ProjectRow, converter
 
 ISO_MILLIS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
@@ -60,7 +61,9 @@ def test_payload_has_exactly_the_documented_keys() -> None:
     task, project = task_row(), project_row()
     event = task_event("CUSTOM_TASK_COMPLETED")
 
-    payload = builder.build("Photo Documentation Task", event, task, project)
+    payload = builder.build(
+        "Photo Documentation Task", event, columns_of(task), columns_of(project)
+    )
 
     timestamp = payload.pop("timestamp")
     assert ISO_MILLIS_Z.match(timestamp)
@@ -81,7 +84,7 @@ def test_payload_has_exactly_the_documented_keys() -> None:
 def test_rows_serialise_to_plain_json_with_iso_dates() -> None:
     builder = PayloadBuilder(include_task_data=True, include_project_data=True)
 
-    payload = builder.build("T", task_event(), task_row(), project_row())
+    payload = builder.build("T", task_event(), columns_of(task_row()), columns_of(project_row()))
 
     assert json.loads(json.dumps(payload)) == payload
     assert payload["task"]["date_completed"] == "2024-05-01T11:59:58.000Z"
@@ -98,7 +101,7 @@ def test_rows_serialise_to_plain_json_with_iso_dates() -> None:
 def test_include_flags(include_task: bool, include_project: bool, extra_keys: set[str]) -> None:
     builder = PayloadBuilder(include_task_data=include_task, include_project_data=include_project)
 
-    payload = builder.build("T", task_event(), task_row(), project_row())
+    payload = builder.build("T", task_event(), columns_of(task_row()), columns_of(project_row()))
 
     assert set(payload) - set(PAYLOAD_BASE_KEYS) == extra_keys
 
@@ -106,6 +109,20 @@ def test_include_flags(include_task: bool, include_project: bool, extra_keys: se
 def test_included_project_is_null_without_a_project_row() -> None:
     builder = PayloadBuilder(include_task_data=False, include_project_data=True)
 
-    payload = builder.build("T", task_event(), task_row(), None)
+    payload = builder.build("T", task_event(), columns_of(task_row()), None)
 
     assert payload["project"] is None
+
+
+def test_included_project_has_every_column_when_its_event_wrote_only_some() -> None:
+    builder = PayloadBuilder(include_task_data=False, include_project_data=True)
+    written = EntityRows.from_columns(projects=[{"project_id": "12345", "status": "OPEN"}])
+
+    payload = builder.build(
+        "T", task_event(), columns_of(task_row()), written.columns("projects")[0]
+    )
+
+    assert payload["project"] == converter.unstructure(
+        ProjectRow(project_id="12345", status="OPEN")
+    )
+    assert list(payload["project"]) == list(converter.unstructure(project_row()))

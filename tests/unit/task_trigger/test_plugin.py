@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 from loguru import logger
-from tests.unit.task_trigger.support import task_event, task_row, task_rows
+from tests.unit.task_trigger.support import as_enriched, task_event, task_row, task_rows
 
 from claimx_plugin_task_trigger import (
     ActionBlock,
@@ -19,6 +20,7 @@ from claimx_plugin_task_trigger import (
     TriggerConfig,
     WebhookConfig,
 )
+from claimx_plugin_task_trigger.payload import UtcClock
 from claimx_worker import (
     Action,
     ClaimXEvent,
@@ -30,6 +32,7 @@ from claimx_worker import (
     Webhook,
 )
 from claimx_worker.model import HandlerMetadata, Stage
+from claimx_worker.model import rows as rows_module
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -138,6 +141,25 @@ def test_completed_fires_the_specific_block_then_on_any_in_order() -> None:
     assert metric == Metric(name="claimx_photo", value=1.0, labels={"kind": "photo"})
     assert any_log == Log(message="any evt-8c1e5d0b2f {literal}", level="debug")
     assert any_metric == Metric(name="claimx_any", value=1.0, labels={})
+
+
+def test_rows_as_enrichment_makes_them_fire_alike_without_typed_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = attrs.evolve(CONFIG, include_project_data=True)
+    monkeypatch.setattr(UtcClock, "now", lambda _self: "2024-05-01T12:00:00.000Z")
+    typed = fire(loaded(config), task_event(), task_rows(task_row(456)), config)
+    enriched = as_enriched(task_rows(task_row(456)))
+    monkeypatch.setattr(rows_module, "_typed_row", pytest.fail)
+
+    actions = fire(loaded(config), task_event(), enriched, config)
+
+    assert actions is not None
+    assert actions == typed
+    publish = actions[0]
+    assert isinstance(publish, PublishToTopic)
+    assert publish.value["project"]["customer_last_name"] == "Lovelace"
+    assert publish.value["task"]["date_assigned"] == "2024-04-30T09:15:00.000Z"
 
 
 def test_assigned_fires_only_on_any_when_there_is_no_specific_block() -> None:
