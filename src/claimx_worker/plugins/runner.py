@@ -100,8 +100,13 @@ _DELIVERABLE = tuple(
     action_type for action_type in ACTION_TYPES if action_type not in (Filter, ChangeRows)
 )
 """What ``on_event_failed`` may return: no Filter, no row change (the rows are not written)."""
-_ACTION_CLASSES = frozenset(ACTION_TYPES)
-_DELIVERABLE_CLASSES = frozenset(_DELIVERABLE)
+_ACCEPTED_CLASSES = {
+    Stage.EVENT_RECEIVED: frozenset[type](),  # only a single Filter: see _valid_actions
+    Stage.ENRICHMENT_COMPLETE: frozenset(ACTION_TYPES),
+    Stage.EVENT_FAILED: frozenset(_DELIVERABLE),
+}
+"""Per stage, the action classes a returned list may hold as they are (checked in one C call);
+anything else (a single action, a tuple, a subclass) goes through :func:`_valid_actions`."""
 
 
 def hook_name(stage: Stage) -> str:
@@ -204,6 +209,7 @@ class StageRunner:
         calls = self._calls[stage]
         if not calls:
             return EMPTY_RESULT
+        accepted = _ACCEPTED_CLASSES[stage]
         actions: list[PluginAction] = []
         watch = self._watch
         for call in calls:
@@ -257,7 +263,11 @@ class StageRunner:
                     breaker.succeeded()
             if result is None:
                 continue
-            items = _valid_actions(stage, result)
+            items: Sequence[Action] | None
+            if type(result) is list and result and accepted.issuperset(map(type, result)):
+                items = result  # the common case: a list of the stage's action classes
+            else:
+                items = _valid_actions(stage, result)
             if items is None:
                 self._fail(call, ErrorKind.INVALID_RETURN, event, returned=type(result).__name__)
                 continue
@@ -350,10 +360,7 @@ def _valid_actions(stage: Stage, result: object) -> Sequence[Action] | None:
         items = (result,)
     else:
         return None
-    failed = stage is Stage.EVENT_FAILED
-    if (_DELIVERABLE_CLASSES if failed else _ACTION_CLASSES).issuperset(map(type, items)):
-        return items  # the common case, checked in one C call: the action classes themselves
-    allowed = _DELIVERABLE if failed else ACTION_TYPES
+    allowed = _DELIVERABLE if stage is Stage.EVENT_FAILED else ACTION_TYPES
     for item in items:
         if not isinstance(item, allowed):
             return None

@@ -362,3 +362,54 @@ async def test_instance_conditions_are_checked_at_load(tmp_path: Path) -> None:
 
     assert [(p.line, p.key) for p in check.problems] == [(5, "conditions.any[0].field")]
     assert "did you mean 'project.state_province'" in check.problems[0].message
+
+
+# returned value (a name in claimx_test_plugins.RETURNS) -> per stage: the number of actions
+# kept, "filtered" or "invalid"
+ACCEPTED = {
+    "none": (0, 0, 0),
+    "empty_list": ("invalid", 0, 0),
+    "empty_tuple": ("invalid", 0, 0),
+    "log": ("invalid", 1, 1),
+    "filter": ("filtered", "filtered", "invalid"),
+    "log_list": ("invalid", 2, 2),
+    "log_tuple": ("invalid", 2, 2),
+    "filter_list": ("invalid", "filtered", "invalid"),
+    "subclass_list": ("invalid", 1, 1),
+    "half_garbage": ("invalid", "invalid", "invalid"),
+    "garbage": ("invalid", "invalid", "invalid"),
+}
+
+
+@pytest.mark.parametrize("returns", list(ACCEPTED))
+async def test_what_each_stage_accepts_from_a_hook(
+    make_host: MakeHost, registry: CollectorRegistry, returns: str
+) -> None:
+    host = await make_host({"returns": sample("ReturnsPlugin", config={"returns": returns})})
+    failure = EventFailure(category=ErrorCategory.PERMANENT, message="HTTP 404")
+    results = (
+        await host.run_event_received(task_event()),
+        await host.run_enrichment_complete(task_event(), task_rows(), METADATA),
+        await host.run_event_failed(task_event(), failure),
+    )
+
+    for stage, result, expected in zip(
+        ("event_received", "enrichment_complete", "event_failed"),
+        results,
+        ACCEPTED[returns],
+        strict=True,
+    ):
+        invalid = counter(
+            registry,
+            "claimx_plugin_errors_total",
+            instance="returns",
+            hook=f"on_{stage}",
+            kind="invalid_return",
+        )
+        if expected == "invalid":
+            assert (result, invalid) == (StageResult(), 1), stage
+        elif expected == "filtered":
+            assert (result.filtered_by, result.actions, invalid) == ("returns", (), 0), stage
+        else:
+            assert (len(result.actions), result.filtered, invalid) == (expected, False, 0), stage
+            assert [a.index for a in result.actions] == list(range(expected))
