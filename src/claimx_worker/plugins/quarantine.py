@@ -101,7 +101,7 @@ class InstanceBreaker:
     def succeeded(self) -> None:
         """One call succeeded."""
         self._calls += 1
-        if self.state is State.PROBING:
+        if self.blocked and self.state is State.PROBING:  # blocked first: one slot read
             self._restore()
 
     def failed(self, now: float) -> None:
