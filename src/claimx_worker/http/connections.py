@@ -92,15 +92,16 @@ class AuthConfig:
     SHORTHAND: ClassVar[str] = "type"
 
     type: Literal["none", "bearer", "api_key", "basic", "oauth2"] = "none"
+    # no value written by the operator is in the repr: any may be filled from a ${VAR} secret
     token: str | None = field(default=None, repr=False)
-    header: str | None = None
+    header: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
-    username: str | None = None
+    username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
-    token_url: str | None = field(default=None, validator=_check_http_url)
-    client_id: str | None = None
+    token_url: str | None = field(default=None, validator=_check_http_url, repr=False)
+    client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
-    scope: str | None = None
+    scope: str | None = field(default=None, repr=False)
     client_auth: Literal["basic", "body"] | None = None
     refresh_before: float | None = field(default=None, validator=_positive)
 

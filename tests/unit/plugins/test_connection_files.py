@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from claimx_worker.cli import cli
@@ -212,6 +212,20 @@ AUTH_VALUES = st.one_of(
         st.one_of(st.integers(-2, 50), st.floats(allow_nan=False), st.text(max_size=5)),
         max_size=3,
     ),
+)
+@example(  # a secret in a field that is not one by name: the header's name
+    auth_type="api_key", fields={"header": "${CRM_SECRET}", "api_key": "${CRM_SECRET}"}, extra={}
+)
+@example(auth_type="basic", fields={"username": "${CRM_SECRET}", "password": "x"}, extra={})
+@example(
+    auth_type="oauth2",
+    fields={
+        "token_url": "https://login.example.com/token",
+        "client_id": "${CRM_SECRET}",
+        "client_secret": "x",
+        "scope": "${CRM_SECRET}",
+    },
+    extra={},
 )
 def test_any_connection_file_loads_or_is_refused_at_a_line_without_its_secret(
     auth_type: object, fields: dict[str, object], extra: dict[str, object]
