@@ -3,19 +3,24 @@ id, sparse assignments, an empty project export, unsafe media file names."""
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from loguru import logger
 from prometheus_client import CollectorRegistry
 from pytest_httpx import HTTPXMock
 
 from claimx_worker.claimx import ApiSettings, ClaimXApiClient, ClaimXMetrics, Enricher
 from claimx_worker.errors import PermanentError
 from claimx_worker.model import ClaimXEvent, ProjectRow
+from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.redaction import Redactor
 
 BASE = "http://claimx.test"
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -103,3 +108,27 @@ async def test_blob_path_stays_in_the_projects_folder(
     media_request = httpx_mock.get_request(url=re.compile(r".*/media\?.*"))
     assert media_request is not None
     assert media_request.url.params["mediaIds"] == "99"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+async def test_an_enriched_event_is_a_debug_line(
+    enricher: Enricher, httpx_mock: HTTPXMock, level: str
+) -> None:
+    answer(httpx_mock, "/export/project/7", PROJECT)
+    sink = io.StringIO()
+    configure_logging(
+        redactor=Redactor(()), level=level, fmt="human", sink=sink, capture_stdlib=False
+    )
+    try:
+        await enricher.enrich(event("PROJECT_CREATED"))
+    finally:
+        logger.remove()
+        logger.add(sys.stderr)
+
+    lines = [line for line in sink.getvalue().splitlines() if "Event enriched" in line]
+    if level == "INFO":
+        assert lines == []
+    else:
+        (line,) = lines
+        assert "event_id=e1 event_type=PROJECT_CREATED handler=" in line
+        assert "api_calls=1" in line
