@@ -2,6 +2,10 @@
 
 The API's shapes vary (``data``/``media`` wrappers, an object where a list was expected, numbers
 as strings). These helpers never raise on a value they cannot read; they return ``None``.
+
+They run for every column of every row, so the common cases go first: ``None`` (a column the
+response left out), then the JSON decoder's own types. ``isinstance(value, (dict, Mapping))``
+answers a ``dict`` in C; the ``Mapping`` ABC alone takes over three times as long.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ Record = Mapping[str, Any]
 
 def unwrap(payload: Any, *wrappers: str) -> Any:
     """Descend through the first wrapper key present, repeatedly: ``{"data": {"media": [...]}}``."""
-    while isinstance(payload, Mapping):
+    while isinstance(payload, (dict, Mapping)):
         key = next((k for k in wrappers if k in payload), None)
         if key is None:
             break
@@ -26,10 +30,10 @@ def unwrap(payload: Any, *wrappers: str) -> Any:
 def records(payload: Any, *wrappers: str) -> list[Record]:
     """The objects of a response that is a list, one object, or either inside a wrapper."""
     inner = unwrap(payload, *wrappers)
-    if isinstance(inner, Mapping):
+    if isinstance(inner, (dict, Mapping)):
         return [inner] if inner else []
     if isinstance(inner, list):
-        return [item for item in inner if isinstance(item, Mapping)]
+        return [item for item in inner if isinstance(item, (dict, Mapping))]
     return []
 
 
@@ -41,30 +45,34 @@ def record(payload: Any, *wrappers: str) -> Record:
 
 def mapping(value: Any) -> Record:
     """``value`` if it is an object, else ``{}``."""
-    return value if isinstance(value, Mapping) else {}
+    if value is None:
+        return {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def text(value: Any) -> str | None:
     """A non-empty string; numbers become their decimal text."""
-    if isinstance(value, bool):
-        return str(value).lower()
+    if value is None:
+        return None
     if isinstance(value, str):
         return value if value.strip() else None
-    if isinstance(value, int | float):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
         return str(value)
     return None
 
 
 def identifier(value: Any) -> str | None:
     """An id as text: ``12345``, ``"12345"`` and ``12345.0`` all read ``"12345"``."""
-    if isinstance(value, float) and value.is_integer():
+    if type(value) is float and value.is_integer():
         return str(int(value))
     return text(value)
 
 
 def integer(value: Any) -> int | None:
     """An int from an int, an integral float or a numeric string."""
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
@@ -81,9 +89,9 @@ def integer(value: Any) -> int | None:
 
 def number(value: Any) -> float | None:
     """A float from a number or a numeric string."""
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
         try:
@@ -95,6 +103,8 @@ def number(value: Any) -> float | None:
 
 def boolean(value: Any) -> bool | None:
     """A bool from a bool, ``0``/``1`` or ``"true"``/``"false"``/``"yes"``/``"no"``."""
+    if value is None:
+        return None
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -109,22 +119,35 @@ def boolean(value: Any) -> bool | None:
 
 
 def timestamp(value: Any) -> datetime | None:
-    """A datetime from ISO-8601 text (``Z`` allowed, date-only allowed) or epoch milliseconds.
+    """A datetime in UTC from ISO-8601 text (``Z`` allowed, date-only allowed) or epoch
+    milliseconds; ``None`` for anything else, or a time no datetime in UTC can hold.
 
     A timestamp without a zone is taken as UTC.
     """
-    parsed: datetime | None = None
-    if isinstance(value, str) and value.strip():
-        raw = value.strip().replace("Z", "+00:00")
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            try:
-                parsed = datetime.combine(date.fromisoformat(raw[:10]), datetime.min.time())
-            except ValueError:
-                return None
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = datetime.fromtimestamp(value / 1000, UTC)
-    if parsed is None:
+    if value is None or isinstance(value, bool):
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        if isinstance(value, str):
+            parsed = _iso_timestamp(value)
+        elif isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value / 1000, UTC)
+        else:
+            return None
+        if parsed is None or parsed.tzinfo is UTC:
+            return parsed
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):  # out of range: year 0, 10000, or beyond time_t
+        return None
+
+
+def _iso_timestamp(value: str) -> datetime | None:
+    raw = value.strip().replace("Z", "+00:00")
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            return datetime.combine(date.fromisoformat(raw[:10]), datetime.min.time())
+        except ValueError:
+            return None

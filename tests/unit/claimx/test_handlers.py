@@ -132,3 +132,24 @@ async def test_an_enriched_event_is_a_debug_line(
         (line,) = lines
         assert "event_id=e1 event_type=PROJECT_CREATED handler=" in line
         assert "api_calls=1" in line
+
+
+async def test_a_timestamp_no_datetime_can_hold_is_read_as_missing(
+    enricher: Enricher, httpx_mock: HTTPXMock
+) -> None:
+    assignment = {
+        "customTask": {"taskId": 789},
+        "dateAssigned": 10**20,
+        "dateCompleted": "9999-12-31T23:59:59-01:00",
+    }
+    answer(httpx_mock, "/customTasks/assignment/5", {"data": assignment})
+    answer(httpx_mock, "/export/project/7", PROJECT)
+
+    result = await enricher.enrich(event("CUSTOM_TASK_COMPLETED", task_assignment_id="5"))
+
+    (columns,) = result.rows.columns("tasks")
+    assert (columns["task_id"], columns["date_assigned"], columns["date_completed"]) == (
+        789,
+        None,
+        None,
+    )

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claimx_worker.claimx.builders import ProjectExport
 from claimx_worker.claimx.parsing import (
     boolean,
     identifier,
     integer,
+    mapping,
     number,
     record,
     records,
     text,
     timestamp,
 )
+from claimx_worker.model.datetimes import format_datetime
 
 ITEM = {"mediaID": 1}
 
@@ -103,7 +109,74 @@ def test_value_readers() -> None:
         ("not a date", None),
         (None, None),
         (True, None),
+        # epoch milliseconds no datetime can hold: the API's data is untrusted
+        (10**20, None),
+        (1e20, None),
+        (-(10**18), None),
+        (10**400, None),
+        (float("inf"), None),
+        (float("nan"), None),
+        ("9999-12-31T23:59:59-01:00", None),
     ],
 )
 def test_timestamp(raw: object, expected: datetime | None) -> None:
     assert timestamp(raw) == expected
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text()
+    | st.from_regex(r"\s*-?\d{1,25}(\.\d*)?\s*", fullmatch=True)
+    | st.datetimes().map(datetime.isoformat)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3).map(MappingProxyType)
+    ),
+    max_leaves=8,
+)
+
+
+def expected_text(value: object) -> str | None:
+    """The definition of :func:`text`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+@given(JSON_VALUES)
+def test_value_readers_read_anything_without_raising(value: object) -> None:
+    assert text(value) == expected_text(value)
+    assert identifier(value) == (
+        str(int(value)) if isinstance(value, float) and value.is_integer() else expected_text(value)
+    )
+    read_integer = integer(value)
+    assert read_integer is None or type(read_integer) is int
+    read_number = number(value)
+    assert read_number is None or type(read_number) is float
+    assert boolean(value) in (True, False, None)
+    when = timestamp(value)
+    assert when is None or (when.tzinfo is UTC and format_datetime(when))
+    is_mapping = isinstance(value, Mapping)
+    if is_mapping:
+        assert mapping(value) is value
+    else:
+        assert mapping(value) == {}
+    assert records(value) == (
+        ([value] if value else [])
+        if is_mapping
+        else [item for item in value if isinstance(item, Mapping)]
+        if isinstance(value, list)
+        else []
+    )
