@@ -18,6 +18,7 @@ from claimx_worker.kafka import (
     ProcessContext,
     Processor,
 )
+from claimx_worker.kafka.settings import KafkaSettings
 from claimx_worker.testing.kafka import KafkaBroker, TopicFactory
 from tests.integration.runtime_support import kafka_settings, produce, running, wait_for
 
@@ -30,9 +31,11 @@ def gauge(registry: CollectorRegistry, name: str) -> float:
     return value
 
 
-async def test_backpressure_pauses_every_partition_and_resumes_at_the_low_water_mark(
-    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
-) -> None:
+def bounded(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory, *, events: int
+) -> KafkaSettings:
+    """Settings bounded at 20 events in flight (resuming at 5, batches of 10), 3 partitions,
+    with ``events`` records waiting on the input topic."""
     settings = kafka_settings(
         kafka_broker,
         kafka_topic_factory,
@@ -41,8 +44,16 @@ async def test_backpressure_pauses_every_partition_and_resumes_at_the_low_water_
         low_water_mark=5,
         batch_size=10,
     )
+    records = [(f"k{i}".encode(), b"x", None) for i in range(events)]
+    produce(kafka_broker, settings.worker.topics.pending, records)
+    return settings
+
+
+async def test_backpressure_pauses_every_partition_and_resumes_at_the_low_water_mark(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    settings = bounded(kafka_broker, kafka_topic_factory, events=300)
     topics = settings.worker.topics
-    produce(kafka_broker, topics.pending, [(f"k{i}".encode(), b"x", None) for i in range(300)])
     gate = asyncio.Event()
     started = 0
     done = 0
@@ -67,6 +78,39 @@ async def test_backpressure_pauses_every_partition_and_resumes_at_the_low_water_
         gate.set()
         await wait_for(lambda: done == 300, "every event after resuming", within=60)
         assert gauge(registry, "claimx_partitions_paused") == 0
+
+
+async def test_backpressure_that_drains_steadily_pauses_nothing(
+    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory
+) -> None:
+    # Each wait for room takes about 0.9 s (15 events, one every 60 ms): past the half second
+    # that pauses a stalled worker, but events keep finishing, so nothing is paused (a pause
+    # drops the prefetched records, refetched on resume).
+    settings = bounded(kafka_broker, kafka_topic_factory, events=60)
+    topics = settings.worker.topics
+    one_at_a_time = asyncio.Lock()
+    done = 0
+    paused: set[float] = set()
+
+    async def process(value: bytes, ctx: ProcessContext) -> None:
+        nonlocal done
+        async with one_at_a_time:
+            await asyncio.sleep(0.06)
+        ctx.produce(topics.enriched, value, ctx.key)
+        done += 1
+
+    registry = CollectorRegistry()
+    async with running(settings, Processor(decode=bytes, process=process), registry=registry):
+
+        async def watch() -> None:
+            while True:
+                paused.add(gauge(registry, "claimx_partitions_paused"))
+                await asyncio.sleep(0.02)
+
+        watcher = asyncio.create_task(watch())
+        await wait_for(lambda: done == 60, "every event", within=60)
+        watcher.cancel()
+    assert paused == {0.0}
 
 
 async def test_missing_topics_are_named_and_nothing_is_consumed(

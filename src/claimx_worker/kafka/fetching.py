@@ -2,10 +2,13 @@
 fetching stopped under backpressure, partitions paused and resumed.
 
 At ``max_in_flight`` the loop stops fetching until in-flight events drop to the low-water mark; if
-that takes longer than half a second, every assigned partition is paused (so that ``consume()``
-can go on serving rebalances and keeping the worker in its group) and resumed at the low-water
-mark. Pausing is not done at once because librdkafka drops a paused partition's prefetched
-records, and refetching them after every short burst costs more than it saves. A retry-topic
+no event finishes for half a second, or the wait passes two seconds, every assigned partition is
+paused (so that ``consume()`` can go on serving rebalances and keeping the worker in its group)
+and resumed at the low-water mark. Pausing is not done at once, nor while events keep finishing,
+because librdkafka drops a paused partition's prefetched records, and refetching them costs more
+than it saves: a worker saturated by a backlog waits about half a second at every bound (1,000
+events at 2,000 a second), and pausing each time cost the pipeline benchmark about a tenth of
+its events per CPU-second. A retry-topic
 partition whose head is not yet due (``claimx-due-ms``) is paused until it is; records fetched
 behind the head wait with it, in order (see :mod:`.intake`).
 """
@@ -24,7 +27,10 @@ from claimx_worker.kafka.commits import CommitOffsets
 from claimx_worker.kafka.in_flight import InFlight
 from claimx_worker.kafka.partitions import Assignment
 
-_STALL_SECONDS = 0.5  # at max_in_flight this long: pause the partitions
+_STALL_SECONDS = 0.5
+"""At ``max_in_flight`` with no event finishing this long: the worker stalled, pause."""
+_MAX_WAIT_SECONDS = 2.0
+"""At ``max_in_flight`` this long, events finishing or not: pause, to serve the consumer."""
 
 
 @define
@@ -74,21 +80,38 @@ class Fetcher:
                 await asyncio.gather(fetching, return_exceptions=True)
 
     async def _fetch_or_wait(self, consumer: AIOConsumer) -> list[Message]:
-        """A batch when not under backpressure; otherwise wait for room, and when that takes
-        :data:`_STALL_SECONDS`, pause every partition and serve the consumer without fetching."""
+        """A batch when not under backpressure; otherwise wait for room, and when the worker
+        stalls (see :meth:`_room`), pause every partition and serve the consumer without
+        fetching."""
         in_flight = self._in_flight
         if in_flight.backpressure:
+            if await self._room():
+                return []
+            in_flight.stalled = True
+            await self._apply_pauses(consumer)
+            return list(await consumer.consume(self._batch_size, 0))  # serves rebalances
+        await self._apply_pauses(consumer)
+        return await self._fetch(consumer)
+
+    async def _room(self) -> bool:
+        """Wait for the backpressure to end: True when it did; False when the worker stalled (no
+        event finished for :data:`_STALL_SECONDS`), when the wait passed
+        :data:`_MAX_WAIT_SECONDS`, or, once paused, every :data:`_STALL_SECONDS` (the consumer
+        must be served now and then)."""
+        in_flight = self._in_flight
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _MAX_WAIT_SECONDS
+        while True:
+            count = in_flight.count
             try:
                 await asyncio.wait_for(in_flight.room.wait(), _STALL_SECONDS)
             except TimeoutError:
                 if not in_flight.backpressure:  # room was freed while the wait was being cancelled
-                    return []
-                in_flight.stalled = True
-                await self._apply_pauses(consumer)
-                return list(await consumer.consume(self._batch_size, 0))  # serves rebalances
-            return []
-        await self._apply_pauses(consumer)
-        return await self._fetch(consumer)
+                    return True
+                if in_flight.stalled or in_flight.count >= count or loop.time() >= give_up:
+                    return False
+            else:
+                return True
 
     async def _fetch(self, consumer: AIOConsumer) -> list[Message]:
         """A batch: what is ready now, else wait up to the fetch timeout for a first message."""

@@ -106,10 +106,11 @@ class ProcessingSettings:
     plugins_dir: str = "plugins/config"
     """Directory of plugin instances (one sub-directory each); ``""`` disables plugins."""
     max_in_flight: int = field(default=2000, validator=validators.gt(0))
-    """Events fetched and not yet done; above it the worker pauses its partitions."""
+    """Events fetched and not yet done; at it the worker stops fetching, and pauses its
+    partitions when no event finishes for half a second or the wait passes two seconds."""
     low_water_mark: int | None = None
-    """Paused partitions resume at or below this many events in flight. ``null``: half of
-    ``max_in_flight``."""
+    """Fetching (and paused partitions) resume at or below this many events in flight.
+    ``null``: half of ``max_in_flight``."""
     batch_size: int = field(default=500, validator=validators.gt(0))
     """Messages fetched per ``consume()`` call."""
     fetch_timeout_seconds: float = field(default=0.1, validator=validators.gt(0))
