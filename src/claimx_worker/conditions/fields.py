@@ -98,18 +98,12 @@ def _event_getter(name: str) -> Getter:
 def _row_getter(kind: str, column: str, field_type: FieldType) -> Getter:
     """Reads the column from the rows' columns as written (no typed row is made); a timestamp
     is parsed from its text."""
-    if field_type is FieldType.TIMESTAMP:
-
-        def get_timestamp(_event: ClaimXEvent, rows: EntityRows) -> Any:
-            found = rows.columns(kind)
-            text = found[0].get(column) if found else None
-            return None if text is None else datetime.fromisoformat(text)
-
-        return get_timestamp
+    timestamp = field_type is FieldType.TIMESTAMP
 
     def get(_event: ClaimXEvent, rows: EntityRows) -> Any:
         found = rows.columns(kind)
-        return found[0].get(column) if found else None
+        value = found[0].get(column) if found else None
+        return datetime.fromisoformat(value) if timestamp and value is not None else value
 
     return get
 

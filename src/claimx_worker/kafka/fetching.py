@@ -8,9 +8,9 @@ and resumed at the low-water mark. Pausing is not done at once, nor while events
 because librdkafka drops a paused partition's prefetched records, and refetching them costs more
 than it saves: a worker saturated by a backlog waits about half a second at every bound (1,000
 events at 2,000 a second), and pausing each time cost the pipeline benchmark about a tenth of
-its events per CPU-second. A retry-topic
-partition whose head is not yet due (``claimx-due-ms``) is paused until it is; records fetched
-behind the head wait with it, in order (see :mod:`.intake`).
+its events per CPU-second. A retry-topic partition whose head is not yet due
+(``claimx-due-ms``) is paused until it is; records fetched behind the head wait with it, in
+order (see :mod:`.intake`).
 """
 
 from __future__ import annotations
@@ -105,13 +105,12 @@ class Fetcher:
             count = in_flight.count
             try:
                 await asyncio.wait_for(in_flight.room.wait(), _STALL_SECONDS)
+                return True
             except TimeoutError:
                 if not in_flight.backpressure:  # room was freed while the wait was being cancelled
                     return True
-                if in_flight.stalled or in_flight.count >= count or loop.time() >= give_up:
-                    return False
-            else:
-                return True
+            if in_flight.stalled or in_flight.count >= count or loop.time() >= give_up:
+                return False
 
     async def _fetch(self, consumer: AIOConsumer) -> list[Message]:
         """A batch: what is ready now, else wait up to the fetch timeout for a first message."""

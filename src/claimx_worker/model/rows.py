@@ -340,7 +340,7 @@ class EntityRows:
 
     def replace(self, **lists: Sequence[Any]) -> EntityRows:
         """A copy with the row lists (typed rows) or ``download_tasks`` given replaced."""
-        current = {name: getattr(self, name) for name in (*ROW_LISTS, "download_tasks")}
+        current = {name: getattr(self, name) for name in ROW_CLASSES}
         return EntityRows(**{**current, **lists})
 
     def __eq__(self, other: object) -> bool:
@@ -353,11 +353,7 @@ class EntityRows:
     __hash__ = None  # type: ignore[assignment]  # equal rows may differ in form
 
     def __repr__(self) -> str:
-        shown = (
-            f"{name}={rows!r}"
-            for name in (*ROW_LISTS, "download_tasks")
-            if (rows := getattr(self, name))
-        )
+        shown = (f"{name}={rows!r}" for name in ROW_CLASSES if (rows := getattr(self, name)))
         return f"EntityRows({', '.join(shown)})"
 
 
