@@ -46,6 +46,15 @@ class ActionTemplate(Protocol):
         ...
 
 
+# A match builds its actions as ``object.__new__`` then the class's own (attrs) ``__init__``:
+# the same object as ``Webhook(url=...)``, defaults and validators included, without
+# ``type.__call__`` packing the keywords into a dict first (0.3 us of an action's 0.9).
+_new = object.__new__
+_init_publish = PublishToTopic.__init__
+_init_webhook = Webhook.__init__
+_init_log = Log.__init__
+
+
 def _shaper(template: dict[str, Any] | None) -> Producer | None:
     return None if template is None else compile_payload(template)
 
@@ -73,12 +82,15 @@ class PublishTemplate:
         """A :class:`PublishToTopic` with the trigger, task and event as headers."""
         key = self.key
         shape = self.shape
-        return PublishToTopic(
+        action = _new(PublishToTopic)
+        _init_publish(
+            action,
             topic=self.config.topic,
             value=payload if shape is None else shape(payload, task, project),
             key=payload["project_id"] if key is None else key % payload,
             headers={**self.headers, "event_id": payload["event_id"]},
         )
+        return action
 
 
 def route_headers(trigger_name: str, task_id: int, event_type: str) -> dict[str, str]:
@@ -117,7 +129,9 @@ class WebhookTemplate:
         timeout = config.timeout
         if timeout is None:  # through a connection, 0 takes the connection's
             timeout = DEFAULT_WEBHOOK_TIMEOUT if config.connection is None else 0.0
-        return Webhook(
+        action = _new(Webhook)
+        _init_webhook(
+            action,
             url=self.url.build(payload),
             method=config.method,
             headers=config.headers,
@@ -126,6 +140,7 @@ class WebhookTemplate:
             signing_secret=config.signing_secret,
             connection=config.connection,
         )
+        return action
 
 
 @frozen
@@ -139,7 +154,9 @@ class LogTemplate:
 
     def build(self, payload: Payload, task: Columns, project: Columns | None) -> Action:
         """A :class:`Log` at the configured level."""
-        return Log(message=self.message % payload, level=self.config.level)
+        action = _new(Log)
+        _init_log(action, message=self.message % payload, level=self.config.level)
+        return action
 
 
 @frozen
