@@ -25,7 +25,7 @@ from claimx_worker.model.rows import (
     TaskTemplateRow,
     VideoCollabRow,
 )
-from claimx_worker.observability.logs import PreparedLogLine, log_enabled
+from claimx_worker.observability.logs import PreparedLogLine, log_enabled, write_line
 from claimx_worker.plugins.base import Plugin
 
 __all__ = [
@@ -65,4 +65,5 @@ __all__ = [
     "hookimpl",
     "log_enabled",
     "require_group",
+    "write_line",
 ]

@@ -71,6 +71,7 @@ PLUGIN_API = frozenset(
         "hookimpl",
         "log_enabled",
         "require_group",
+        "write_line",
     }
 )
 TESTING_KIT = frozenset(

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from loguru import logger
 
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.model import PublishToTopic, Webhook
-from claimx_worker.observability.logs import PreparedLogLine
+from claimx_worker.observability.logs import PreparedLogLine, write_line
 
 _MAX_WEBHOOK_LINES = 1024
 """Webhook lines kept rendered (one per URL and method); forgotten all at once when full."""
@@ -35,8 +34,8 @@ class ActionAnnouncer:
     def announce(self, ref: ActionRef, action: Webhook | PublishToTopic) -> None:
         """Write the line of ``action``, the ``ref``'s action."""
         if isinstance(action, PublishToTopic):
-            logger.bind(topic=action.topic, event_id=ref.event_id).info(
-                "Plugin action: publish to topic"
+            write_line(
+                "info", "Plugin action: publish to topic", topic=action.topic, event_id=ref.event_id
             )
             return
         key = (action.url, action.method)

@@ -1,7 +1,8 @@
 """Loguru set-up: one sink that writes every record as a redacted human or JSON line.
 
 :class:`PreparedLogLine` is the cheap path for a line written per event whose level, message
-and fields never change: rendered once, then written straight to that sink.
+and fields never change: rendered once, then written straight to that sink. :func:`write_line`
+is the cheap path for one whose fields change: rendered per call, written straight to it.
 """
 
 from __future__ import annotations
@@ -131,13 +132,14 @@ def format_json(record: Record, redactor: Redactor) -> str:
 
     Redacted after encoding (the redactor knows the JSON-escaped form of every secret).
     """
-    payload = _json_payload(
-        _iso_time(record["time"]), record["level"].name, record["message"], record["extra"]
+    return _json_line(
+        _iso_time(record["time"]),
+        record["level"].name,
+        record["message"],
+        record["extra"],
+        redactor,
+        _exception_text(record["exception"]),
     )
-    exception = _exception_text(record["exception"])
-    if exception:
-        payload["exception"] = exception
-    return redactor.redact(json.dumps(payload, ensure_ascii=False))
 
 
 class PreparedLogLine:
@@ -154,7 +156,7 @@ class PreparedLogLine:
     __slots__ = ("_fields", "_level", "_message", "_secrets", "_sink", "_write")
 
     def __init__(self, level: str, message: str, /, **fields: object) -> None:
-        self._level: Level = logger.level(level.upper())
+        self._level = _level(level)
         self._message = message
         self._fields = fields
         self._sink: _LineSink | None = None
@@ -163,9 +165,8 @@ class PreparedLogLine:
 
     def emit(self) -> None:
         """Write the line (or nothing, below the configured level)."""
-        sink = _INSTALLED[0]
-        handlers = handler_table()
-        if sink is None or handlers is None or sink.handlers is not handlers:
+        sink = _direct_sink()
+        if sink is None:
             logger.opt(depth=1).bind(**self._fields).log(self._level.name, self._message)
             return
         if self._sink is not sink or self._secrets is not sink.secrets:
@@ -173,6 +174,29 @@ class PreparedLogLine:
             self._write = sink.prepare(self._level, self._message, self._fields)
             self._sink = sink
         self._write()
+
+
+def write_line(level: str, message: str, /, **fields: object) -> None:
+    """Write the line ``logger.bind(**fields).log(level, message)`` writes, rendered per call
+    and written straight to the sink :func:`configure_logging` installed: for a line written per
+    event whose fields change (an event id), at a tenth of a loguru call's cost in the human
+    format and a third in JSON. Goes through loguru, and skips the same loguru features, as
+    :meth:`PreparedLogLine.emit`. Raises ``ValueError`` for an unknown level."""
+    found = _level(level)
+    sink = _direct_sink()
+    if sink is None:
+        logger.opt(depth=1).bind(**fields).log(found.name, message)
+        return
+    sink.log(found, message, fields)  # not "write": loguru takes a sink with one for a stream
+
+
+def _direct_sink() -> _LineSink | None:
+    """The installed sink while it is loguru's only handler; else ``None``: go through loguru."""
+    sink = _INSTALLED[0]
+    handlers = handler_table()
+    if sink is None or handlers is None or sink.handlers is not handlers:
+        return None
+    return sink
 
 
 def log_enabled(level: str) -> bool:
@@ -183,14 +207,18 @@ def log_enabled(level: str) -> bool:
     core = loguru_adapter.CORE
     if core is None:
         return True
-    number = _LEVEL_NUMBERS.get(level)
-    if number is None:
-        number = _LEVEL_NUMBERS[level] = logger.level(level.upper()).no
-    return bool(number >= core.min_level)
+    return bool(_level(level).no >= core.min_level)
 
 
-_LEVEL_NUMBERS: dict[str, int] = {}
-"""Level name (as asked) -> its number; a loguru level's number never changes."""
+def _level(name: str) -> Level:
+    found = _LEVELS.get(name)
+    if found is None:
+        found = _LEVELS[name] = logger.level(name.upper())
+    return found
+
+
+_LEVELS: dict[str, Level] = {}
+"""Level name (as asked) -> the loguru level; a loguru level never changes."""
 
 
 class _LineSink:
@@ -244,6 +272,18 @@ class _LineSink:
         )
         head, tail = encoded.split(json.dumps(marker), 1)
         return lambda: self._write_line(f'{head}"{_iso_time(datetime.now(UTC))}"{tail}')
+
+    def log(self, level: Level, message: str, fields: Mapping[str, object]) -> None:
+        """Render and write one line as ``__call__`` would write its record."""
+        if level.no < self._levelno:
+            return
+        if self._log_format is LogFormat.HUMAN:
+            line = _human_line(level.name, message, fields, self._redactor)
+        else:
+            line = _json_line(
+                _iso_time(datetime.now(UTC)), level.name, message, fields, self._redactor
+            )
+        self._write_line(line)
 
     def _write_line(self, line: str) -> None:
         try:
@@ -345,6 +385,21 @@ def _json_payload(
     for key, value in extra.items():
         payload[f"extra_{key}" if key in _JSON_RESERVED else key] = scrub_field(key, value)
     return payload
+
+
+def _json_line(
+    time: str,
+    level: str,
+    message: str,
+    extra: Mapping[str, object],
+    redactor: Redactor,
+    exception: str = "",
+) -> str:
+    """Redacted after encoding (the redactor knows the JSON-escaped form of every secret)."""
+    payload = _json_payload(time, level, message, extra)
+    if exception:
+        payload["exception"] = exception
+    return redactor.redact(json.dumps(payload, ensure_ascii=False))
 
 
 def _iso_time(moment: datetime) -> str:

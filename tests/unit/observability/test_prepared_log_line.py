@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from loguru import logger
 
 from claimx_worker import PreparedLogLine
-from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.logs import configure_logging, write_line
 from claimx_worker.observability.redaction import MASK, Redactor
 
 SECRET = "tok-0123456789abcdef"
@@ -58,21 +58,27 @@ def test_human_line_equals_the_loguru_line() -> None:
     assert sink.getvalue() == expected * 2
 
 
-def test_json_line_equals_the_loguru_line_with_the_time_of_each_emit() -> None:
-    line = PreparedLogLine("WARNING", 'Quoted "message"', **FIELDS, message="reserved key")
+def prepared(level: str, message: str, /, **fields: object) -> None:
+    PreparedLogLine(level, message, **fields).emit()
+
+
+@pytest.mark.parametrize("write", [prepared, write_line])
+def test_json_line_equals_the_loguru_line_with_the_time_of_the_call(
+    write: Callable[..., None],
+) -> None:
     sink = configured("json")
     before = datetime.now(UTC)
-    line.emit()
+    write("WARNING", 'Quoted "message"', **FIELDS, message="reserved key")
     after = datetime.now(UTC)
-    prepared = json.loads(sink.getvalue())
+    written = json.loads(sink.getvalue())
     expected = json.loads(
         through_loguru("json", "WARNING", 'Quoted "message"', **FIELDS, message="reserved key")
     )
-    emitted_at = datetime.fromisoformat(prepared.pop("time"))
+    written_at = datetime.fromisoformat(written.pop("time"))
     expected.pop("time")
-    assert prepared == expected
-    assert prepared["extra_message"] == "reserved key"
-    assert before - timedelta(milliseconds=1) <= emitted_at <= after
+    assert written == expected
+    assert written["extra_message"] == "reserved key"
+    assert before - timedelta(milliseconds=1) <= written_at <= after
 
 
 def test_secrets_are_redacted_in_both_formats() -> None:
@@ -150,3 +156,62 @@ def test_the_installed_sink_is_written_without_a_loguru_record() -> None:
     finally:
         logger.configure(patcher=lambda record: None)
     assert sink.getvalue() == "INFO: Prepared\nINFO: Logged | via=loguru\n"
+
+
+# write_line: a line whose fields change per call, rendered per call
+
+
+def test_written_human_line_equals_the_loguru_line() -> None:
+    sink = configured("human")
+    write_line("info", "Plugin action: publish to topic", topic="t", event_id="evt-1")
+    write_line("info", "Plugin action: publish to topic", topic="t", event_id="evt-2")
+    assert sink.getvalue() == (
+        through_loguru(
+            "human", "INFO", "Plugin action: publish to topic", topic="t", event_id="evt-1"
+        )
+        + through_loguru(
+            "human", "INFO", "Plugin action: publish to topic", topic="t", event_id="evt-2"
+        )
+    )
+
+
+def test_written_lines_are_redacted_in_both_formats() -> None:
+    for fmt in ("human", "json"):
+        sink = configured(fmt)
+        write_line("info", f"token {SECRET}", url=f"https://x/?t={SECRET}", api_key="k")
+        text = sink.getvalue()
+        assert SECRET not in text
+        assert "k\n" not in text
+        assert text.count(MASK) == 3, text
+
+
+def test_nothing_is_written_below_the_configured_level_by_write_line() -> None:
+    sink = configured("human", level="WARNING")
+    write_line("info", "Plugin action: publish to topic", topic="t")
+    assert sink.getvalue() == ""
+
+
+def test_write_line_goes_through_loguru_to_an_added_sink_or_without_configuration() -> None:
+    sink = configured("human")
+    records: list[tuple[str, dict[str, object]]] = []
+    handler = logger.add(lambda m: records.append((m.record["message"], m.record["extra"])))
+    write_line("info", "Added sink", event_id="evt-1")
+    logger.remove(handler)
+    assert records == [("Added sink", {"event_id": "evt-1"})]
+    assert sink.getvalue() == "INFO: Added sink | event_id=evt-1\n"
+    logger.remove()
+    logger.add(lambda m: records.append((m.record["message"], m.record["extra"])))
+    write_line("debug", "Unconfigured", event_id="evt-2")
+    assert records[1] == ("Unconfigured", {"event_id": "evt-2"})
+
+
+def test_write_line_writes_without_a_loguru_record_and_refuses_an_unknown_level() -> None:
+    sink = configured("human")
+    logger.configure(patcher=lambda record: record["extra"].update(via="loguru"))
+    try:
+        write_line("info", "Written", event_id="evt-1")
+    finally:
+        logger.configure(patcher=lambda record: None)
+    assert sink.getvalue() == "INFO: Written | event_id=evt-1\n"
+    with pytest.raises(ValueError, match="LOUD"):
+        write_line("loud", "x")
