@@ -269,6 +269,33 @@ async def test_log_metric_and_filter_run_immediately(
     assert skipped.result().status is OutcomeStatus.SKIPPED
 
 
+async def test_a_log_action_is_written_to_the_sink_with_its_fields_and_secrets_masked(
+    make_executor: Callable[..., ActionExecutor],
+) -> None:
+    import io
+
+    from loguru import logger
+
+    from claimx_worker.observability.logs import configure_logging
+    from claimx_worker.observability.redaction import MASK, Redactor
+
+    out = io.StringIO()
+    configure_logging(
+        redactor=Redactor(["s3cret-token"]), level="INFO", sink=out, capture_stdlib=False
+    )
+    try:
+        executor = make_executor()
+        for index, level in enumerate(("success", "debug")):
+            action = Log(message="Photo task done", level=level, fields={"note": "s3cret-token"})
+            logged = executor.submit("evt-1", "1", INSTANCE, index, action)
+            assert logged.result().status is OutcomeStatus.DELIVERED
+    finally:
+        logger.remove()
+    assert out.getvalue() == (
+        f"SUCCESS: Photo task done | note={MASK} instance={INSTANCE} event_id=evt-1\n"
+    )
+
+
 async def test_drain_waits_and_close_cancels_what_is_left(
     receiver: WebhookReceiver, make_executor: Callable[..., ActionExecutor]
 ) -> None:

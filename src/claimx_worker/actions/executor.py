@@ -57,6 +57,7 @@ from claimx_worker.http.breaker import CircuitState
 from claimx_worker.http.connections import Connection
 from claimx_worker.http.exchange import Exchange
 from claimx_worker.model import Action, ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.observability.logs import write_line
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -380,7 +381,7 @@ class ActionExecutor:
         try:
             if isinstance(action, Log):
                 fields = {**action.fields, "instance": ref.instance, "event_id": ref.event_id}
-                logger.bind(**fields).log(action.level.upper(), action.message)
+                write_line(action.level, action.message, **fields)
             elif isinstance(action, Metric):
                 self._metric_counters.count(action, ref.instance)
             else:
