@@ -251,7 +251,7 @@ class _LineSink:
         try:
             line = self._formatter(record, self._redactor)
         except Exception as error:  # a log call must never break the worker
-            line = f"ERROR: Log record could not be formatted | error={type(error).__name__}"
+            line = _unformatted(error)
         self._write_line(line)
 
     @property
@@ -263,13 +263,17 @@ class _LineSink:
         """A function writing this line as ``__call__`` would write its record."""
         if level.no < self._levelno:
             return _write_nothing
-        if self._log_format is LogFormat.HUMAN:
-            line = _human_line(level.name, message, fields, self._redactor)
-            return lambda: self._write_line(line)
-        marker = "\x00time\x00"  # cannot be (part of) a secret, survives redaction
-        encoded = self._redactor.redact(
-            json.dumps(_json_payload(marker, level.name, message, fields), ensure_ascii=False)
-        )
+        try:
+            if self._log_format is LogFormat.HUMAN:
+                line = _human_line(level.name, message, fields, self._redactor)
+                return lambda: self._write_line(line)
+            marker = "\x00time\x00"  # cannot be (part of) a secret, survives redaction
+            encoded = self._redactor.redact(
+                json.dumps(_json_payload(marker, level.name, message, fields), ensure_ascii=False)
+            )
+        except Exception as error:  # as in __call__
+            unformatted = _unformatted(error)
+            return lambda: self._write_line(unformatted)
         head, tail = encoded.split(json.dumps(marker), 1)
         return lambda: self._write_line(f'{head}"{_iso_time(datetime.now(UTC))}"{tail}')
 
@@ -277,12 +281,14 @@ class _LineSink:
         """Render and write one line as ``__call__`` would write its record."""
         if level.no < self._levelno:
             return
-        if self._log_format is LogFormat.HUMAN:
-            line = _human_line(level.name, message, fields, self._redactor)
-        else:
-            line = _json_line(
-                _iso_time(datetime.now(UTC)), level.name, message, fields, self._redactor
-            )
+        try:
+            if self._log_format is LogFormat.HUMAN:
+                line = _human_line(level.name, message, fields, self._redactor)
+            else:
+                now = _iso_time(datetime.now(UTC))
+                line = _json_line(now, level.name, message, fields, self._redactor)
+        except Exception as error:  # as in __call__
+            line = _unformatted(error)
         self._write_line(line)
 
     def _write_line(self, line: str) -> None:
@@ -296,6 +302,11 @@ class _LineSink:
 
 _INSTALLED: list[_LineSink | None] = [None]
 """The sink of the last :func:`configure_logging` call (loguru's handlers are global too)."""
+
+
+def _unformatted(error: Exception) -> str:
+    """The line written instead of one that could not be rendered."""
+    return f"ERROR: Log record could not be formatted | error={type(error).__name__}"
 
 
 def _write_nothing() -> None:

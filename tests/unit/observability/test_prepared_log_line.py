@@ -215,3 +215,20 @@ def test_write_line_writes_without_a_loguru_record_and_refuses_an_unknown_level(
     assert sink.getvalue() == "INFO: Written | event_id=evt-1\n"
     with pytest.raises(ValueError, match="LOUD"):
         write_line("loud", "x")
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.parametrize("write", [prepared, write_line])
+@pytest.mark.parametrize("fmt", ["human", "json"])
+def test_a_field_that_cannot_be_rendered_gives_the_loguru_paths_error_line(
+    fmt: str, write: Callable[..., None]
+) -> None:
+    sink = configured(fmt)
+    write("info", "Rendered per call", thing=Unprintable())
+    expected = through_loguru(fmt, "INFO", "Rendered per call", thing=Unprintable())
+    assert sink.getvalue() == expected
+    assert expected == "ERROR: Log record could not be formatted | error=RuntimeError\n"
