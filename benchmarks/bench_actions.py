@@ -5,10 +5,12 @@ child process so it does not share this process's event loop or CPU accounting. 
 webhooks (JSON body, idempotency key) at once and waits for every outcome; a warm-up run first.
 
 Prints one JSON list (extra key ``cpu_us_per_action``: this process's CPU time per webhook):
-- ``actions_webhook``: webhooks/s through httpx over aiohttp (httpx-aiohttp),
-- ``actions_webhook_native``: the same through httpx's own transport (fewer actions: it is much
-  slower under concurrency); ``baseline``: ``actions_webhook``; ``ratio``,
-- ``actions_webhook_beside_slow``: httpx over aiohttp, fast webhooks/s while ``SLOW`` calls to
+- ``actions_webhook``: webhooks/s through the worker's webhook exchange (aiohttp driven
+  directly, :func:`~claimx_worker.http.exchange.webhook_exchange`),
+- ``actions_webhook_native``: the same through an ``httpx.AsyncClient`` with httpx's own
+  transport (fewer actions: it is much slower under concurrency); ``baseline``:
+  ``actions_webhook``; ``ratio``,
+- ``actions_webhook_beside_slow``: the webhook exchange, fast webhooks/s while ``SLOW`` calls to
   the 2 s endpoint are in flight; ``baseline``: ``actions_webhook``; ``ratio``; ``lost``: fast
   actions not delivered.
 """
