@@ -83,7 +83,8 @@ def resume(coro: Coroutine[Any, Any, Any], awaited: Any) -> Generator[Any, Any, 
 
     It hands ``awaited`` (the future the coroutine waits for, or ``None`` for a bare yield) to the
     awaiting task, and passes what the task sends or throws back into the coroutine: the task then
-    drives the coroutine exactly as if it had started it.
+    drives the coroutine exactly as if it had started it. Await it from an ``async def``: it is a
+    generator-based coroutine, which ``asyncio.create_task`` refuses from Python 3.12 on.
     """
     while True:
         try:

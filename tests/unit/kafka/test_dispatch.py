@@ -33,7 +33,13 @@ class Recorder:
             awaited = coro.send(None)
         except StopIteration:
             return None
-        return resume(coro, awaited)
+        return self.finish(coro, awaited)
+
+    @staticmethod
+    async def finish(coro: Coroutine[Any, Any, None], awaited: Any) -> None:
+        """The rest, as a native coroutine (the runtime's ``_finish_event``): from Python 3.12
+        on, ``asyncio.create_task`` takes no generator-based coroutine such as ``resume()``."""
+        await resume(coro, awaited)
 
     async def run(self, job: Job) -> None:
         key, index, delay = job
