@@ -28,14 +28,17 @@ from claimx_worker.observability.redaction import count_of_secrets, is_secret_ke
 PUBLIC_VARIABLES = frozenset(
     {
         "KAFKA_BOOTSTRAP_SERVERS",
+        "CLAIMX_API_URL",
         "CLAIMX_API_BASE_URL",
+        "PLUGINS_DIR",
         "METRICS_HOST",
         "METRICS_PORT",
         "LOG_LEVEL",
         "LOG_FORMAT",
     }
 )
-"""Variables whose values are not secrets (the worker's own, documented in docs/operating.md)."""
+"""Variables whose values are not secrets (documented in docs/operating.md): the worker's own
+short names but the API token, and ``CLAIMX_API_BASE_URL`` of the shipped settings file."""
 
 PUBLIC_VARIABLES_ENV = "CLAIMX_PUBLIC_VARIABLES"
 """Names more public variables (separated by commas or spaces), e.g. ``TASK_TRIGGER_TOPIC``."""

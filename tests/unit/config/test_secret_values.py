@@ -19,6 +19,7 @@ from claimx_worker.config.variables import (
     expand_variables,
 )
 from claimx_worker.observability.redaction import MASK, Redactor
+from claimx_worker.settings.worker import SHORT_NAMES
 
 
 @attrs.frozen
@@ -101,6 +102,16 @@ def test_public_variables_are_not_secrets() -> None:
     )
     assert secrets == {"still-secret"}
     assert {"KAFKA_BOOTSTRAP_SERVERS", "METRICS_PORT", "LOG_LEVEL"} <= PUBLIC_VARIABLES
+
+
+def test_the_workers_own_variables_are_public_but_its_token() -> None:
+    """Every variable the worker reads by its short name (``CLAIMX_API_URL``, ``PLUGINS_DIR``,
+    ...) is public when a file uses it too (a webhook URL built on ``${CLAIMX_API_URL}``), but
+    the API token."""
+    assert SHORT_NAMES.keys() - PUBLIC_VARIABLES == {"CLAIMX_API_TOKEN"}
+    env = {"CLAIMX_API_URL": "http://127.0.0.1:40123", "PLUGINS_DIR": "/etc/claimx/plugins"}
+    text = "values: {url: '${CLAIMX_API_URL}/hook', plugins: '${PLUGINS_DIR}'}"
+    assert secrets_of(text, env) == frozenset()
 
 
 def test_a_secret_looking_key_or_name_beats_every_exception() -> None:
