@@ -51,11 +51,14 @@ def test_sandbox_up_prints_the_environment_serves_and_stops_on_sigterm(
     kafka_broker: KafkaBroker, tmp_path: Path
 ) -> None:
     extra = f"sandbox.{uuid.uuid4().hex[:8]}"
+    tables_dlq = f"sandbox.tables-dlq.{uuid.uuid4().hex[:8]}"
+    settings_file = tmp_path / "claimx_config.yaml"
+    settings_file.write_text(f"tables:\n  dlq_topic: {tables_dlq}\n")
     command = [str(Path(sys.executable).with_name("claimx-worker")), "sandbox", "up"]
     stderr_path = tmp_path / "sandbox.log"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            [*command, "--create-topic", extra],
+            [*command, "--create-topic", extra, "--config", str(settings_file)],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -71,7 +74,8 @@ def test_sandbox_up_prints_the_environment_serves_and_stops_on_sigterm(
             assert env["CLAIMX_API_TOKEN"] == SIMULATOR_TOKEN
 
             topics = kafka_broker.admin().list_topics(timeout=10).topics
-            expected = [*worker_topics(WorkerSettings().kafka.worker), TASK_TRIGGER_TOPIC, extra]
+            worker = WorkerSettings().kafka.worker
+            expected = [*worker_topics(worker), TASK_TRIGGER_TOPIC, tables_dlq, extra]
             assert set(expected) <= set(topics)
             auth = {"Authorization": f"Basic {env['CLAIMX_API_TOKEN']}"}
             project = httpx.get(f"{env['CLAIMX_API_URL']}/export/project/12345", headers=auth)
