@@ -3,7 +3,7 @@
 Examples printed by ``--example`` are fed back into ``simulate`` with the shipped task trigger
 instance (``plugins/config``): raw through the in-process API simulator, raw through "the API"
 (the settings file pointing at the simulator fixture), and enriched. The actions must be those
-``plugins/config/task_trigger/README.md`` documents, with nothing executed.
+``docs/task-trigger.md`` documents, with nothing executed.
 """
 
 from __future__ import annotations

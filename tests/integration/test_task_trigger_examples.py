@@ -1,10 +1,10 @@
 """Every task trigger configuration the docs show, loaded and run through the real plugin host.
 
-The examples come from the fenced ``yaml`` blocks of ``plugins/config/task_trigger/README.md``
+The examples come from the fenced ``yaml`` blocks of ``docs/task-trigger.md``
 (read at test time, so the docs cannot drift from the behaviour): blocks starting with
 ``# example: <id>`` are complete instance files, the others are action blocks. Each is loaded by
 ``PluginHost`` from a plugins directory, started, and fed enriched task events through the stage
-runner; the actions and payloads are compared field by field with what the README says.
+runner; the actions and payloads are compared field by field with what the guide says.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from tests.unit.task_trigger.support import (
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS_CONFIG = REPO / "plugins" / "config"
-README = PLUGINS_CONFIG / "task_trigger" / "README.md"
+TRIGGER_GUIDE = REPO / "docs" / "task-trigger.md"
+PLUGINS_GUIDE = REPO / "docs" / "configuring-plugins.md"
 URLS = {
     "TASK_TRIGGER_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/task-trigger",
     "DAMAGE_ASSESSMENT_WEBHOOK_URL": "http://127.0.0.1:8099/hooks/damage-assessment",
@@ -71,7 +72,7 @@ def fenced_blocks(path: Path, language: str) -> list[str]:
 
 def readme_examples() -> dict[str, str]:
     examples = {}
-    for block in fenced_blocks(README, "yaml"):
+    for block in fenced_blocks(TRIGGER_GUIDE, "yaml"):
         first = block.splitlines()[0]
         if first.startswith("# example: "):
             examples[first.removeprefix("# example: ").strip()] = block
@@ -81,16 +82,16 @@ def readme_examples() -> dict[str, str]:
 def readme_fragments() -> list[str]:
     return [
         b
-        for b in fenced_blocks(README, "yaml")
+        for b in fenced_blocks(TRIGGER_GUIDE, "yaml")
         if not b.startswith(("# example: ", "# connection: "))
     ]
 
 
 def readme_connections() -> dict[str, str]:
-    """The connection files the README shows (blocks starting ``# connection: <name>``)."""
+    """The connection files the guide shows (blocks starting ``# connection: <name>``)."""
     return {
         block.splitlines()[0].removeprefix("# connection: ").strip(): block
-        for block in fenced_blocks(README, "yaml")
+        for block in fenced_blocks(TRIGGER_GUIDE, "yaml")
         if block.startswith("# connection: ")
     }
 
@@ -174,7 +175,7 @@ def kafka_headers(trigger_name: str, event_type: str, template: int) -> dict[str
     }
 
 
-def test_the_readme_examples_are_all_covered() -> None:
+def test_the_guide_examples_are_all_covered() -> None:
     assert sorted(readme_examples()) == sorted(EXAMPLE_CHECKS)
     assert len(readme_fragments()) == len(FRAGMENT_ACTIONS)
 
@@ -344,7 +345,7 @@ EXAMPLE_CHECKS = {
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLE_CHECKS))
-async def test_readme_example_behaves_as_documented(tmp_path: Path, example: str) -> None:
+async def test_guide_example_behaves_as_documented(tmp_path: Path, example: str) -> None:
     await EXAMPLE_CHECKS[example](tmp_path)
 
 
@@ -373,7 +374,7 @@ FRAGMENT_ACTIONS: list[Any] = [
     list(zip(readme_fragments(), FRAGMENT_ACTIONS, strict=False)),
     ids=[f"fragment-{i}" for i in range(len(FRAGMENT_ACTIONS))],
 )
-async def test_readme_action_block_behaves_as_documented(
+async def test_guide_action_block_behaves_as_documented(
     tmp_path: Path, fragment: str, expected: Any
 ) -> None:
     instance_file = (
@@ -411,8 +412,8 @@ async def test_readme_action_block_behaves_as_documented(
         assert action == expected
 
 
-def test_readme_payload_example_has_the_payload_keys() -> None:
-    (example,) = [json.loads(block) for block in fenced_blocks(README, "json")]
+def test_guide_payload_example_has_the_payload_keys() -> None:
+    (example,) = [json.loads(block) for block in fenced_blocks(TRIGGER_GUIDE, "json")]
 
     assert list(example) == [*PAYLOAD_BASE_KEYS, "task"]
     assert ISO_MILLIS_Z.match(example["timestamp"])
@@ -471,12 +472,12 @@ def test_the_shipped_instance_refuses_to_start_without_the_webhook_token_and_url
 async def test_the_shipped_instance_and_a_second_instance_of_the_same_plugin(
     tmp_path: Path,
 ) -> None:
-    """plugins/config as shipped, plus the README's 'another instance' example next to it."""
+    """plugins/config as shipped, plus the plugins guide's 'another instance' example next to it."""
     plugins_dir = tmp_path / "plugins"
     shutil.copytree(PLUGINS_CONFIG / "task_trigger", plugins_dir / "task_trigger")
     second = next(
         block
-        for block in fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")
+        for block in fenced_blocks(PLUGINS_GUIDE, "yaml")
         if block.startswith("name: damage_assessment")
     )
     (plugins_dir / "damage_assessment").mkdir()
@@ -524,10 +525,10 @@ def test_shipped_config_uses_no_secret_literals() -> None:
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_readme_configuration_errors_are_what_validate_prints(
+def test_guide_configuration_errors_are_what_validate_prints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's error example: the shipped file with its two documented mistakes."""
+    """The guide's error example: the shipped file with its two documented mistakes."""
     shipped = (PLUGINS_CONFIG / "task_trigger" / "config.yaml").read_text().splitlines()
     assert shipped[15] == "      on_completed:"
     assert shipped[36].endswith('assignment {assignment_id} on project {project_id}"')
@@ -540,7 +541,7 @@ def test_readme_configuration_errors_are_what_validate_prints(
     monkeypatch.setenv("WEBHOOK_TOKEN", "tok-1")
     for name, url in URLS.items():
         monkeypatch.setenv(name, url)
-    (documented,) = fenced_blocks(README, "text")
+    (documented,) = fenced_blocks(TRIGGER_GUIDE, "text")
 
     result = CliRunner().invoke(cli, ["plugins", "validate", "--plugins-dir", "plugins/config"])
 
@@ -548,10 +549,10 @@ def test_readme_configuration_errors_are_what_validate_prints(
     assert result.stderr == documented
 
 
-async def test_the_plugins_readme_conditions_and_connection_examples_load(tmp_path: Path) -> None:
-    """plugins/config/README.md: its conditions example (as an instance's) and its connection
+async def test_the_plugins_guide_conditions_and_connection_examples_load(tmp_path: Path) -> None:
+    """docs/configuring-plugins.md: its conditions example (as an instance's) and its connection
     file load and work, with the shipped instance beside them."""
-    blocks = fenced_blocks(PLUGINS_CONFIG / "README.md", "yaml")
+    blocks = fenced_blocks(PLUGINS_GUIDE, "yaml")
     (conditions,) = [block for block in blocks if block.startswith("conditions:")]
     (connection,) = [block for block in blocks if block.startswith("# connections/crm.yaml")]
     plugins_dir = tmp_path / "plugins"

@@ -3,6 +3,7 @@ worker's messages point to (the compatibility error names ``claimx-worker docs u
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -11,18 +12,38 @@ from claimx_worker.cli import cli
 from claimx_worker.guides import guides
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+_LINK_TARGET = re.compile(r"\]\(([^)#\s]+)[^)]*\)")
+"""The file part of a Markdown link: ``[text](target#anchor)``."""
 
 
 def test_every_guide_of_the_repository_ships() -> None:
     assert list(guides()) == sorted(path.stem for path in DOCS.glob("*.md"))
 
 
+def test_the_guides_link_only_to_files_installed_with_them() -> None:
+    """The wheel holds the guides alone, not the repository around them: a relative link from a
+    guide must point to a file beside it (``configuring-plugins.md``, not
+    ``../plugins/config/README.md``)."""
+    broken = [
+        f"{name}: {target}"
+        for name, path in guides().items()
+        for target in _LINK_TARGET.findall(path.read_text())
+        if "://" not in target
+        and not (
+            (path.parent / target).resolve().parent == path.parent.resolve()
+            and (path.parent / target).exists()
+        )
+    ]
+
+    assert broken == []
+
+
 def test_docs_lists_the_guides_with_their_titles() -> None:
     result = CliRunner().invoke(cli, ["docs"])
 
     assert result.exit_code == 0, result.output
-    assert "  upgrading        Upgrading\n" in result.stdout
-    assert "  rows             Entity rows reference\n" in result.stdout
+    assert "  upgrading            Upgrading\n" in result.stdout
+    assert "  rows                 Entity rows reference\n" in result.stdout
     assert "claimx-worker docs NAME" in result.stdout
 
 
@@ -44,4 +65,4 @@ def test_an_unknown_guide_exits_2_listing_the_names() -> None:
     result = CliRunner().invoke(cli, ["docs", "nope"])
 
     assert result.exit_code == 2
-    assert "unknown guide 'nope'; one of: dependencies, " in result.stderr
+    assert "unknown guide 'nope'; one of: configuring-plugins, dependencies, " in result.stderr

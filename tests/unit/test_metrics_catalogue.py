@@ -1,4 +1,5 @@
-"""The README's metrics catalogue lists exactly the metrics the worker registers, with their types.
+"""The metrics catalogue (docs/metrics.md) lists exactly the metrics the worker registers, with
+their types.
 
 Every metric class of the worker is registered on one registry, as ``claimx-worker run`` does;
 the exposed names (counters with ``_total``, info with ``_info``) and types must match the
@@ -28,7 +29,7 @@ from claimx_worker.reload import ReloadMetrics
 from claimx_worker.tables.metrics import TablesMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+CATALOGUE = ROOT / "docs" / "metrics.md"
 _DECLARED = re.compile(
     r"(?:Counter|Gauge|Histogram|Summary|Info|MetricFamily)\(\s*\"(claimx_[a-z_]+)\"", re.DOTALL
 )
@@ -62,10 +63,8 @@ def registered() -> dict[str, str]:
 
 
 def catalogue() -> dict[str, str]:
-    """Exposed name -> type of every row of the README's "Metrics catalogue" section."""
-    text = README.read_text()
-    section = text.split("\n## Metrics catalogue\n", 1)[1].split("\n## ", 1)[0]
-    return dict(_ROW.findall(section))
+    """Exposed name -> type of every row of the catalogue's tables."""
+    return dict(_ROW.findall(CATALOGUE.read_text()))
 
 
 _SERIES_SUFFIXES = {
@@ -104,7 +103,7 @@ def test_every_metric_declared_in_the_source_is_catalogued() -> None:
 
 
 def test_the_example_alert_rules_use_catalogued_metrics() -> None:
-    section = README.read_text().split("### Example alert rules", 1)[1].split("\n## ", 1)[0]
+    section = CATALOGUE.read_text().split("\n## Example alert rules\n", 1)[1]
     used = set(re.findall(r"\b(claimx_[a-z_]+)\b", section))
 
     assert used

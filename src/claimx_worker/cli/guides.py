@@ -22,7 +22,7 @@ def docs(name: str | None, show_path: bool) -> None:
     if name is None:
         click.echo("Guides installed with claimx-worker (read one: claimx-worker docs NAME):")
         for known, path in available.items():
-            click.echo(f"  {known:<16} {title(path)}")
+            click.echo(f"  {known:<20} {title(path)}")
         return
     if name not in available:
         click.echo(f"Error: unknown guide {name!r}; one of: {', '.join(available)}", err=True)

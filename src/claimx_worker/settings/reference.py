@@ -78,7 +78,8 @@ def settings_template() -> str:
     lines = [
         f"# claimx-worker settings (claimx-worker {__version__}), written by"
         " `claimx-worker config init`.",
-        "# Every key is set to its default: keep the ones you change. Reference: docs/settings.md",
+        "# Every key is set to its default: keep the ones you change. Reference:"
+        " `claimx-worker docs settings`.",
         "#",
         *_comment(PRECEDENCE),
         "#",
