@@ -26,7 +26,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 import attrs
 from cattrs import Converter
 from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
-from cattrs.errors import ClassValidationError
+from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
 from claimx_worker.config.problems import ConfigValueError
@@ -188,12 +188,17 @@ class _Hooks:
         return structure
 
     def mapping_hook(self, tp: Any, converter: Converter) -> Callable[[object, type], object]:
+        """Mappings: a key is checked even when its value fails (cattrs checks it only after)."""
         build = converter.gen_structure_mapping(tp)
+        key_type = (get_args(tp) or (Any,))[0]
 
         def structure(value: object, _: type) -> object:
             if not isinstance(value, Mapping):
                 self.expected("a mapping", value)
-            return build(value, tp)
+            try:
+                return build(value, tp)
+            except IterableValidationError as error:
+                raise _with_key_errors(error, converter, key_type) from None
 
         return structure
 
@@ -220,6 +225,27 @@ class _Hooks:
                 raise _every_refusal(error, lambda: build(value, tp)) from None
 
         return structure
+
+
+def _with_key_errors(
+    error: IterableValidationError, converter: Converter, key_type: Any
+) -> IterableValidationError:
+    """``error`` with, before each value error, the error of its key when the key is wrong
+    too."""
+    errors: list[Exception] = []
+    for sub in error.exceptions:
+        for note in getattr(sub, "__notes__", ()):
+            if isinstance(note, IterableValidationNote) and note.startswith(
+                "Structuring mapping value"
+            ):
+                try:
+                    converter.structure(note.index, key_type)
+                except Exception as key_error:
+                    key_note = f"Structuring mapping key @ key {note.index!r}"
+                    key_error.__notes__ = [IterableValidationNote(key_note, note.index, key_type)]
+                    errors.append(key_error)
+        errors.append(sub)
+    return IterableValidationError(error.message, errors, error.cl)
 
 
 def _every_refusal(error: ClassValidationError, build: Callable[[], object]) -> Exception:

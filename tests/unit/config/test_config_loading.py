@@ -234,6 +234,27 @@ def test_every_problem_is_reported_at_once_in_line_order(tmp_path: Path) -> None
     ]
 
 
+def test_a_bad_key_is_reported_with_the_problems_of_its_value(tmp_path: Path) -> None:
+    """cattrs checks a mapping's key only once its value structured: both are reported here."""
+    path = write(
+        tmp_path,
+        """
+        triggers:
+          x12:
+            name: ok
+            level: loud
+          y13: {}
+        """,
+    )
+    assert problems(path) == [
+        "config.yaml:2: config.triggers.x12: expected an integer, got the string 'x12'",
+        "config.yaml:4: config.triggers.x12.level: expected one of 'info', 'warning', "
+        "got the string 'loud'",
+        "config.yaml:5: config.triggers.y13: expected an integer, got the string 'y13'",
+        "config.yaml:5: config.triggers.y13.name: required key is missing",
+    ]
+
+
 def test_strings_are_strict_and_scalars_are_not_mappings(tmp_path: Path) -> None:
     path = write(
         tmp_path,
