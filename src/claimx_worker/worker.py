@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import inspect
 import re
 import signal
@@ -54,7 +53,7 @@ from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import ObservabilityServer, start_observability_server
-from claimx_worker.observability.settings import MetricsSettings
+from claimx_worker.observability.settings import MetricsSettings, cannot_listen
 from claimx_worker.observability.status import StatusBoard
 from claimx_worker.pipeline import Pipeline
 from claimx_worker.plugins.host import PluginHost
@@ -298,11 +297,7 @@ def _start_server(
             metrics.port, registry, health, host=metrics.host, status=status
         )
     except OSError as exc:
-        address = f"{metrics.host}:{metrics.port}"
-        if exc.errno == errno.EADDRINUSE:
-            raise StartupError("metrics.port", f"{address} is already in use") from None
-        reason = exc.strerror or str(exc)
-        raise StartupError("metrics.host", f"cannot listen on {address}: {reason}") from None
+        raise StartupError(*cannot_listen(metrics, exc)) from None
 
 
 async def start_plugins(

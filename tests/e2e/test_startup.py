@@ -84,10 +84,12 @@ def test_run_without_a_settings_file_starts_on_defaults_and_the_environment(
 # --------------------------------------------------------------------------- start-up failures
 
 
-def start_up_failure(env: dict[str, str], directory: Path) -> str:
-    """Run ``claimx-worker run`` (no settings file) to its end; its one error line, after
-    checking exit status 2 and that nothing but INFO lines came before it."""
-    finished = run_cli("run", env={"METRICS_PORT": "0", **env}, cwd=directory)
+def start_up_failure(
+    env: dict[str, str], directory: Path, command: tuple[str, ...] = ("run",)
+) -> str:
+    """Run ``claimx-worker run`` (or ``command``; no settings file) to its end; its one error
+    line, after checking exit status 2 and that nothing but INFO lines came before it."""
+    finished = run_cli(*command, env={"METRICS_PORT": "0", **env}, cwd=directory)
     assert finished.returncode == 2, finished.stderr
     assert "Traceback" not in finished.stderr + finished.stdout
     lines = [line for line in finished.stderr.splitlines() if not line.startswith("INFO: ")]
@@ -109,9 +111,11 @@ def test_a_misspelt_librdkafka_property_names_it_and_its_setting(
     )
 
 
+@pytest.mark.parametrize("command", [("run",), ("tables", "run")])
 def test_a_metrics_port_in_use_names_it_and_its_setting(
-    kafka_broker: KafkaBroker, tmp_path: Path
+    kafka_broker: KafkaBroker, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
+    """The worker and the table writer alike."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -121,7 +125,7 @@ def test_a_metrics_port_in_use_names_it_and_its_setting(
             "METRICS_HOST": "127.0.0.1",
             "METRICS_PORT": str(port),
         }
-        line = start_up_failure(env, tmp_path)
+        line = start_up_failure(env, tmp_path, command)
     assert line == (
         f"ERROR: Cannot start: metrics.port: 127.0.0.1:{port} is already in use"
         " | setting=metrics.port source=env METRICS_PORT"

@@ -54,8 +54,8 @@ def run(config_file: Path | None, assignments: Sequence[Override]) -> None:
     """Write the entity rows of the enriched topic into the tables until SIGTERM or SIGINT.
 
     Consumes in its own consumer group (tables.consumer_group); each batch is merged into every
-    table exactly once. Exit 2 on invalid settings, a missing extra or missing topics, 1 on a
-    fatal Kafka error.
+    table exactly once. Exit 2 on invalid settings, a missing extra, a metrics port in use or
+    missing topics, 1 on a fatal Kafka error.
     """
     _require_extra()
     from claimx_worker.tables.run import run_tables
@@ -74,6 +74,7 @@ def run(config_file: Path | None, assignments: Sequence[Override]) -> None:
             metrics=settings.metrics,
             logging=settings.logging,
             secrets=[*loaded.secrets, settings.claimx_api.token],
+            sources=loaded.sources,
         )
     )
 

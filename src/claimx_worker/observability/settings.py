@@ -3,6 +3,8 @@ worker settings."""
 
 from __future__ import annotations
 
+import errno
+
 from attrs import field, frozen, validators
 
 from claimx_worker.observability.logs import LogFormat, LogLevel
@@ -19,6 +21,15 @@ class MetricsSettings:
     pod. The server is read-only and serves no secret."""
     port: int = field(default=9100, validator=[validators.ge(0), validators.le(65535)])
     """The port to listen on (``0``: any free port)."""
+
+
+def cannot_listen(metrics: MetricsSettings, error: OSError) -> tuple[str, str]:
+    """Why the server of ``metrics`` could not listen: the key of the setting to fix
+    (``metrics.port`` when the port is taken, else ``metrics.host``) and the message."""
+    address = f"{metrics.host}:{metrics.port}"
+    if error.errno == errno.EADDRINUSE:
+        return "metrics.port", f"{address} is already in use"
+    return "metrics.host", f"cannot listen on {address}: {error.strerror or error}"
 
 
 @frozen(kw_only=True)

@@ -4,7 +4,7 @@ group, with its own metrics server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import attrs
 from loguru import logger
@@ -19,7 +19,11 @@ from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.metrics import register_process_metrics
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.observability.server import start_observability_server
-from claimx_worker.observability.settings import LoggingSettings, MetricsSettings
+from claimx_worker.observability.settings import (
+    LoggingSettings,
+    MetricsSettings,
+    cannot_listen,
+)
 from claimx_worker.tables.metrics import TablesMetrics
 from claimx_worker.tables.settings import TablesSettings
 from claimx_worker.tables.writer import OnWritten, TablesWriter
@@ -86,10 +90,13 @@ def run_tables(
     metrics: MetricsSettings,
     logging: LoggingSettings,
     secrets: Collection[str],
+    sources: Mapping[str, str] | None = None,
     on_written: OnWritten | None = None,
 ) -> int:
-    """Run the table writer until a signal; the exit status (2: missing topics, 1: a fatal
-    Kafka error). ``on_written`` (optional) is called after each batch's Delta commits."""
+    """Run the table writer until a signal; the exit status (2: the metrics server cannot listen
+    or topics are missing, 1: a fatal Kafka error). ``sources`` names where each setting came
+    from (for a start-up error); ``on_written`` (optional) is called after each batch's Delta
+    commits."""
     redactor = Redactor([*secrets, *tables.storage_options.values()])
     configure_logging(redactor=redactor, level=logging.level, fmt=logging.format)
     registry = CollectorRegistry()
@@ -97,10 +104,14 @@ def run_tables(
     register_process_metrics(registry, version=__version__, health=health)
     loop = event_loop_factory(kafka.worker.processing.event_loop)
     try:
-        with (
-            start_observability_server(metrics.port, registry, health, host=metrics.host),
-            asyncio.Runner(loop_factory=loop) as runner,
-        ):
+        server = start_observability_server(metrics.port, registry, health, host=metrics.host)
+    except OSError as exc:  # as ``claimx-worker run`` reports it
+        setting, message = cannot_listen(metrics, exc)
+        source = (sources or {}).get(setting, "default")
+        logger.bind(setting=setting, source=source).error("Cannot start: {}: {}", setting, message)
+        return 2
+    try:
+        with server, asyncio.Runner(loop_factory=loop) as runner:
             runner.run(
                 serve_tables(
                     kafka, tables, registry=registry, redactor=redactor, on_written=on_written
@@ -114,10 +125,5 @@ def run_tables(
     except KafkaRuntimeError as exc:
         logger.bind(error=str(exc)).error("Kafka runtime stopped on a fatal error")
         return 1
-    except OSError as exc:
-        logger.bind(error=str(exc)).error(
-            "Cannot serve metrics on {}:{}", metrics.host, metrics.port
-        )
-        return 2
     logger.info("Table writer stopped")
     return 0
