@@ -229,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         "--plugins-dir", type=Path, default=Path("plugins/config"), help="plugin instances"
     )
     args = parser.parse_args(argv)
+    if not args.plugins_dir.is_dir():
+        parser.error(
+            f"--plugins-dir: {args.plugins_dir} is not a directory (run the demo from a "
+            "claimx-worker checkout, whose plugins/config/ it runs, or pass --plugins-dir)"
+        )
     start_logging()
     run = DemoRun()
     with (
