@@ -81,6 +81,19 @@ def test_validate_exits_0_for_a_valid_file_and_2_with_every_problem() -> None:
     assert "missing.yaml: cannot read the file" in missing.stderr
 
 
+def test_validate_takes_the_file_as_every_command_does_too() -> None:
+    """``--config FILE``, as ``run``, ``show`` and ``simulate`` take it; not both ways at once."""
+    Path("good.yaml").write_text("metrics:\n  port: 9200\n")
+    Path("other.yaml").write_text("metrics:\n  port: 9300\n")
+
+    named = invoke("validate", "--config", "good.yaml")
+    both = invoke("validate", "other.yaml", "--config", "good.yaml")
+
+    assert (named.exit_code, named.stdout) == (0, "Settings are valid: good.yaml.\n")
+    assert both.exit_code == 2
+    assert "give the settings file once: PATH or --config" in both.stderr
+
+
 def test_validate_without_a_file_checks_the_environment() -> None:
     fine = invoke("validate", env={"METRICS_PORT": "9200"})
     wrong = invoke("validate", env={"METRICS_PORT": "x"})

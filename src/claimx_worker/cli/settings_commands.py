@@ -89,14 +89,17 @@ def config_show(
 
 @config.command("validate")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def config_validate(path: Path | None) -> None:
-    """Check the settings file PATH with the environment, as run reads them; exit 0, or 2 with
-    every problem.
+@config_option
+def config_validate(path: Path | None, config_file: Path | None) -> None:
+    """Check the settings file PATH (or --config) with the environment, as run reads them; exit
+    0, or 2 with every problem.
 
     PATH defaults to config/claimx_config.yaml if present; without a file, the environment is
     checked against the defaults.
     """
-    file = settings_file(path)
+    if path is not None and config_file is not None:
+        raise click.UsageError("give the settings file once: PATH or --config")
+    file = settings_file(path or config_file)
     try:
         load_worker_config(file, os.environ)
     except ConfigError as error:
