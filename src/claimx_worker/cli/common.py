@@ -11,7 +11,7 @@ from typing import NoReturn, TypeVar
 import click
 
 from claimx_worker._version import __version__
-from claimx_worker.config.problems import ConfigError
+from claimx_worker.config.problems import ConfigError, ConfigProblem
 from claimx_worker.model import EventType
 from claimx_worker.observability.logs import configure_logging
 from claimx_worker.observability.redaction import Redactor
@@ -49,7 +49,11 @@ def logging_redactor() -> Redactor:
     """A new redactor, installed in the log sink: a command registers every secret with it
     before running code that may log one."""
     redactor = Redactor()
-    configure_logging(redactor=redactor)
+    try:
+        configure_logging(redactor=redactor)
+    except ValueError as error:  # an unknown $LOG_LEVEL or $LOG_FORMAT: "NAME: why"
+        variable, _, message = str(error).partition(": ")
+        exit_with_config_error(ConfigError([ConfigProblem(f"env {variable}", None, "", message)]))
     return redactor
 
 

@@ -199,3 +199,32 @@ def test_invalid_worker_settings_exit_2(tmp_path: Path, monkeypatch: pytest.Monk
         "did you mean 'bootstrap_servers'?\n"
         "Invalid configuration: 1 problem.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        (
+            "LOG_LEVEL",
+            "bogus",
+            "env LOG_LEVEL: unknown level 'bogus'; expected one of TRACE, DEBUG, INFO, SUCCESS, "
+            "WARNING, ERROR, CRITICAL",
+        ),
+        ("LOG_FORMAT", "xml", "env LOG_FORMAT: unknown format 'xml'; expected 'human' or 'json'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["list", "validate"])
+def test_an_unknown_log_level_or_format_is_a_problem_not_a_traceback(
+    plugins_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    variable: str,
+    value: str,
+    problem: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = invoke(command, "--plugins-dir", str(plugins_dir))
+
+    assert result.exit_code == 2
+    assert result.stderr == f"{problem}\nInvalid configuration: 1 problem.\n"
