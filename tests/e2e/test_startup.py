@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import attrs
 import pytest
 
 from claimx_worker.testing.claimx_api import ClaimXApiSimulator
@@ -37,6 +38,40 @@ def test_a_missing_trigger_topic_stops_start_up_naming_it(
         "ERROR: Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"
         f" | topics={missing}\n"
     ) in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("role", ["enriched", "actions_dlq"])
+def test_a_missing_topic_of_the_worker_stops_start_up_naming_it_once(
+    kafka_broker: KafkaBroker,
+    topics: Topics,
+    claimx_api: ClaimXApiSimulator,
+    start_worker: StartWorker,
+    tmp_path: Path,
+    role: str,
+) -> None:
+    """The parked-action redelivery needs the worker's topics too: it reports none itself."""
+    missing = f"{getattr(topics, role)}.misspelt"
+    trigger = trigger_config(
+        topics.triggers, "http://127.0.0.1:9/photo", "http://127.0.0.1:9/damage"
+    )
+    deployment = deploy(
+        tmp_path,
+        broker=kafka_broker,
+        topics=attrs.evolve(topics, **{role: missing}),
+        api_url=claimx_api.base_url,
+        trigger=trigger,
+    )
+
+    worker = start_worker(deployment.config, {})
+
+    assert worker.process.wait(60) == 2
+    output = worker.output()
+    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    assert errors == [
+        "ERROR: Missing Kafka topics: create them, or set kafka.create_topics: true (local use)"
+        f" | topics={missing}"
+    ]
     assert "Traceback" not in output
 
 

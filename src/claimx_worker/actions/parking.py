@@ -82,7 +82,7 @@ class ParkedActions:
     """Redelivers the parked webhooks of the action retry topic through ``executor`` (the
     worker's: its endpoints' circuits are shared with fresh deliveries), within ``scopes``.
 
-    :meth:`start` checks the topic and starts consuming in the background; :meth:`stop` drains
+    :meth:`start` checks its topics and starts consuming in the background; :meth:`stop` drains
     (up to :data:`MAX_DRAIN_SECONDS`), commits and returns.
     """
 
@@ -110,13 +110,15 @@ class ParkedActions:
         self._scopes = scopes
 
     async def start(self) -> None:
-        """Check (or create) the action retry topic, then consume it in the background; raises
-        :class:`~claimx_worker.kafka.MissingTopicsError` when it is missing."""
+        """Check (or create) every topic the redelivery uses (the action retry topic and the
+        worker's topics it writes to), then consume in the background; raises
+        :class:`~claimx_worker.kafka.MissingTopicsError` when one is missing, before anything
+        runs."""
         kafka = self._kafka
         await asyncio.to_thread(
             ensure_topics,
             admin_config(kafka),
-            [kafka.worker.topics.pending],
+            self._runtime.topics,
             create=kafka.create_topics,
             partitions=kafka.topic_partitions,
             replication_factor=kafka.topic_replication_factor,
