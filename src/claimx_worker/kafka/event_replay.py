@@ -38,10 +38,11 @@ from claimx_worker.kafka.routing import (
     ERROR_CATEGORY,
     ROUTING_HEADERS,
     VALUE_TRUNCATED,
+    HeaderList,
     header_text,
     record_headers,
 )
-from claimx_worker.model.event import parse_event
+from claimx_worker.model.event import ClaimXEvent, parse_event
 
 _SHOWN_CHARS = 200
 """Header text (categories, errors) is cut to this many characters in the output."""
@@ -61,18 +62,23 @@ class EventSelection:
     until: datetime | None = None
     """Dead-lettered before this time."""
 
-    def refusal(self, category: str | None, event_type: str, failed_at: datetime | None) -> str:
-        """Why a record is not selected, or ``""`` when it is."""
+    def record_refusal(self, category: str | None, failed_at: datetime | None) -> str:
+        """Why a record is not selected by what its headers and timestamp say (checked before
+        its event is read), or ``""`` when it is."""
         if self.categories and category not in self.categories:
             return "category not selected"
-        if self.event_types and event_type not in self.event_types:
-            return "event type not selected"
         if (self.since is not None or self.until is not None) and failed_at is None:
             return "the record has no timestamp"
         if self.since is not None and failed_at is not None and failed_at < self.since:
             return "dead-lettered before --since"
         if self.until is not None and failed_at is not None and failed_at >= self.until:
             return "dead-lettered at or after --until"
+        return ""
+
+    def event_refusal(self, event_type: str) -> str:
+        """Why a record's event is not selected, or ``""`` when it is."""
+        if self.event_types and event_type not in self.event_types:
+            return "event type not selected"
         return ""
 
 
@@ -136,24 +142,26 @@ def _replay_one(
         "category": category,
         "error": _shown(header_text(headers, ERROR)),
     }
-    value = message.value()
-    try:
-        if value is None:
-            raise InvalidEventError("the record has no value")
-        if header_text(headers, VALUE_TRUNCATED) is not None:
-            raise InvalidEventError("the event was truncated when it was dead-lettered")
-        event = parse_event(value)
-    except InvalidEventError as exc:
-        summary.unreplayable += 1
-        echo(json.dumps({**line, "unreplayable": _shown(str(exc))}))
-        return None
-    line |= {"event_id": _shown(event.event_id), "event_type": _shown(event.event_type)}
     failed_at = _timestamp(message)
     line["dead_lettered_at"] = None if failed_at is None else failed_at.isoformat()
-    refusal = selection.refusal(category, event.event_type, failed_at)
-    if refusal:
+    value = message.value()
+    try:
+        event: ClaimXEvent | None = _event_of(value, headers)
+        problem = ""
+    except InvalidEventError as exc:
+        event, problem = None, str(exc)
+    if event is not None:
+        line |= {"event_id": _shown(event.event_id), "event_type": _shown(event.event_type)}
+    refusal = selection.record_refusal(category, failed_at)
+    if not refusal and event is not None:
+        refusal = selection.event_refusal(event.event_type)
+    if refusal:  # a record the selection leaves out is not judged
         summary.skipped += 1
         echo(json.dumps({**line, "skipped": refusal}))
+        return None
+    if event is None:
+        summary.unreplayable += 1
+        echo(json.dumps({**line, "unreplayable": _shown(problem)}))
         return None
     summary.replayed += 1
     if producer is None:
@@ -166,6 +174,15 @@ def _replay_one(
         "Dead-lettered event replayed"
     )
     return future
+
+
+def _event_of(value: bytes | None, headers: HeaderList) -> ClaimXEvent:
+    """The event a DLQ record holds; :class:`InvalidEventError` when it cannot be replayed."""
+    if value is None:
+        raise InvalidEventError("the record has no value")
+    if header_text(headers, VALUE_TRUNCATED) is not None:
+        raise InvalidEventError("the event was truncated when it was dead-lettered")
+    return parse_event(value)
 
 
 def _timestamp(message: Message) -> datetime | None:
