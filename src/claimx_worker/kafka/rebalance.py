@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    OFFSET_STORED,
+    TopicPartition,
+)
 from confluent_kafka.aio import AIOConsumer
 from loguru import logger
 
@@ -111,7 +117,18 @@ async def drain(parts: Sequence[AssignedPartition], deadline: float) -> None:
         part.revoked = True
 
 
+_OFFSET_NAMES = {
+    OFFSET_BEGINNING: "beginning",
+    OFFSET_END: "end",
+    OFFSET_STORED: "committed",
+    OFFSET_INVALID: "committed",  # no start given: the group's committed offset (or the reset)
+}
+"""librdkafka's logical offsets, as the log line names them."""
+
+
 def _describe(partitions: Iterable[TopicPartition], *, offsets: bool = False) -> str:
     return ",".join(
-        f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if offsets else "") for tp in partitions
+        f"{tp.topic}[{tp.partition}]"
+        + (f"@{_OFFSET_NAMES.get(tp.offset, tp.offset)}" if offsets else "")
+        for tp in partitions
     )
