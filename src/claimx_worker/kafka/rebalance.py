@@ -121,7 +121,7 @@ _OFFSET_NAMES = {
     OFFSET_BEGINNING: "beginning",
     OFFSET_END: "end",
     OFFSET_STORED: "committed",
-    OFFSET_INVALID: "committed",  # no start given: the group's committed offset (or the reset)
+    OFFSET_INVALID: "auto.offset.reset",  # nothing committed nor recorded: the reset policy
 }
 """librdkafka's logical offsets, as the log line names them."""
 

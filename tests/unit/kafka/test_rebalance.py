@@ -16,7 +16,7 @@ def test_start_offsets_are_numbers_or_named_for_librdkafkas_logical_ones() -> No
     ]
 
     assert _describe(starts, offsets=True) == (
-        "claimx.enriched[0]@1870,claimx.enriched[1]@committed,"
+        "claimx.enriched[0]@1870,claimx.enriched[1]@auto.offset.reset,"
         "claimx.enriched[2]@beginning,claimx.enriched[3]@end"
     )
     assert _describe(starts) == (
