@@ -52,8 +52,11 @@ def test_sandbox_up_prints_the_environment_serves_and_stops_on_sigterm(
 ) -> None:
     extra = f"sandbox.{uuid.uuid4().hex[:8]}"
     tables_dlq = f"sandbox.tables-dlq.{uuid.uuid4().hex[:8]}"
+    shadow = f"sandbox.shadow.{uuid.uuid4().hex[:8]}"
     settings_file = tmp_path / "claimx_config.yaml"
-    settings_file.write_text(f"tables:\n  dlq_topic: {tables_dlq}\n")
+    settings_file.write_text(
+        f"tables:\n  dlq_topic: {tables_dlq}\nplugins:\n  shadow_topic: {shadow}\n"
+    )
     command = [str(Path(sys.executable).with_name("claimx-worker")), "sandbox", "up"]
     stderr_path = tmp_path / "sandbox.log"
     with stderr_path.open("w") as stderr:
@@ -75,7 +78,7 @@ def test_sandbox_up_prints_the_environment_serves_and_stops_on_sigterm(
 
             topics = kafka_broker.admin().list_topics(timeout=10).topics
             worker = WorkerSettings().kafka.worker
-            expected = [*worker_topics(worker), TASK_TRIGGER_TOPIC, tables_dlq, extra]
+            expected = [*worker_topics(worker), TASK_TRIGGER_TOPIC, tables_dlq, shadow, extra]
             assert set(expected) <= set(topics)
             auth = {"Authorization": f"Basic {env['CLAIMX_API_TOKEN']}"}
             project = httpx.get(f"{env['CLAIMX_API_URL']}/export/project/12345", headers=auth)

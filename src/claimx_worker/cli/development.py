@@ -216,8 +216,8 @@ def sandbox_up(
     The broker is Apache Kafka (KRaft, one node) on 127.0.0.1: it needs Java 17+ (java on PATH
     or JAVA_HOME) and Maven (mvn), which resolves Kafka's jars into ~/.cache/claimx-worker/ on
     the first start. With KAFKA_BOOTSTRAP_SERVERS set, that broker is used instead and neither
-    is needed. The worker's topics (those of the settings, or the defaults), the table writer's
-    DLQ and the shipped task trigger's claimx.task-triggers are created.
+    is needed. The worker's topics (those of the settings, or the defaults), the shadow topic,
+    the table writer's DLQ and the shipped task trigger's claimx.task-triggers are created.
 
     Prints on stdout the environment that points a worker at the stack, as export lines
     (KAFKA_BOOTSTRAP_SERVERS, CLAIMX_API_URL, CLAIMX_API_TOKEN, TASK_TRIGGER_WEBHOOK_URL,
@@ -242,6 +242,7 @@ def sandbox_up(
     topics = [
         *worker_topics(settings.kafka.worker),
         settings.tables.dlq_topic,
+        settings.plugins.shadow_topic,
         TASK_TRIGGER_TOPIC,
         *extra_topics,
     ]
