@@ -264,10 +264,14 @@ class EntityRows:
         rows._download_tasks = download_tasks
         return rows
 
-    def columns(self, name: str) -> Sequence[Columns]:
-        """Row list ``name`` as the entity-rows message writes it (read-only)."""
+    def columns(self, name: str) -> Sequence[Mapping[str, Any]]:
+        """Row list ``name`` as the entity-rows message writes it. Read-only: the worker writes
+        these very rows, so a plugin changes them with :class:`~claimx_worker.ChangeRows` (the
+        testing kit's harness reports a hook that changes them)."""
         found = self._columns.get(name)
         if found is None:
+            if name not in ROW_LISTS:
+                raise KeyError(f"{name!r} is not a row list; one of: {', '.join(ROW_LISTS)}")
             found = self._columns[name] = [row_columns(row) for row in self._typed.get(name, ())]
         return found
 

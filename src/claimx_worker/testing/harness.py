@@ -68,6 +68,8 @@ class ProblemKind(enum.StrEnum):
     TIMEOUT = "timeout"
     INVALID_RETURN = "invalid_return"
     UNDELIVERABLE = "undeliverable"
+    CHANGED_ROWS = "changed_rows"
+    """The hook changed the (read-only) rows of its context: the worker would write them."""
 
 
 @frozen
@@ -350,6 +352,13 @@ class StageHarness:
             call = self._observer.calls.get((instance, hook), ObservedCall())
             detail = self._detail(ProblemKind(kind), stage, instance, call)
             found.append(HookProblem(instance, hook, ProblemKind(kind), detail, call.exception))
+        for (instance, hook_name), call in self._observer.calls.items():
+            if hook_name == hook and call.changed_rows:
+                detail = (
+                    f"changed the rows it was given ({', '.join(call.changed_rows)}); "
+                    "they are read-only: return ChangeRows instead"
+                )
+                found.append(HookProblem(instance, hook, ProblemKind.CHANGED_ROWS, detail))
         for plugin_action in result.actions:
             problem = self._delivery.problem(
                 event, plugin_action.instance, plugin_action.index, plugin_action.action

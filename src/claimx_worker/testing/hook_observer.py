@@ -5,6 +5,7 @@ copy of its call table."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import time
@@ -13,7 +14,8 @@ from typing import Any
 import attrs
 from attrs import define
 
-from claimx_worker.model import Stage
+from claimx_worker.model import EntityRows, PluginContext, Stage
+from claimx_worker.model.rows import ROW_LISTS
 from claimx_worker.plugins.loading import PluginSet
 from claimx_worker.testing.io_guard import IOGuard
 
@@ -23,11 +25,13 @@ STAGE_HOOKS = {stage: f"on_{stage.value}" for stage in Stage}
 
 @define
 class ObservedCall:
-    """What one hook call did."""
+    """What one hook call did; ``changed_rows`` names the row lists of its context it changed
+    (they are read-only: the worker would write the changed rows)."""
 
     elapsed: float = 0.0
     returned: Any = None
     exception: BaseException | None = None
+    changed_rows: tuple[str, ...] = ()
 
 
 class HookObserver:
@@ -68,15 +72,17 @@ class HookObserver:
     def _wrap(self, function: Any, instance: str, hook: str) -> Any:
         guard = self._guard if hook in STAGE_HOOKS.values() else None
 
-        def record(call: ObservedCall, started: float) -> None:
+        def record(call: ObservedCall, started: float, rows: _RowsSnapshot | None) -> None:
             call.elapsed = time.perf_counter() - started
+            if rows is not None:
+                call.changed_rows = rows.changed()
             self.calls[(instance, hook)] = call
 
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
             async def observed_async(*args: Any) -> Any:
-                call, started = ObservedCall(), time.perf_counter()
+                call, started, rows = ObservedCall(), time.perf_counter(), _RowsSnapshot.of(args)
                 try:
                     with _watching(guard, instance, hook):
                         call.returned = await function(*args)
@@ -84,14 +90,14 @@ class HookObserver:
                     call.exception = exc
                     raise
                 finally:
-                    record(call, started)
+                    record(call, started, rows)
                 return call.returned
 
             return observed_async
 
         @functools.wraps(function)
         def observed(*args: Any) -> Any:
-            call, started = ObservedCall(), time.perf_counter()
+            call, started, rows = ObservedCall(), time.perf_counter(), _RowsSnapshot.of(args)
             try:
                 with _watching(guard, instance, hook):
                     call.returned = function(*args)
@@ -99,10 +105,32 @@ class HookObserver:
                 call.exception = exc
                 raise
             finally:
-                record(call, started)
+                record(call, started, rows)
             return call.returned
 
         return observed
+
+
+class _RowsSnapshot:
+    """A copy of the rows a stage hook's context holds, to tell what the hook changed."""
+
+    def __init__(self, rows: EntityRows) -> None:
+        self._rows = rows
+        self._before = {name: copy.deepcopy(list(rows.columns(name))) for name in ROW_LISTS}
+
+    @classmethod
+    def of(cls, args: tuple[Any, ...]) -> _RowsSnapshot | None:
+        """The snapshot of the context among a hook's ``args``; ``None`` for a lifecycle hook."""
+        context = next((arg for arg in args if isinstance(arg, PluginContext)), None)
+        return None if context is None else cls(context.rows)
+
+    def changed(self) -> tuple[str, ...]:
+        """The row lists that differ from the copy."""
+        return tuple(
+            name
+            for name, before in self._before.items()
+            if list(self._rows.columns(name)) != before
+        )
 
 
 def _watching(

@@ -115,3 +115,9 @@ def test_the_converter_round_trips_rows() -> None:
     assert list(data) == list(ROW_CLASSES)  # the seven row lists, then the download tasks
     assert data["tasks"][0]["date_assigned"] == WRITTEN
     assert converter.structure(data, EntityRows) == rows
+
+
+def test_a_row_list_that_does_not_exist_is_an_error_not_an_empty_list() -> None:
+    with pytest.raises(KeyError, match="'taks' is not a row list; one of: projects, contacts"):
+        EntityRows().columns("taks")
+    assert EntityRows().columns("tasks") == []

@@ -102,6 +102,9 @@ class Misbehaving(Plugin[None]):
                     stream.write("side effect")
             case "filter":
                 return [Log(message="before"), Filter(reason="enough")]
+            case "mutate":
+                task = context.rows.columns("tasks")[0]
+                task["status"] = "HACKED"  # type: ignore[index]  # read-only, and typed so
         return None
 
 
@@ -273,6 +276,24 @@ def test_a_lenient_harness_returns_what_the_worker_would_run() -> None:
             "on_enrichment_complete",
             ProblemKind.INVALID_RETURN,
         )
+
+
+def test_a_hook_that_changes_the_rows_it_was_given_is_a_problem() -> None:
+    """The worker would write the changed rows: a plugin changes rows with ChangeRows."""
+    with StageHarness.from_config(
+        {"plugin": "bad"}, plugin_class=Misbehaving, strict=False
+    ) as harness:
+        harness.enrichment_complete(event("mutate"))
+        (problem,) = harness.problems
+    assert (problem.instance, problem.kind) == ("bad", ProblemKind.CHANGED_ROWS)
+    assert problem.detail == (
+        "changed the rows it was given (tasks); they are read-only: return ChangeRows instead"
+    )
+    with (
+        StageHarness.from_config({"plugin": "bad"}, plugin_class=Misbehaving) as strict,
+        pytest.raises(HookError, match="changed the rows it was given"),
+    ):
+        strict.enrichment_complete(event("mutate"))
 
 
 def test_a_slow_hook_is_recorded_but_not_raised() -> None:
