@@ -116,15 +116,15 @@ class _Structurer:
     def _collect(self, exc: BaseException, path: KeyPath) -> None:
         """Walk a cattrs detailed-validation error tree, adding one problem per leaf."""
         if isinstance(exc, ClassValidationError):
+            # a shorthand scalar has no keys: its problems stay at its own key
+            keyed = self._is_mapping(path)
             with_notes, without = exc.group_exceptions()
             for sub, note in with_notes:
-                self._collect(sub, (*path, _yaml_key(exc.cl, note.name)))
+                self._collect(sub, (*path, _yaml_key(exc.cl, note.name)) if keyed else path)
             for sub in without:  # raised by the class itself (validators, post-init)
                 field = _refused_field(exc.cl, sub)
                 if field is not None:
-                    field_path = (*path, _yaml_key(exc.cl, field))
-                    # a shorthand scalar has no keys: its problem stays at its own key
-                    self._add(field_path if self._is_mapping(path) else path, str(sub))
+                    self._add((*path, _yaml_key(exc.cl, field)) if keyed else path, str(sub))
                 else:
                     self._collect(sub, path)
         elif isinstance(exc, IterableValidationError):

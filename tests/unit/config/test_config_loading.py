@@ -324,6 +324,21 @@ def test_a_keyed_validator_error_is_reported_at_the_field_key(tmp_path: Path) ->
     ]
 
 
+def test_a_shorthand_value_of_the_wrong_type_is_reported_at_its_own_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        routes:
+          a: 5
+          b: {to: 6}
+        """,
+    )
+    assert problems(path, Routes) == [
+        "config.yaml:2: config.routes.a: expected a string, got an integer (5)",
+        "config.yaml:3: config.routes.b.to: expected a string, got an integer (6)",
+    ]
+
+
 def test_unset_variable_is_one_problem_naming_it(tmp_path: Path) -> None:
     path = write(
         tmp_path,
