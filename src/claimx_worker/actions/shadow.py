@@ -4,8 +4,9 @@ Each action becomes one JSON record on the shadow topic (``plugins.shadow_topic`
 way the executor builds what it sends: a webhook's method, URL, request headers (idempotency
 key and Standard Webhooks headers included, a signature computed as for a first attempt) and
 body; a publish's topic, key, headers and value; a log line's level and message; a metric's
-name, value and labels. Secrets are kept out as in action DLQ records: registered secret values
-become ``${VAR}`` references, other secret-looking headers ``***``. An action that could not be
+name, value and labels; a row change's row list, columns and condition. Secrets are kept out as
+in action DLQ records: registered secret values become ``${VAR}`` references, other
+secret-looking headers ``***``. An action that could not be
 sent at all is recorded with its ``error``. The Kafka message is keyed by project and carries
 the idempotency key header; the event is committed only once its records are acknowledged.
 Counted in ``claimx_shadow_actions_total{instance,type}``.
@@ -30,7 +31,7 @@ from claimx_worker.actions.publish import Produce, build_message
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.webhook import build_request
-from claimx_worker.model import Action, Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model import Action, ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
 
 _TYPES: dict[type, str] = {
     Webhook: WEBHOOK,
@@ -38,6 +39,7 @@ _TYPES: dict[type, str] = {
     Log: "log",
     Metric: "metric",
     Filter: "filter",
+    ChangeRows: "change_rows",
 }
 
 
@@ -118,6 +120,12 @@ class ShadowRecorder:
                 record |= {"name": action.name, "value": action.value, "labels": labels}
             elif isinstance(action, Filter):
                 record["reason"] = scrub.text(action.reason, used)
+            elif isinstance(action, ChangeRows):
+                record |= {
+                    "rows": action.rows,
+                    "columns": scrub.data(dict(action.columns), used),
+                    "where": scrub.data(dict(action.where), used),
+                }
         except InvalidActionError as exc:
             record["error"] = scrub.text(str(exc), used)
         record["secret_vars"] = sorted(used)

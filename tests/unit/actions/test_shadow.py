@@ -10,7 +10,7 @@ from claimx_worker.actions import idempotency_key
 from claimx_worker.actions.identity import ActionRef
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.shadow import ShadowRecorder
-from claimx_worker.model import Filter, Log, Metric, PublishToTopic, Webhook
+from claimx_worker.model import ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
 
 TOKEN = "tok-0123456789abcdef"
 REF = ActionRef(event_id="evt-1", project_id="123", instance="shadowed", index=2)
@@ -84,4 +84,15 @@ def test_a_filter_is_recorded_with_its_reason_secrets_referenced() -> None:
 
     assert record["type"] == "filter"
     assert record["reason"] == "blocked by ${HOOK_TOKEN}"
+    assert record["secret_vars"] == ["HOOK_TOKEN"]
+
+
+def test_a_row_change_is_recorded_with_what_it_would_change_secrets_referenced() -> None:
+    change = ChangeRows(rows="tasks", columns={"note": f"by {TOKEN}"}, where={"status": "OPEN"})
+
+    record = _recorder().shadow_record(REF, change)
+
+    assert record["type"] == "change_rows"
+    assert (record["rows"], record["where"]) == ("tasks", {"status": "OPEN"})
+    assert record["columns"] == {"note": "by ${HOOK_TOKEN}"}
     assert record["secret_vars"] == ["HOOK_TOKEN"]
