@@ -56,6 +56,7 @@ from claimx_worker.model.rows import ROW_CLASSES
 from claimx_worker.observability.redaction import MASK, Redactor, is_secret_key
 from claimx_worker.plugins.loading import PluginSet, load_plugins
 from claimx_worker.plugins.runner import PluginAction, StageResult
+from claimx_worker.plugins.settings import InstanceMode
 
 if TYPE_CHECKING:
     from claimx_worker.testing.harness import HookProblem
@@ -173,6 +174,8 @@ class DryRun:
     explained: tuple[dict[str, Any], ...] | None = None
     """With ``--explain``: per instance, its conditions' verdict and its rules' (see
     :func:`~claimx_worker.explain.explain_instances`)."""
+    shadow: frozenset[str] = frozenset()
+    """The instances in shadow mode: their actions would be recorded on the shadow topic."""
 
     @property
     def ok(self) -> bool:
@@ -216,9 +219,10 @@ def dry_run(
 
     with StageHarness(plugins, budget_ms=budget_ms, strict=False, block_io=True) as harness:
         names = tuple(instance.name for instance in harness.instances)
+        shadow = frozenset(i.name for i in harness.instances if i.spec.mode is InstanceMode.SHADOW)
         received = harness.event_received(event)
         source = "file" if rows is not None else ("simulator" if api is None else "api")
-        run = DryRun(event=event, instances=names, source=source, received=received)
+        run = DryRun(event=event, instances=names, source=source, received=received, shadow=shadow)
         if received.filtered:
             run = attrs.evolve(run, source="none")
         elif rows is not None:
@@ -261,10 +265,16 @@ async def _enrich_with(event: ClaimXEvent, settings: ApiSettings) -> Enrichment:
 
 
 def describe_action(
-    event: ClaimXEvent, stage: Stage, action: PluginAction | Filter, instance: str
+    event: ClaimXEvent,
+    stage: Stage,
+    action: PluginAction | Filter,
+    instance: str,
+    *,
+    shadow: bool = False,
 ) -> dict[str, Any]:
-    """One action as a JSON-able object: instance, stage, type, fields, payload; secret header
-    values masked."""
+    """One action as a JSON-able object: instance, stage, type, ``shadow`` (``true`` for an
+    instance in shadow mode: recorded on the shadow topic, not run), fields, payload; secret
+    header values masked."""
     if isinstance(action, Filter):
         return {
             "instance": instance,
@@ -279,6 +289,8 @@ def describe_action(
         "index": action.index,
         "type": ACTION_TYPE_NAMES[type(item)],
     }
+    if shadow:
+        described["shadow"] = True
     key = idempotency_key(event.event_id, instance, action.index)
     if isinstance(item, PublishToTopic):
         described |= {
@@ -321,7 +333,8 @@ def render_json(run: DryRun, redactor: Redactor) -> str:
     ``--explain`` an object: ``actions`` (that list) and ``explain``
     (:func:`~claimx_worker.explain.explain_instances`)."""
     items = [
-        describe_action(run.event, stage, action, name) for stage, action, name in run.actions()
+        describe_action(run.event, stage, action, name, shadow=name in run.shadow)
+        for stage, action, name in run.actions()
     ]
     document: Any = items
     if run.explained is not None:
@@ -377,13 +390,14 @@ def render_human(run: DryRun, redactor: Redactor) -> str:
         lines.append(f"Rows ({_source_label(run.source)}): {_row_summary(run.rows)}")
     lines.append(f"Plugin instances in run order: {', '.join(run.instances) or 'none'}")
     actions = run.actions()
-    count = sum(1 for _, action, _ in actions if not isinstance(action, Filter))
-    lines += [
-        "",
-        f"{count} action{'' if count == 1 else 's'} would run (dry run: none was executed).",
-    ]
+    counted = [name in run.shadow for _, action, name in actions if not isinstance(action, Filter)]
+    live, recorded = counted.count(False), counted.count(True)
+    summary = f"{live} action{'' if live == 1 else 's'} would run"
+    if recorded:
+        summary += f", {recorded} would be recorded on the shadow topic (shadow mode)"
+    lines += ["", f"{summary} (dry run: none was executed)."]
     for number, (stage, action, name) in enumerate(actions, start=1):
-        described = describe_action(event, stage, action, name)
+        described = describe_action(event, stage, action, name, shadow=name in run.shadow)
         lines += ["", *_block(number, described)]
     if run.explained is not None:
         lines += ["", *render_explanation(run.explained)]
@@ -398,11 +412,12 @@ def _block(number: int, described: dict[str, Any]) -> list[str]:
         f"{number}. {described['type']} from {described['instance']} "
         f"({described['stage']}"
         + (f", action {described['index']}" if "index" in described else "")
+        + ("; shadow: recorded, not run" if described.get("shadow") else "")
         + ")"
     )
     lines = [head]
     for key, value in described.items():
-        if key in ("type", "instance", "stage", "index"):
+        if key in ("type", "instance", "stage", "index", "shadow"):
             continue
         if isinstance(value, dict | list):
             if not value:

@@ -9,6 +9,7 @@ instance (``plugins/config``): raw through the in-process API simulator, raw thr
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -153,6 +154,29 @@ def test_on_any_actions_follow_the_specific_block_for_template_789(tmp_path: Pat
         "claimx_plugin_damage_assessment_tasks",
         1.0,
         {"template": "789"},
+    )
+
+
+def test_the_actions_of_a_shadow_instance_are_marked_as_recorded_not_run(tmp_path: Path) -> None:
+    shadow = tmp_path / "plugins" / "task_trigger"
+    shutil.copytree(Path(PLUGINS) / "task_trigger", shadow)
+    config = shadow / "config.yaml"
+    config.write_text(config.read_text().replace("enabled: true", "enabled: true\nmode: shadow"))
+    enriched = example("CUSTOM_TASK_ASSIGNED", enriched=True)
+    plugins = str(tmp_path / "plugins")
+
+    (log,) = actions_of(
+        invoke("-", "--enriched", "--plugins-dir", plugins, "--json", stdin=enriched)
+    )
+    human = invoke("-", "--enriched", "--plugins-dir", plugins, stdin=enriched)
+
+    assert (log["type"], log["shadow"]) == ("log", True)
+    assert (
+        "0 actions would run, 1 would be recorded on the shadow topic (shadow mode)" in human.output
+    )
+    assert (
+        "1. log from task_trigger (enrichment_complete, action 0; shadow: recorded, not run)"
+        in (human.output)
     )
 
 

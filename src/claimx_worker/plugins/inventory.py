@@ -15,6 +15,7 @@ from claimx_worker.observability.redaction import Redactor
 from claimx_worker.plugins.discovery import ENTRY_POINT_GROUP, InstalledPlugin, installed_plugins
 from claimx_worker.plugins.instances import CONFIG_FILE, InstanceSpec
 from claimx_worker.plugins.loading import PluginCheck, PluginInstance, check_plugins
+from claimx_worker.plugins.settings import InstanceMode
 
 _INSTALLED_HEADER = ["NAME", "DISTRIBUTION", "ENTRY POINT", "REQUIRES"]
 _INSTANCES_HEADER = ["#", "NAME", "PRIORITY", "STATUS", "DIRECTORY", "HOOKS OR FIRST PROBLEM"]
@@ -123,9 +124,12 @@ class _Entry:
 
     @property
     def status(self) -> str:
+        """``INVALID``, ``disabled``, ``enabled``, or ``shadow`` (enabled in shadow mode)."""
         if self.problems:
             return "INVALID"
-        return "enabled" if self.spec is not None and self.spec.enabled else "disabled"
+        if self.spec is None or not self.spec.enabled:
+            return "disabled"
+        return "shadow" if self.spec.mode is InstanceMode.SHADOW else "enabled"
 
 
 def _entry_row(entry: _Entry) -> list[str]:
@@ -149,6 +153,7 @@ def _entry_json(entry: _Entry) -> dict[str, Any]:
     return {
         "name": Path(entry.directory).name if spec is None else spec.name,
         "enabled": None if spec is None else spec.enabled,
+        "mode": None if spec is None else spec.mode.value,
         "priority": None if spec is None else spec.priority,
         "timeout_ms": None if spec is None else spec.timeout_ms,
         "source_dir": entry.directory,

@@ -21,7 +21,7 @@ def plugins_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         tmp_path / "plugins",
         {
             "greeter": sample("EchoPlugin", priority=20, timeout_ms=5, config={"greeting": "x"}),
-            "counter": sample("NoConfigPlugin", name="events", priority=10),
+            "counter": sample("NoConfigPlugin", name="events", priority=10, mode="shadow"),
             "old": sample("EchoPlugin", enabled=False),
         },
     )
@@ -47,6 +47,7 @@ def test_list_json(plugins_dir: Path) -> None:
         {
             "name": "events",
             "enabled": True,
+            "mode": "shadow",
             "priority": 10,
             "timeout_ms": None,
             "source_dir": "plugins/counter",
@@ -60,6 +61,7 @@ def test_list_json(plugins_dir: Path) -> None:
         {
             "name": "greeter",
             "enabled": True,
+            "mode": "live",
             "priority": 20,
             "timeout_ms": 5.0,
             "source_dir": "plugins/greeter",
@@ -73,6 +75,7 @@ def test_list_json(plugins_dir: Path) -> None:
         {
             "name": "old",
             "enabled": False,
+            "mode": "live",
             "priority": 100,
             "timeout_ms": None,
             "source_dir": "plugins/old",
@@ -98,7 +101,7 @@ def test_list_text(plugins_dir: Path) -> None:
     assert text.endswith(
         "Instances in plugins (run order):\n"
         "  #  NAME     PRIORITY  STATUS    DIRECTORY        HOOKS OR FIRST PROBLEM\n"
-        "  1  events   10        enabled   plugins/counter  on_enrichment_complete\n"
+        "  1  events   10        shadow    plugins/counter  on_enrichment_complete\n"
         "  2  greeter  20        enabled   plugins/greeter  "
         "on_enrichment_complete, on_load, on_unload, published_topics\n"
         "  -  old      100       disabled  plugins/old\n"
@@ -126,7 +129,7 @@ def test_list_shows_every_instance_and_marks_the_invalid_ones(with_invalid: Path
     instances = result.stdout.split("Instances in plugins (run order):\n")[1]
     assert [" ".join(line.split()[:4]) for line in instances.splitlines()[:6]] == [
         "# NAME PRIORITY STATUS",
-        "1 events 10 enabled",
+        "1 events 10 shadow",
         "2 typo 15 INVALID",
         "3 greeter 20 enabled",
         "- old 100 disabled",
