@@ -82,7 +82,8 @@ class HookObserver:
 
             @functools.wraps(function)
             async def observed_async(*args: Any) -> Any:
-                call, started, rows = ObservedCall(), time.perf_counter(), _RowsSnapshot.of(args)
+                rows = _RowsSnapshot.of(args)  # before the clock starts
+                call, started = ObservedCall(), time.perf_counter()
                 try:
                     with _watching(guard, instance, hook):
                         call.returned = await function(*args)
@@ -97,7 +98,8 @@ class HookObserver:
 
         @functools.wraps(function)
         def observed(*args: Any) -> Any:
-            call, started, rows = ObservedCall(), time.perf_counter(), _RowsSnapshot.of(args)
+            rows = _RowsSnapshot.of(args)  # before the clock starts
+            call, started = ObservedCall(), time.perf_counter()
             try:
                 with _watching(guard, instance, hook):
                     call.returned = function(*args)
