@@ -37,6 +37,7 @@ from claimx_worker.errors import (
 )
 from claimx_worker.explain import explain_instances, render_explanation
 from claimx_worker.model import (
+    ACTION_TYPE_NAMES,
     ClaimXEvent,
     EntityRows,
     EventFailure,
@@ -63,14 +64,6 @@ if TYPE_CHECKING:
     from claimx_worker.testing.io_guard import IOAttempt
 
 EXAMPLE_TYPES = tuple(t.value for t in EventType)
-ACTION_TYPE_NAMES: Mapping[type, str] = {
-    PublishToTopic: "publish_to_topic",
-    Webhook: "webhook",
-    Log: "log",
-    Metric: "metric",
-    Filter: "filter",
-    ChangeRows: "change_rows",
-}
 _CATTRS_MESSAGE = re.compile(r"(?P<message>.*) @ (?P<path>\S+)$")
 
 

@@ -6,9 +6,9 @@ key and Standard Webhooks headers included, a signature computed as for a first 
 body; a publish's topic, key, headers and value; a log line's level and message; a metric's
 name, value and labels; a row change's row list, columns and condition. Secrets are kept out as
 in action DLQ records: registered secret values become ``${VAR}`` references, other
-secret-looking headers ``***``. An action that could not be
-sent at all is recorded with its ``error``. The Kafka message is keyed by project and carries
-the idempotency key header; the event is committed only once its records are acknowledged.
+secret-looking headers ``***``. An action that could not be sent at all is recorded with its
+``error``. The Kafka message is keyed by project and carries the idempotency key header; the
+event is committed only once its records are acknowledged.
 Counted in ``claimx_shadow_actions_total{instance,type}``.
 """
 
@@ -24,23 +24,22 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from claimx_worker.actions.dead_letter import PUBLISH_TO_TOPIC, WEBHOOK
 from claimx_worker.actions.encoding import InvalidActionError
 from claimx_worker.actions.identity import KAFKA_IDEMPOTENCY_HEADER, ActionRef
 from claimx_worker.actions.publish import Produce, build_message
 from claimx_worker.actions.secrets import SecretScrubber
 from claimx_worker.actions.settings import ActionSettings
 from claimx_worker.actions.webhook import build_request
-from claimx_worker.model import Action, ChangeRows, Filter, Log, Metric, PublishToTopic, Webhook
-
-_TYPES: dict[type, str] = {
-    Webhook: WEBHOOK,
-    PublishToTopic: PUBLISH_TO_TOPIC,
-    Log: "log",
-    Metric: "metric",
-    Filter: "filter",
-    ChangeRows: "change_rows",
-}
+from claimx_worker.model import (
+    ACTION_TYPE_NAMES,
+    Action,
+    ChangeRows,
+    Filter,
+    Log,
+    Metric,
+    PublishToTopic,
+    Webhook,
+)
 
 
 class ShadowRecorder:
@@ -75,7 +74,7 @@ class ShadowRecorder:
     ) -> asyncio.Future[None]:
         """Start writing the record of ``action``; the future ends when Kafka acknowledges it."""
         ref = ActionRef(event_id=event_id, project_id=project_id, instance=instance, index=index)
-        kind = _TYPES.get(type(action), type(action).__name__)
+        kind = ACTION_TYPE_NAMES.get(type(action), type(action).__name__)
         value = json.dumps(self.shadow_record(ref, action), separators=(",", ":")).encode()
         headers = [(KAFKA_IDEMPOTENCY_HEADER, ref.key.encode())]
         self._recorded.labels(instance, kind).inc()
@@ -91,7 +90,7 @@ class ShadowRecorder:
             "project_id": ref.project_id,
             "instance": ref.instance,
             "action_index": ref.index,
-            "type": _TYPES.get(type(action), type(action).__name__),
+            "type": ACTION_TYPE_NAMES.get(type(action), type(action).__name__),
             "recorded_at": datetime.now(UTC).isoformat(),
         }
         scrub = self._scrubber

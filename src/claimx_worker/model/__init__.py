@@ -1,6 +1,7 @@
 """Data model: the event, entity rows, download tasks, plugin context and actions."""
 
 from claimx_worker.model.actions import (
+    ACTION_TYPE_NAMES,
     ACTION_TYPES,
     Action,
     Filter,
@@ -38,6 +39,7 @@ from claimx_worker.model.rows import (
 
 __all__ = [
     "ACTION_TYPES",
+    "ACTION_TYPE_NAMES",
     "TASK_EVENT_TYPES",
     "Action",
     "ChangeRows",

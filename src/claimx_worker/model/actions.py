@@ -89,3 +89,14 @@ Action = PublishToTopic | Webhook | Log | Metric | Filter | ChangeRows
 
 ACTION_TYPES: tuple[type, ...] = (PublishToTopic, Webhook, Log, Metric, Filter, ChangeRows)
 """The action classes, for ``isinstance`` checks."""
+
+ACTION_TYPE_NAMES: Mapping[type, str] = {
+    PublishToTopic: "publish_to_topic",
+    Webhook: "webhook",
+    Log: "log",
+    Metric: "metric",
+    Filter: "filter",
+    ChangeRows: "change_rows",
+}
+"""Each action class's name where actions are listed or recorded (``simulate``, shadow
+records and their metric)."""
