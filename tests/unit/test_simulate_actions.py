@@ -5,7 +5,7 @@ from __future__ import annotations
 from claimx_worker import ChangeRows
 from claimx_worker.model import Stage
 from claimx_worker.plugins.runner import PluginAction
-from claimx_worker.simulate import describe_action
+from claimx_worker.simulate.report import describe_action
 from claimx_worker.testing import make_event
 
 
