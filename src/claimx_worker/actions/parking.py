@@ -37,9 +37,7 @@ from claimx_worker.actions.replay import Scopes
 from claimx_worker.actions.secrets import MissingSecretError
 from claimx_worker.errors import InvalidEventError, PermanentError, TransientError
 from claimx_worker.kafka import KafkaRuntime, ProcessContext, Processor
-from claimx_worker.kafka.clients import admin_config
 from claimx_worker.kafka.settings import KafkaSettings
-from claimx_worker.kafka.topics import ensure_topics
 from claimx_worker.model import Webhook
 from claimx_worker.observability.redaction import Redactor
 
@@ -114,16 +112,7 @@ class ParkedActions:
         worker's topics it writes to), then consume in the background; raises
         :class:`~claimx_worker.kafka.MissingTopicsError` when one is missing, before anything
         runs."""
-        kafka = self._kafka
-        await asyncio.to_thread(
-            ensure_topics,
-            admin_config(kafka),
-            self._runtime.topics,
-            create=kafka.create_topics,
-            partitions=kafka.topic_partitions,
-            replication_factor=kafka.topic_replication_factor,
-            timeout=kafka.startup_timeout_seconds,
-        )
+        await self._runtime.check_topics()
         self._task = asyncio.create_task(self._run(), name="parked-actions")
 
     async def stop(self) -> None:

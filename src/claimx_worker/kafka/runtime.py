@@ -103,6 +103,7 @@ class KafkaRuntime(Generic[T]):
         ]
         self.topics = [*own, *sorted(set(processor.output_topics) - set(own))]
         """Every topic the worker consumes or produces (checked at start)."""
+        self._topics_checked = False
         self._fatal: str | None = None
         self.producer = DeliveryProducer(producer_config(settings), on_fatal=self._fatal_error)
         """The runtime's producer; :class:`ProcessContext` produces through it."""
@@ -205,10 +206,12 @@ class KafkaRuntime(Generic[T]):
         """The assigned partitions' lag at the last sample (read-only; safe from any thread)."""
         return self._lag.snapshot()
 
-    async def run(self) -> None:
-        """Run until :meth:`stop`. Raises :class:`~claimx_worker.kafka.MissingTopicsError` when
-        topics are missing (and creation is off), :class:`KafkaRuntimeError` when the cluster
-        cannot be reached at start or on a fatal error."""
+    async def check_topics(self) -> None:
+        """Check (or create) every topic of :attr:`topics`, once (:meth:`run` starts with it).
+        Raises :class:`~claimx_worker.kafka.MissingTopicsError` when topics are missing (and
+        creation is off), :class:`KafkaRuntimeError` when the cluster cannot be reached."""
+        if self._topics_checked:
+            return
         settings = self._settings
         try:
             created = await asyncio.to_thread(
@@ -224,6 +227,13 @@ class KafkaRuntime(Generic[T]):
             raise _client_error(exc, settings) from None
         if created:
             logger.bind(topics=",".join(created)).info("Created missing Kafka topics")
+        self._topics_checked = True
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`. Raises :class:`~claimx_worker.kafka.MissingTopicsError` when
+        topics are missing (and creation is off), :class:`KafkaRuntimeError` when the cluster
+        cannot be reached at start or on a fatal error."""
+        await self.check_topics()
         async with self._background():
             await self._consume()
         if self._fatal is not None:
