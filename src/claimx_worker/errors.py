@@ -18,6 +18,7 @@ from a built-in exception, the built-in is named in brackets)::
     │       └── TableCommitError       tables.delta: a Delta table could not be committed
     ├── ConfigError                    config.problems: every problem of a settings/plugin file
     ├── ConfigValueError               config.problems: a config validator's refusal (ValueError)
+    ├── LogVariableError               observability.logs: unknown LOG_LEVEL/LOG_FORMAT (ValueError)
     ├── KafkaRuntimeError              kafka.runtime: a fatal Kafka error stopped the runtime
     ├── MissingTopicsError             kafka.topics: topics the worker needs do not exist
     ├── DeliveryError                  kafka.producer: a message was not acknowledged

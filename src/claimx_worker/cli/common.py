@@ -13,7 +13,7 @@ import click
 from claimx_worker._version import __version__
 from claimx_worker.config.problems import ConfigError, ConfigProblem
 from claimx_worker.model import EventType
-from claimx_worker.observability.logs import configure_logging
+from claimx_worker.observability.logs import LogVariableError, configure_logging
 from claimx_worker.observability.redaction import Redactor
 from claimx_worker.settings import (
     PLUGINS_DIR_KEY,
@@ -51,9 +51,9 @@ def logging_redactor() -> Redactor:
     redactor = Redactor()
     try:
         configure_logging(redactor=redactor)
-    except ValueError as error:  # an unknown $LOG_LEVEL or $LOG_FORMAT: "NAME: why"
-        variable, _, message = str(error).partition(": ")
-        exit_with_config_error(ConfigError([ConfigProblem(f"env {variable}", None, "", message)]))
+    except LogVariableError as error:  # an unknown $LOG_LEVEL or $LOG_FORMAT
+        problem = ConfigProblem(f"env {error.variable}", None, "", error.reason)
+        exit_with_config_error(ConfigError([problem]))
     return redactor
 
 

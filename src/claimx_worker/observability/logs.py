@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from loguru import logger
 
+from claimx_worker.errors import ClaimXWorkerError
 from claimx_worker.observability import loguru_adapter
 from claimx_worker.observability.loguru_adapter import handler_table
 from claimx_worker.observability.redaction import Redactor, scrub_field
@@ -87,7 +88,7 @@ def configure_logging(
     go through the same sink: from ``WARNING`` up, or from the chosen level when it is below
     ``INFO``. Exceptions nothing caught, in the main thread or another, are logged through it
     too (``sys.excepthook``, ``threading.excepthook``): their tracebacks are redacted like any
-    line. Raises ``ValueError`` naming the variable for an unknown level or format.
+    line. Raises :class:`LogVariableError` (a ``ValueError``) for an unknown level or format.
     """
     level_name = _parse_level(
         os.environ.get(LOG_LEVEL_ENV, DEFAULT_LEVEL) if level is None else level
@@ -362,13 +363,24 @@ def _no_format(_record: Record) -> str:
     return ""  # the sink formats from the record; loguru's own rendering is skipped
 
 
+class LogVariableError(ClaimXWorkerError, ValueError):
+    """An unknown level or format for the log set-up: ``variable`` is the environment variable
+    that sets it (``LOG_LEVEL``, ``LOG_FORMAT``), ``reason`` what is wrong."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+        self.reason = reason
+
+
 def _parse_level(value: str) -> str:
     try:
         return LogLevel(value).value
     except ValueError:
-        raise ValueError(
-            f"{LOG_LEVEL_ENV}: unknown level {value!r}; expected one of "
-            "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL"
+        raise LogVariableError(
+            LOG_LEVEL_ENV,
+            f"unknown level {value!r}; expected one of "
+            "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL",
         ) from None
 
 
@@ -376,8 +388,8 @@ def _parse_format(value: str) -> LogFormat:
     try:
         return LogFormat(value)
     except ValueError:
-        raise ValueError(
-            f"{LOG_FORMAT_ENV}: unknown format {value!r}; expected 'human' or 'json'"
+        raise LogVariableError(
+            LOG_FORMAT_ENV, f"unknown format {value!r}; expected 'human' or 'json'"
         ) from None
 
 
